@@ -1,0 +1,73 @@
+"""The switch between the readable NumPy path and the compiled Numba path.
+
+Principle 3: every hot loop has a plain NumPy reference (what the notebooks show)
+and a Numba version; ``AENUMPY_JIT=0`` in the environment runs everything on the
+reference path. ``use_jit(False)`` switches at run time (tests use it to prove
+the two paths agree).
+
+Nothing is compiled at import: :func:`jit` wraps a function so that Numba is
+imported and the function compiled (``cache=True``, so a second process loads
+it from disk) the first time it is called.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+
+_OFF = ("0", "false", "no", "off")
+#: names of the kernels compiled in this process (import compiles none)
+COMPILED: list = []
+_state = {"jit": os.environ.get("AENUMPY_JIT", "1").strip().lower() not in _OFF}
+
+
+def jit_enabled() -> bool:
+    """True when kernels run their Numba version."""
+    return _state["jit"]
+
+
+@contextlib.contextmanager
+def use_jit(enabled: bool):
+    """Run the body with the Numba path on (True) or off (False)."""
+    old = _state["jit"]
+    _state["jit"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _state["jit"] = old
+
+
+def jit(parallel: bool = False):
+    """Decorator: compile with ``numba.njit(cache=True)`` on first call, not at import."""
+
+    def deco(py_func):
+        compiled = None
+
+        @functools.wraps(py_func)
+        def call(*args):
+            nonlocal compiled
+            if compiled is None:
+                import numba
+
+                compiled = numba.njit(cache=True, parallel=parallel, nogil=True)(py_func)
+                COMPILED.append(py_func.__name__)
+            return compiled(*args)
+
+        call.py_func = py_func
+        return call
+
+    return deco
+
+
+def dispatch(reference, compiled):
+    """A function that calls ``compiled`` when the JIT is on, else ``reference``."""
+
+    @functools.wraps(reference)
+    def run(*args):
+        if _state["jit"]:
+            return compiled(*args)
+        return reference(*args)
+
+    run.reference = reference
+    run.compiled = compiled
+    return run

@@ -1,0 +1,69 @@
+"""The output layer's loss and its gradient with respect to the pre-activation, fused.
+
+``output_loss(X, A, Z, loss_code, act_code, dA) -> E`` fills ``dA = ∂E/∂(W'z + b')``:
+
+* loss 0, squared error: ``E = (1/B) Σ ½ (x − x̂)²``, ``∂E/∂x̂ = (x̂ − x)/B``,
+  ``dA = ∂E/∂x̂ ⊙ f'(a)`` (any activation code, see :mod:`.activation`);
+* loss 1, binary cross-entropy with a sigmoid output, computed from the
+  pre-activation ``a`` (so it stays finite when x̂ reaches 0 or 1):
+  ``−[x log σ(a) + (1−x) log(1−σ(a))] = softplus(a) − x a`` and
+  ``∂E/∂a = (σ(a) − x)/B``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import dispatch, jit
+from .activation import act_backward_ref
+
+
+def output_loss_ref(X, A, Z, loss_code, act_code, dA):
+    B = X.shape[0]
+    if loss_code == 0:
+        diff = Z - X
+        E = 0.5 * float(np.sum(diff.astype(np.float64) ** 2)) / B
+        act_backward_ref(diff / B, Z, act_code, dA)
+        return E
+    # BCE from logits (act_code must be sigmoid)
+    a64 = A.astype(np.float64)
+    E = float(np.sum(np.maximum(a64, 0) + np.log1p(np.exp(-np.abs(a64))) - X * a64)) / B
+    np.subtract(Z, X, out=dA)
+    dA /= B
+    return E
+
+
+@jit(parallel=True)
+def output_loss_nb(X, A, Z, loss_code, act_code, dA):
+    n, d = X.shape
+    inv = 1.0 / n
+    E = 0.0
+    for i in prange(n):
+        row = 0.0
+        for j in range(d):
+            z = Z[i, j]
+            x = X[i, j]
+            if loss_code == 0:
+                r = z - x
+                row += r * r
+                g = r * inv
+                if act_code == 1:
+                    g = g * z * (1.0 - z)
+                elif act_code == 2:
+                    g = g * (1.0 - z * z)
+                elif act_code == 3:
+                    g = g if z > 0 else 0.0
+                dA[i, j] = g
+            else:
+                a = A[i, j]
+                row += max(a, 0.0) + math.log1p(math.exp(-abs(a))) - x * a
+                dA[i, j] = (z - x) * inv
+        E += row
+    if loss_code == 0:
+        E = 0.5 * E
+    return E * inv
+
+
+output_loss = dispatch(output_loss_ref, output_loss_nb)

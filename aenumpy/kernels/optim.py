@@ -1,0 +1,70 @@
+"""Optimizer updates, in place: NumPy references and Numba versions.
+
+Adam (Kingma & Ba 2015, PyTorch's form)::
+
+    m ← β₁ m + (1 − β₁) g
+    v ← β₂ v + (1 − β₂) g²
+    θ ← θ − η (m / bc₁) / (√(v / bc₂) + ε),   bc₁ = 1 − β₁ᵗ, bc₂ = 1 − β₂ᵗ
+
+SGD with momentum μ: ``v ← μ v − η g``; ``θ ← θ + v`` (Nesterov:
+``θ ← θ + μ v − η g``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import dispatch, jit
+
+
+def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * g * g
+    p -= (lr / bc1) * m / (np.sqrt(v / bc2) + eps)
+
+
+@jit(parallel=True)
+def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    step = lr / bc1
+    inv_bc2 = 1.0 / bc2
+    for i in prange(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + (1.0 - b1) * gi
+        vi = b2 * v[i] + (1.0 - b2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= step * mi / (math.sqrt(vi * inv_bc2) + eps)
+
+
+adam_update = dispatch(adam_update_ref, adam_update_nb)
+
+
+def sgd_update_ref(p, g, vel, lr, mu, nesterov):
+    vel *= mu
+    vel -= lr * g
+    if nesterov:
+        p += mu * vel - lr * g
+    else:
+        p += vel
+
+
+@jit(parallel=False)
+def _sgd_nb(p, g, vel, lr, mu, nesterov):
+    for i in range(p.shape[0]):
+        vi = mu * vel[i] - lr * g[i]
+        vel[i] = vi
+        if nesterov:
+            p[i] += mu * vi - lr * g[i]
+        else:
+            p[i] += vi
+
+
+def sgd_update_nb(p, g, vel, lr, mu, nesterov):
+    _sgd_nb(p.reshape(-1), g.reshape(-1), vel.reshape(-1), lr, mu, nesterov)
+
+
+sgd_update = dispatch(sgd_update_ref, sgd_update_nb)

@@ -1,0 +1,114 @@
+"""Reconstruction losses, exactly as DESIGN.md defines them.
+
+* squared error ``E = ½ Σ_features (x − x̂)²``, averaged over the batch (the
+  lecture's ``E = ½(x − x̂)²``);
+* binary cross-entropy ``−Σ_features [x log x̂ + (1 − x) log(1 − x̂)]``,
+  averaged over the batch.
+
+Each loss gives its value and ``∂E/∂x̂``. The cross-entropy clips x̂ to
+``[ε, 1 − ε]`` (ε = 1e-7 in float32, 1e-12 in float64) so it stays finite when
+x̂ reaches 0 or 1; when the output is a sigmoid the models use
+:func:`binary_cross_entropy_logits` instead, which needs no clipping at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import sigmoid, softplus
+
+
+def _eps(dtype):
+    return 1e-7 if np.dtype(dtype) == np.float32 else 1e-12
+
+
+def squared_error(X, Xhat) -> float:
+    """``E = (1/B) Σ_n ½ Σ_i (x_ni − x̂_ni)²``."""
+    d = np.asarray(Xhat, dtype=np.float64) - X
+    return 0.5 * float(np.sum(d * d)) / X.shape[0]
+
+
+def squared_error_grad(X, Xhat):
+    """``∂E/∂x̂ = (x̂ − x) / B``."""
+    return (Xhat - X) / X.shape[0]
+
+
+def binary_cross_entropy(X, Xhat) -> float:
+    """``E = −(1/B) Σ_n Σ_i [x log x̂ + (1 − x) log(1 − x̂)]`` with x̂ clipped to [ε, 1−ε]."""
+    eps = _eps(np.result_type(Xhat))
+    p = np.clip(np.asarray(Xhat, dtype=np.float64), eps, 1 - eps)
+    return -float(np.sum(X * np.log(p) + (1 - X) * np.log1p(-p))) / X.shape[0]
+
+
+def binary_cross_entropy_grad(X, Xhat):
+    """``∂E/∂x̂ = (x̂ − x) / (x̂(1 − x̂)) / B`` (x̂ clipped as in the value)."""
+    eps = _eps(Xhat.dtype)
+    p = np.clip(Xhat, eps, 1 - eps)
+    return ((p - X) / (p * (1 - p)) / X.shape[0]).astype(Xhat.dtype, copy=False)
+
+
+def binary_cross_entropy_logits(X, A):
+    """Cross-entropy of ``x̂ = σ(a)`` from the pre-activation ``a``: value and ``∂E/∂a``.
+
+    ``−[x log σ(a) + (1 − x) log(1 − σ(a))] = softplus(a) − x a`` and its
+    derivative is ``σ(a) − x``; both averaged over the batch. Finite for any a.
+    """
+    B = X.shape[0]
+    E = float(np.sum(softplus(A.astype(np.float64)) - X * A)) / B
+    return E, (sigmoid(A) - X) / B
+
+
+class Loss:
+    """A reconstruction loss: ``value(X, Xhat)`` and ``grad(X, Xhat) = ∂E/∂x̂``."""
+
+    name = "loss"
+
+    def value(self, X, Xhat):
+        raise NotImplementedError
+
+    def grad(self, X, Xhat):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return self.name
+
+
+class SquaredError(Loss):
+    """``½ Σ (x − x̂)²`` averaged over the batch."""
+
+    name = "mse"
+    code = 0
+
+    def value(self, X, Xhat):
+        return squared_error(X, Xhat)
+
+    def grad(self, X, Xhat):
+        return squared_error_grad(X, Xhat)
+
+
+class BinaryCrossEntropy(Loss):
+    """``−Σ [x log x̂ + (1−x) log(1−x̂)]`` averaged over the batch; targets in [0, 1]."""
+
+    name = "bce"
+    code = 1
+
+    def value(self, X, Xhat):
+        return binary_cross_entropy(X, Xhat)
+
+    def grad(self, X, Xhat):
+        return binary_cross_entropy_grad(X, Xhat)
+
+
+LOSSES = {"mse": SquaredError, "bce": BinaryCrossEntropy}
+ALIASES = {"squared_error": "mse", "se": "mse", "binary_cross_entropy": "bce",
+           "cross_entropy": "bce"}
+
+
+def get(name) -> Loss:
+    """Loss by name: 'mse' (half squared error) or 'bce' (binary cross-entropy)."""
+    if isinstance(name, Loss):
+        return name
+    key = ALIASES.get(name, name)
+    if key not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected 'mse' (½ squared error) or 'bce' "
+                         "(binary cross-entropy)")
+    return LOSSES[key]()

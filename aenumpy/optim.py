@@ -1,0 +1,110 @@
+"""Optimizers. Each updates the params dict in place: ``opt.step(params, grads)``.
+
+* :class:`SGD`: ``v ← μ v − η g``; ``θ ← θ + v`` (μ = 0: plain gradient descent,
+  the lecture's ``W ← W − η ∂E/∂W``); Nesterov: ``θ ← θ + μ v − η g``.
+* :class:`Adam` (Kingma & Ba 2015): ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
+  ``θ ← θ − η m̂ / (√v̂ + ε)`` with the bias corrections ``m̂ = m/(1−β₁ᵗ)``,
+  ``v̂ = v/(1−β₂ᵗ)``; exactly PyTorch's formula.
+
+``state_dict()`` / ``load_state_dict()`` give the state as plain arrays, so a
+checkpoint can resume training exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_float
+from .kernels.optim import adam_update, sgd_update
+
+
+class Optimizer:
+    """Base: keeps per-parameter state keyed by parameter name."""
+
+    def __init__(self):
+        self.state = {}
+        self.t = 0
+
+    def step(self, params, grads):
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """``{"t": t, "<param>/<slot>": array}``: everything needed to resume."""
+        out = {"t": np.array(self.t)}
+        for name, slots in self.state.items():
+            for slot, arr in slots.items():
+                out[f"{name}/{slot}"] = arr
+        return out
+
+    def load_state_dict(self, sd: dict):
+        self.t = int(np.asarray(sd["t"]))
+        self.state = {}
+        for key, arr in sd.items():
+            if key == "t":
+                continue
+            name, slot = key.rsplit("/", 1)
+            self.state.setdefault(name, {})[slot] = np.array(arr)
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum."""
+
+    def __init__(self, lr=0.1, momentum=0.0, nesterov=False):
+        super().__init__()
+        self.lr = check_float("lr", lr, 0, low_open=True)
+        self.momentum = check_float("momentum", momentum, 0, 1, high_open=True)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+
+    def step(self, params, grads):
+        self.t += 1
+        for name, p in params.items():
+            g = grads[name]
+            if self.momentum == 0:
+                p -= self.lr * g
+                continue
+            slots = self.state.setdefault(name, {"v": np.zeros_like(p)})
+            sgd_update(p, g, slots["v"], self.lr, self.momentum, self.nesterov)
+
+    def get_config(self):
+        return {"name": "SGD", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam with PyTorch's defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8)."""
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__()
+        self.lr = check_float("lr", lr, 0, low_open=True)
+        self.beta1 = check_float("beta1", beta1, 0, 1, high_open=True)
+        self.beta2 = check_float("beta2", beta2, 0, 1, high_open=True)
+        self.eps = check_float("eps", eps, 0, low_open=True)
+
+    def step(self, params, grads):
+        self.t += 1
+        bc1 = 1.0 - self.beta1 ** self.t
+        bc2 = 1.0 - self.beta2 ** self.t
+        for name, p in params.items():
+            slots = self.state.get(name)
+            if slots is None:
+                slots = self.state[name] = {"m": np.zeros_like(p), "v": np.zeros_like(p)}
+            adam_update(p.reshape(-1), grads[name].reshape(-1), slots["m"].reshape(-1),
+                        slots["v"].reshape(-1), self.lr, self.beta1, self.beta2, self.eps, bc1, bc2)
+
+    def get_config(self):
+        return {"name": "Adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
+                "eps": self.eps}
+
+
+OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
+
+
+def from_config(cfg: dict) -> Optimizer:
+    cfg = dict(cfg)
+    name = cfg.pop("name")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    return OPTIMIZERS[name](**cfg)

@@ -1,0 +1,16 @@
+"""Regularizers: each one module, all through the interface in :mod:`.base`."""
+from .base import (REGISTRY, HiddenMask, HiddenPenalty, InputCorruption, LayerView, Penalty,
+                   Regularizer, WeightPenalty)
+
+
+def from_config(cfg: dict) -> Regularizer:
+    """Rebuild a regularizer from ``{"name": ClassName, **args}``."""
+    cfg = dict(cfg)
+    name = cfg.pop("name", None)
+    if name not in REGISTRY:
+        raise ValueError(f"unknown regularizer {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name](**cfg)
+
+
+__all__ = ["Regularizer", "InputCorruption", "HiddenMask", "HiddenPenalty", "WeightPenalty",
+           "LayerView", "Penalty", "REGISTRY", "from_config"]

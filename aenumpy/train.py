@@ -1,0 +1,168 @@
+"""``fit()``: minibatch training with history, a progress bar, and a stop on divergence.
+
+One epoch: a seeded permutation of the rows, then minibatches gathered by index
+(``X[idx]``, no copy of the data set per epoch), each one a call to the model's
+``loss_and_grads`` and the optimizer's ``step``.
+
+Divergence: when a batch's loss or gradient is not finite, or the loss explodes
+(above 1e3 and more than ``explode_factor`` times the first batch's loss),
+training stops with a message naming the likely cause and the
+model keeps its last good weights: a snapshot of the parameters (and of the
+optimizer's state) taken every ``snapshot_every`` steps on which the loss was
+finite.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from . import optim as optim_mod
+from ._validate import check_int, check_rng
+
+
+class TrainingDiverged(RuntimeWarning):
+    """Warned when fit() stops because the loss became non-finite or exploded."""
+
+
+class History(dict):
+    """Per-epoch record: ``loss`` (mean training objective), ``val_loss``,
+    ``seconds``; plus ``stopped_early`` and ``message``. A dict of lists."""
+
+    def __init__(self):
+        super().__init__(loss=[], val_loss=[], seconds=[])
+        self.stopped_early = False
+        self.message = ""
+
+    @property
+    def epochs(self):
+        return len(self["loss"])
+
+    def __repr__(self):
+        last = f", last loss {self['loss'][-1]:.4f}" if self["loss"] else ""
+        return f"History({self.epochs} epochs{last}{', stopped early' if self.stopped_early else ''})"
+
+
+def _progress(total, enabled, desc):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, mininterval=0.2)
+
+
+def _snapshot(model, optimizer):
+    return ({k: v.copy() for k, v in model.params.items()},
+            {k: np.array(v, copy=True) for k, v in optimizer.state_dict().items()})
+
+
+def _restore(model, optimizer, snap):
+    params, opt_state = snap
+    for k, v in params.items():
+        model.params[k][...] = v
+    optimizer.load_state_dict(opt_state)
+
+
+def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
+        progress=True, shuffle=True, snapshot_every=10, explode_factor=1e4, callback=None,
+        history=None, start_epoch=0):
+    """Train ``model`` on the rows of ``X`` with minibatches.
+
+    Parameters
+    ----------
+    model : an :class:`aenumpy.Autoencoder` or :class:`aenumpy.VariationalAutoencoder`.
+    X : training data ``(N, n_in)``; checked once here (shape, NaN/inf, range).
+    epochs, batch_size : as usual; the last batch of an epoch may be short.
+    optimizer : an :mod:`aenumpy.optim` optimizer (default ``Adam(lr=1e-3)``).
+    X_val : optional validation data; its objective is computed after each epoch
+        with a fixed noise seed so epochs are comparable.
+    seed : seeds the shuffling and every noise draw of the run: same seed, same numbers.
+    progress : show a tqdm progress bar.
+    snapshot_every : steps between snapshots of the last good weights.
+    explode_factor : stop when a batch loss exceeds this many times the first
+        batch's loss (and is above 1e3 in absolute terms).
+    callback : optional ``f(epoch, history)`` called after each epoch; return
+        True to stop.
+    history, start_epoch : continue a run (see :mod:`aenumpy.io` checkpoints).
+
+    Returns a :class:`History`. On divergence a :class:`TrainingDiverged`
+    warning is issued, ``history.stopped_early`` is True and
+    ``history.message`` says what happened; the model holds its last good weights.
+    """
+    epochs = check_int("epochs", epochs, 0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    seed = check_int("seed", seed, 0)
+    snapshot_every = check_int("snapshot_every", snapshot_every, 1)
+    X = model._check_X(X, "X")
+    if X_val is not None:
+        X_val = model._check_X(X_val, "X_val")
+    optimizer = optim_mod.Adam() if optimizer is None else optimizer
+    if not isinstance(optimizer, optim_mod.Optimizer):
+        raise TypeError(f"optimizer must be an aenumpy.optim optimizer, got {type(optimizer).__name__}")
+    history = History() if history is None else history
+    n = X.shape[0]
+    steps_per_epoch = math.ceil(n / batch_size)
+    rng = np.random.default_rng([seed, start_epoch])
+    snap = _snapshot(model, optimizer)
+    snap_step, step = 0, 0
+    first_loss = None
+    regs = getattr(model, "regularizers", [])
+    for epoch in range(start_epoch, epochs):
+        for r in regs:
+            r.on_epoch_begin(epoch, epochs)
+        if hasattr(model, "on_epoch_begin"):
+            model.on_epoch_begin(epoch, epochs)
+        t0 = time.perf_counter()
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        bar = _progress(steps_per_epoch, progress, f"epoch {epoch + 1}/{epochs}")
+        total, count = 0.0, 0
+        try:
+            for s in range(steps_per_epoch):
+                idx = order[s * batch_size:(s + 1) * batch_size]
+                xb = X[idx]
+                loss, grads = model._loss_and_grads(xb, rng)
+                if first_loss is None and math.isfinite(loss):
+                    first_loss = abs(loss)
+                bad = not math.isfinite(loss) or (
+                    first_loss is not None and loss > 1e3 and loss > explode_factor * max(first_loss, 1e-12))
+                if bad or not all(np.isfinite(g).all() for g in grads.values()):
+                    _restore(model, optimizer, snap)
+                    lr = getattr(optimizer, "lr", None)
+                    history.stopped_early = True
+                    history.message = (
+                        f"training diverged at epoch {epoch + 1}, step {s + 1}: the loss became "
+                        f"{loss:.4g}" + ("" if math.isfinite(loss) else " (not a number)")
+                        + f". The model keeps its last good weights (from step {snap_step} of the "
+                        f"run). Likely cause: the learning rate is too large (lr={lr}); try one "
+                        f"ten times smaller, or check the data for extreme values.")
+                    warnings.warn(history.message, TrainingDiverged, stacklevel=2)
+                    return history
+                optimizer.step(model.params, grads)
+                step += 1
+                if step % snapshot_every == 0:
+                    snap = _snapshot(model, optimizer)
+                    snap_step = step
+                total += loss * len(idx)
+                count += len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    if s % 10 == 0:
+                        bar.set_postfix(loss=f"{total / count:.4f}")
+        finally:
+            if bar is not None:
+                bar.close()
+        history["loss"].append(total / max(count, 1))
+        if X_val is not None:
+            history["val_loss"].append(model._objective_value(X_val, np.random.default_rng([seed, 7])))
+        history["seconds"].append(time.perf_counter() - t0)
+        if progress:
+            val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""
+            print(f"epoch {epoch + 1}/{epochs}  loss {history['loss'][-1]:.4f}{val}"
+                  f"  ({history['seconds'][-1]:.2f} s)")
+        if callback is not None and callback(epoch, history):
+            break
+    return history

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from aenumpy import losses
+from aenumpy.gradcheck import numerical_gradient, relative_error
+from aenumpy.kernels import use_jit
+from aenumpy.kernels.loss import output_loss
+
+
+def test_squared_error_definition(rng):
+    X, Xh = rng.random((4, 5)), rng.random((4, 5))
+    expected = np.mean([0.5 * np.sum((x - xh) ** 2) for x, xh in zip(X, Xh)])
+    assert losses.squared_error(X, Xh) == pytest.approx(expected, rel=1e-14)
+
+
+def test_cross_entropy_definition(rng):
+    X, Xh = rng.random((4, 5)), 0.05 + 0.9 * rng.random((4, 5))
+    expected = np.mean([-np.sum(x * np.log(p) + (1 - x) * np.log(1 - p)) for x, p in zip(X, Xh)])
+    assert losses.binary_cross_entropy(X, Xh) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["mse", "bce"])
+def test_loss_gradients(name, rng):
+    loss = losses.get(name)
+    X, Xh = rng.random((4, 5)), 0.05 + 0.9 * rng.random((4, 5))
+    n = numerical_gradient(lambda p: loss.value(X, p), Xh.copy())
+    assert relative_error(loss.grad(X, Xh), n).max() < 1e-7
+
+
+def test_cross_entropy_finite_at_zero_and_one():
+    X = np.array([[1.0, 0.0, 1.0, 0.0]])
+    Xh = np.array([[0.0, 1.0, 1.0, 0.0]])
+    for dt in (np.float32, np.float64):
+        v = losses.binary_cross_entropy(X.astype(dt), Xh.astype(dt))
+        g = losses.binary_cross_entropy_grad(X.astype(dt), Xh.astype(dt))
+        assert np.isfinite(v) and np.all(np.isfinite(g))
+
+
+def test_logits_cross_entropy_matches_and_is_stable(rng):
+    X = rng.random((3, 4))
+    A = rng.normal(0, 2, (3, 4))
+    E, dA = losses.binary_cross_entropy_logits(X, A)
+    assert E == pytest.approx(losses.binary_cross_entropy(X, 1 / (1 + np.exp(-A))), rel=1e-12)
+    n = numerical_gradient(lambda a: losses.binary_cross_entropy_logits(X, a)[0], A.copy())
+    assert relative_error(dA, n).max() < 1e-7
+    E, dA = losses.binary_cross_entropy_logits(np.array([[1.0, 0.0]]), np.array([[-1e4, 1e4]]))
+    assert E == pytest.approx(2e4) and np.all(np.isfinite(dA))
+
+
+@pytest.mark.parametrize("loss_code,act_code", [(0, 0), (0, 1), (0, 2), (0, 3), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_output_loss_reference_and_numba_agree(loss_code, act_code, dtype, rng):
+    X = rng.random((7, 9)).astype(dtype)
+    A = rng.normal(0, 2, (7, 9)).astype(dtype)
+    Z = {0: A, 1: 1 / (1 + np.exp(-A)), 2: np.tanh(A), 3: np.maximum(A, 0)}[act_code].astype(dtype)
+    out = {}
+    for jit in (False, True):
+        dA = np.empty_like(A)
+        with use_jit(jit):
+            E = output_loss(X, A, Z, loss_code, act_code, dA)
+        out[jit] = (E, dA)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert out[True][0] == pytest.approx(out[False][0], rel=tol)
+    np.testing.assert_allclose(out[True][1], out[False][1], rtol=tol, atol=tol * 1e-2)

@@ -1,0 +1,39 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import aenumpy
+
+PKG = Path(aenumpy.__file__).parent
+
+
+def test_no_autodiff_library_is_imported_anywhere():
+    pattern = re.compile(r"^\s*(import|from)\s+(torch|jax|tensorflow|autograd)\b", re.M)
+    for f in PKG.rglob("*.py"):
+        assert not pattern.search(f.read_text()), f
+
+
+def test_no_pickle_loading_in_the_package():
+    for f in PKG.rglob("*.py"):
+        text = f.read_text()
+        assert "allow_pickle=True" not in text and "pickle.load" not in text, f
+
+
+def test_import_compiles_nothing_and_pulls_no_matplotlib():
+    code = ("import sys, aenumpy; from aenumpy.kernels import _jit; "
+            "print('matplotlib' in sys.modules, _jit.COMPILED)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False []"
+
+
+def test_reference_path_runs_with_jit_off(tmp_path):
+    code = ("import numpy as np, aenumpy as ae; from aenumpy.kernels import jit_enabled; "
+            "assert not jit_enabled(); m = ae.Autoencoder(6, [3]); "
+            "print(m.loss(np.random.default_rng(0).random((4, 6))))")
+    import os
+
+    env = {**os.environ, "AENUMPY_JIT": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    assert float(out.stdout) > 0

@@ -1,0 +1,107 @@
+import warnings
+
+import numpy as np
+import pytest
+
+import aenumpy as ae
+
+
+def test_linear_autoencoder_reaches_pca_error():
+    """Baldi & Hornik (1989): a linear autoencoder with squared error learns the
+    principal subspace, so its best reconstruction error is PCA's."""
+    Xtr, _, _, _ = ae.datasets.load_digits(dtype="float64")
+    k = 8
+    Xc = Xtr - Xtr.mean(0)
+    ev = np.linalg.eigvalsh(Xc.T @ Xc / len(Xtr))[::-1]
+    pca_error = 0.5 * ev[k:].sum()  # ½ Σ of the discarded variances, per sample
+    m = ae.Autoencoder(64, [k], activation="identity", output_activation="identity",
+                       dtype="float64", seed=0)
+    ae.fit(m, Xtr, epochs=150, batch_size=64, optimizer=ae.optim.Adam(lr=3e-3), progress=False)
+    ae_error = m.reconstruction_error(Xtr)
+    assert pca_error * (1 - 1e-9) <= ae_error <= 1.02 * pca_error
+
+
+def test_same_seed_same_parameters():
+    Xtr, _, _, _ = ae.datasets.load_digits()
+    runs = []
+    for _ in range(2):
+        m = ae.Autoencoder(64, [16], seed=1, regularizers=[])
+        h = ae.fit(m, Xtr, epochs=2, batch_size=32, seed=5, progress=False)
+        runs.append((m, h))
+    for k in runs[0][0].params:
+        np.testing.assert_array_equal(runs[0][0].params[k], runs[1][0].params[k])
+    assert runs[0][1]["loss"] == runs[1][1]["loss"]
+
+
+def test_history_and_validation():
+    Xtr, _, Xte, _ = ae.datasets.load_digits()
+    m = ae.Autoencoder(64, [16])
+    h = ae.fit(m, Xtr, epochs=3, X_val=Xte, progress=False, optimizer=ae.optim.Adam(1e-2))
+    assert len(h["loss"]) == len(h["val_loss"]) == len(h["seconds"]) == 3
+    assert h["loss"][-1] < h["loss"][0]
+    assert h["val_loss"][-1] < h["val_loss"][0]
+    assert not h.stopped_early
+
+
+@pytest.mark.parametrize("opt", [ae.optim.SGD(lr=0.5), ae.optim.SGD(lr=0.2, momentum=0.9),
+                                 ae.optim.SGD(lr=0.2, momentum=0.9, nesterov=True),
+                                 ae.optim.Adam(lr=1e-2)])
+def test_every_optimizer_lowers_the_loss(opt):
+    Xtr, _, _, _ = ae.datasets.load_digits()
+    m = ae.Autoencoder(64, [16])
+    before = m.loss(Xtr)
+    ae.fit(m, Xtr, epochs=5, optimizer=opt, progress=False)
+    assert m.loss(Xtr) < 0.8 * before
+
+
+def test_divergence_stops_and_keeps_last_good_weights():
+    Xtr, _, _, _ = ae.datasets.load_digits()
+    m = ae.Autoencoder(64, [16], activation="identity", output_activation="identity")
+    with pytest.warns(ae.TrainingDiverged, match="learning rate"):
+        h = ae.fit(m, Xtr, epochs=5, optimizer=ae.optim.SGD(lr=10.0), progress=False)
+    assert h.stopped_early and "diverged" in h.message
+    assert all(np.isfinite(p).all() for p in m.params.values())
+    assert np.isfinite(m.loss(Xtr))
+
+
+def test_progress_bar_can_be_turned_off(capsys):
+    Xtr, _, _, _ = ae.datasets.load_digits()
+    ae.fit(ae.Autoencoder(64, [8]), Xtr[:100], epochs=1, progress=False)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    ae.fit(ae.Autoencoder(64, [8]), Xtr[:100], epochs=1, progress=True)
+    out = capsys.readouterr()
+    assert "epoch 1/1" in out.out
+
+
+def test_minibatches_cover_every_row_once_per_epoch(monkeypatch):
+    X = np.random.default_rng(0).random((50, 6)).astype(np.float32)
+    m = ae.Autoencoder(6, [3])
+    seen = []
+    orig = m._loss_and_grads
+
+    def spy(xb, rng):
+        seen.append(xb.copy())
+        return orig(xb, rng)
+
+    monkeypatch.setattr(m, "_loss_and_grads", spy)
+    ae.fit(m, X, epochs=1, batch_size=16, progress=False)
+    assert [len(b) for b in seen] == [16, 16, 16, 2]
+    rows = np.concatenate(seen)
+    assert sorted(map(tuple, rows)) == sorted(map(tuple, X))
+
+
+def test_fit_rejects_bad_arguments():
+    m = ae.Autoencoder(6, [3])
+    X = np.random.default_rng(0).random((10, 6))
+    with pytest.raises(ValueError, match="batch_size"):
+        ae.fit(m, X, batch_size=0)
+    with pytest.raises(TypeError, match="epochs"):
+        ae.fit(m, X, epochs=2.5)
+    with pytest.raises(TypeError, match="optimizer"):
+        ae.fit(m, X, optimizer="adam")
+    with pytest.raises(ValueError, match="lr"):
+        ae.optim.Adam(lr=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ae.fit(m, X, epochs=1, progress=False)
