@@ -111,3 +111,113 @@ def check_data(X, n_features, dtype, name="X", unit_range=False, why="") -> np.n
                 f"{name} must be in [0, 1] {why}; got values in [{lo:g}, {hi:g}]"
                 + (" (divide by 255?)" if hi > 1.5 else ""))
     return out
+
+
+def check_bool(name, value) -> bool:
+    """``True`` or ``False`` (also NumPy's bool), not a string or a number."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def check_callable(name, value, allow_none=True):
+    """A function (or None when ``allow_none``)."""
+    if value is None and allow_none:
+        return value
+    if not callable(value):
+        raise TypeError(f"{name} must be a function{' or None' if allow_none else ''}, "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def check_path(name, value, allow_none=False):
+    """A file name: ``str`` or ``os.PathLike``."""
+    import os
+
+    if value is None and allow_none:
+        return value
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file name (str or pathlib.Path), got "
+                        f"{type(value).__name__}")
+    return value
+
+
+def check_model(model, name="model"):
+    """An aenumpy model: an Autoencoder or a VariationalAutoencoder (anything with
+    ``params``, ``_check_X`` and ``_loss_and_grads``)."""
+    if not (isinstance(getattr(model, "params", None), dict) and hasattr(model, "_check_X")
+            and hasattr(model, "_loss_and_grads")):
+        raise TypeError(f"{name} must be an aenumpy model (ae.Autoencoder or "
+                        f"ae.VariationalAutoencoder), got {type(model).__name__}")
+    return model
+
+
+def check_array(name, x, ndim=None, shape=None, finite=True, numeric=True) -> np.ndarray:
+    """A numeric array (of ``ndim`` dimensions / this ``shape``), finite when asked."""
+    if x is None or isinstance(x, (str, bytes, dict)):
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if numeric and (arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                                 or arr.dtype == bool)):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if finite and numeric and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def check_pair(X, Xhat, unit_targets=False):
+    """A loss's targets ``X`` and outputs ``x̂``: 2-D arrays of the same shape (rows are
+    samples); with ``unit_targets`` the targets must lie in [0, 1] (cross-entropy)."""
+    for name, a in (("X", X), ("Xhat", Xhat)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (batch, features), got shape {a.shape}")
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+    if X.shape != Xhat.shape:
+        raise ValueError(f"X and Xhat must have the same shape, got {X.shape} and {Xhat.shape}")
+    if unit_targets and X.size and (X.min() < 0 or X.max() > 1):
+        raise ValueError(f"binary cross-entropy needs targets X in [0, 1]; got values in "
+                         f"[{float(X.min()):g}, {float(X.max()):g}]")
+
+
+def check_grads(params, grads):
+    """``grads`` has an array of the right shape for every entry of ``params``."""
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict name -> array like params, got {type(grads).__name__}")
+    for k, p in params.items():
+        g = grads.get(k)
+        if g is None:
+            raise ValueError(f"grads has no entry for parameter {k!r}; expected the keys "
+                             f"{list(params)}")
+        if np.shape(g) != p.shape:
+            raise ValueError(f"grads[{k!r}] has shape {np.shape(g)}, the parameter {p.shape}")
+
+
+def check_fit_args(model, optimizer, *, progress, shuffle, explode_factor, callback, history,
+                   start_epoch, checkpoint, resume):
+    """Every argument of :func:`aenumpy.fit` but the data and the sizes."""
+    from .optim import Optimizer
+
+    check_model(model)
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an aenumpy.optim optimizer (e.g. ae.optim.Adam(lr=1e-3)),"
+                        f" got {type(optimizer).__name__}")
+    check_bool("progress", progress)
+    check_bool("shuffle", shuffle)
+    check_float("explode_factor", explode_factor, 1, low_open=True)
+    check_callable("callback", callback)
+    if history is not None and not isinstance(history, dict):
+        raise TypeError(f"history must be an aenumpy History (what fit returns) or None, got "
+                        f"{type(history).__name__}")
+    check_int("start_epoch", start_epoch, 0)
+    check_path("checkpoint", checkpoint, allow_none=True)
+    check_path("resume", resume, allow_none=True)
+    if resume is not None and (history is not None or start_epoch != 0):
+        raise ValueError("resume= restores the history and the epoch from the checkpoint; "
+                         "do not pass history= or start_epoch= with it")

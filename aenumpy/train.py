@@ -19,8 +19,9 @@ import warnings
 
 import numpy as np
 
+from . import io as _io
 from . import optim as optim_mod
-from ._validate import check_int, check_rng
+from ._validate import check_fit_args, check_int, check_rng
 
 
 class TrainingDiverged(RuntimeWarning):
@@ -69,7 +70,7 @@ def _restore(model, optimizer, snap):
 
 def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         progress=True, shuffle=True, snapshot_every=10, explode_factor=1e4, callback=None,
-        history=None, start_epoch=0):
+        history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None):
     """Train ``model`` on the rows of ``X`` with minibatches.
 
     Parameters
@@ -87,7 +88,15 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         batch's loss (and is above 1e3 in absolute terms).
     callback : optional ``f(epoch, history)`` called after each epoch; return
         True to stop.
-    history, start_epoch : continue a run (see :mod:`aenumpy.io` checkpoints).
+    history, start_epoch : continue a run by hand (prefer ``resume``).
+    checkpoint, checkpoint_every : write a checkpoint file (atomically, see
+        :func:`aenumpy.io.save_training_state`) every ``checkpoint_every`` epochs
+        and after the last: weights, optimizer state, epochs and steps done,
+        history, and the states of the shuffling/noise generator and of ``model.rng``.
+    resume : a checkpoint file written with ``checkpoint=``: the model (same
+        configuration) and optimizer (None: the checkpoint's) continue from it up
+        to ``epochs`` in total, bit-identical to a run never interrupted. The
+        checkpoint's seed is used.
 
     Returns a :class:`History`. On divergence a :class:`TrainingDiverged`
     warning is issued, ``history.stopped_early`` is True and
@@ -97,19 +106,31 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     batch_size = check_int("batch_size", batch_size, 1)
     seed = check_int("seed", seed, 0)
     snapshot_every = check_int("snapshot_every", snapshot_every, 1)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
+    check_fit_args(model, optimizer, progress=progress, shuffle=shuffle,
+                   explode_factor=explode_factor, callback=callback, history=history,
+                   start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
     X = model._check_X(X, "X")
     if X_val is not None:
         X_val = model._check_X(X_val, "X_val")
+    resumed = None
+    if resume is not None:  # weights, optimizer state, history, epoch, generators
+        resumed = _io.load_training_state(resume, model, optimizer)
+        optimizer, history, start_epoch = resumed["optimizer"], resumed["history"], resumed["epoch"]
+        seed = resumed["seed"]
     optimizer = optim_mod.Adam() if optimizer is None else optimizer
     if not isinstance(optimizer, optim_mod.Optimizer):
         raise TypeError(f"optimizer must be an aenumpy.optim optimizer, got {type(optimizer).__name__}")
     history = History() if history is None else history
     n = X.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
-    rng = np.random.default_rng([seed, start_epoch])
+    rng = np.random.default_rng([seed, start_epoch]) if resumed is None else resumed["rng"]
     snap = _snapshot(model, optimizer)
     snap_step, step = 0, 0
     first_loss = None
+    if resumed is not None:
+        snap_step = step = resumed["step"]
+        first_loss = resumed["first_loss"]
     regs = getattr(model, "regularizers", [])
     for epoch in range(start_epoch, epochs):
         for r in regs:
@@ -163,6 +184,10 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
             val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""
             print(f"epoch {epoch + 1}/{epochs}  loss {history['loss'][-1]:.4f}{val}"
                   f"  ({history['seconds'][-1]:.2f} s)")
+        if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
+            _io.save_training_state(checkpoint, model, optimizer, epoch=epoch + 1, step=step,
+                                    seed=seed, history=history, rng=rng,
+                                    model_rng=getattr(model, "rng", None), first_loss=first_loss)
         if callback is not None and callback(epoch, history):
             break
     return history
