@@ -1,0 +1,224 @@
+"""Every figure of aenumpy.plot renders to a non-trivial PNG, headless."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import aenumpy as ae
+from aenumpy import plot
+
+HAS_VAE = hasattr(ae, "VariationalAutoencoder")
+HAS_CORRUPTION = all(hasattr(ae.regularizers, n) for n in ("GaussianNoise", "MaskingNoise",
+                                                           "SaltAndPepper"))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return ae.datasets.load_digits()
+
+
+@pytest.fixture(scope="module")
+def model(digits):
+    Xtr = digits[0]
+    m = ae.Autoencoder(64, [16], seed=0)
+    hist = ae.fit(m, Xtr[:400], epochs=3, batch_size=32, optimizer=ae.optim.Adam(lr=3e-3),
+                  X_val=digits[2][:100], seed=0, progress=False)
+    return m, hist
+
+
+class StandInVAE:
+    """The VAE interface plot.py relies on (encode -> (mu, logvar), decode, sample)."""
+
+    kind = "vae"
+    dtype = np.dtype("float64")
+
+    def __init__(self, n_in=64, n_latent=2, seed=0):
+        r = np.random.default_rng(seed)
+        self.n_in, self.n_latent = n_in, n_latent
+        self.E = r.standard_normal((n_in, 2 * n_latent)) * 0.1
+        self.D = r.standard_normal((n_latent, n_in))
+        self.params = {"enc0.W": self.E.T.copy()}
+
+    def encode(self, X):
+        H = np.asarray(X, np.float64) @ self.E
+        return H[:, :self.n_latent], H[:, self.n_latent:]
+
+    def decode(self, Z):
+        return 1.0 / (1.0 + np.exp(-np.asarray(Z, np.float64) @ self.D))
+
+    def sample(self, n, rng=None):
+        rng = np.random.default_rng(0) if rng is None else rng
+        return self.decode(rng.standard_normal((n, self.n_latent)))
+
+
+def render(fig, path):
+    """Save to PNG and check the file is a real picture (not blank, not tiny)."""
+    import matplotlib.image as mpimg
+
+    plot.save(fig, path)
+    assert path.exists() and path.stat().st_size > 5000, path
+    img = mpimg.imread(str(path))
+    assert img.shape[0] >= 100 and img.shape[1] >= 250, img.shape
+    assert img[..., :3].std() > 0.05      # something is drawn
+    return img
+
+
+def test_autoencoder_figures(model, digits, tmp_path):
+    m, hist = model
+    _, _, Xte, yte = digits
+    render(plot.reconstructions(m, Xte, n=10), tmp_path / "rec.png")
+    render(plot.filters(m, "enc0", n=16), tmp_path / "filters.png")
+    render(plot.filters(m, "dec0", n=16, per_unit=True), tmp_path / "dec_filters.png")
+    render(plot.latent_space(m, Xte, yte), tmp_path / "latent.png")
+    render(plot.latent_space(m, Xte), tmp_path / "latent_nolabel.png")
+    render(plot.history(hist), tmp_path / "history.png")
+    render(plot.interpolation(m, Xte[0], Xte[1], steps=6), tmp_path / "interp.png")
+    render(plot.completion(m, Xte, "bottom", n=6), tmp_path / "completion.png")
+    render(plot.completion(m, Xte, plot.region_mask(64, "center"), iterations=3),
+           tmp_path / "completion3.png")
+
+
+def test_every_figure_has_a_title_and_a_sensible_size(model, digits):
+    m, hist = model
+    _, _, Xte, yte = digits
+    figs = [plot.reconstructions(m, Xte), plot.filters(m), plot.latent_space(m, Xte, yte),
+            plot.history(hist), plot.interpolation(m, Xte[0], Xte[1]),
+            plot.completion(m, Xte)]
+    for fig in figs:
+        titles = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+        titles += [ax.get_title() for ax in fig.axes]
+        assert any(t.strip() for t in titles)
+        w, h = fig.get_size_inches()
+        assert 2 <= w <= 16 and 1.5 <= h <= 16, (w, h)
+
+
+def test_filters_use_a_symmetric_shared_colour_scale(model):
+    m, _ = model
+    fig = plot.filters(m, "enc0", n=64)
+    lo, hi = fig.axes[0].images[0].get_clim()
+    assert lo == -hi
+    assert hi == pytest.approx(np.abs(m.params["enc0.W"]).max())
+
+
+def test_latent_space_projects_wide_codes_on_principal_components(model, digits):
+    m, _ = model
+    fig = plot.latent_space(m, digits[2], digits[3])
+    assert "principal component 1" in fig.axes[0].get_xlabel()
+    fig2 = plot.latent_space(ae.Autoencoder(64, [8, 2], seed=0), digits[2], digits[3])
+    assert fig2.axes[0].get_xlabel() == "z₁"
+
+
+def test_history_plots_both_curves(model):
+    _, hist = model
+    fig = plot.history(hist)
+    assert len(fig.axes[0].lines) == 2
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), hist["loss"])
+
+
+def test_stand_in_vae_figures(digits, tmp_path):
+    _, _, Xte, yte = digits
+    v = StandInVAE()
+    render(plot.samples(v, n=16, rng=np.random.default_rng(1)), tmp_path / "samples.png")
+    render(plot.manifold(v, n=7), tmp_path / "manifold.png")
+    render(plot.interpolation(v, Xte[0], Xte[5], steps=5), tmp_path / "interp.png")
+    render(plot.latent_space(v, Xte, yte), tmp_path / "latent.png")
+    render(plot.reconstructions(v, Xte, n=5), tmp_path / "rec.png")
+
+
+def test_manifold_decodes_a_grid_at_normal_quantiles():
+    seen = []
+
+    class Recorder(StandInVAE):
+        def decode(self, Z):
+            seen.append(np.array(Z))
+            return super().decode(Z)
+
+    plot.manifold(Recorder(), n=5, lim=0.05)
+    Z = seen[0]
+    assert Z.shape == (25, 2)
+    q = np.unique(Z[:, 0])
+    np.testing.assert_allclose(q[[0, -1]], [-1.6448536, 1.6448536], atol=1e-6)
+    np.testing.assert_allclose(q[2], 0.0, atol=1e-12)
+    assert Z[0, 1] > Z[-1, 1]          # z₂ grows upwards: the first row is the top
+
+
+@pytest.mark.skipif(not HAS_VAE, reason="ae.VariationalAutoencoder not in this tree yet")
+def test_real_vae_figures(digits, tmp_path):
+    Xtr, _, Xte, yte = digits
+    v = ae.VariationalAutoencoder(64, [16], n_latent=2, seed=0)
+    ae.fit(v, Xtr[:300], epochs=2, batch_size=32, optimizer=ae.optim.Adam(lr=3e-3),
+           progress=False)
+    render(plot.samples(v, n=25, rng=np.random.default_rng(0)), tmp_path / "samples.png")
+    render(plot.manifold(v, n=9), tmp_path / "manifold.png")
+    render(plot.interpolation(v, Xte[0], Xte[1], steps=8), tmp_path / "interp.png")
+    render(plot.latent_space(v, Xte, yte), tmp_path / "latent.png")
+    render(plot.reconstructions(v, Xte), tmp_path / "rec.png")
+    render(plot.filters(v, "enc0"), tmp_path / "filters.png")
+    render(plot.filters(v, "out"), tmp_path / "out_filters.png")
+    v3 = ae.VariationalAutoencoder(64, [16], n_latent=3, seed=0)
+    with pytest.raises(ValueError, match="n_latent=2"):
+        plot.manifold(v3)
+
+
+@pytest.mark.skipif(not HAS_CORRUPTION, reason="corruption regularizers not in this tree yet")
+@pytest.mark.parametrize("name,arg", [("GaussianNoise", 0.3), ("MaskingNoise", 0.4),
+                                      ("SaltAndPepper", 0.2)])
+def test_denoising_triplets_with_each_corruption(model, digits, tmp_path, name, arg):
+    m, _ = model
+    corruption = getattr(ae.regularizers, name)(arg)
+    fig = plot.denoising(m, digits[2], corruption, n=8, rng=np.random.default_rng(0))
+    render(fig, tmp_path / "den.png")
+    assert name in fig._suptitle.get_text()
+
+
+def test_denoising_with_a_stand_in_corruption_is_reproducible(model, digits):
+    class Noise:
+        def corrupt(self, X, rng):
+            return X + 0.3 * rng.standard_normal(X.shape).astype(X.dtype)
+
+    m, _ = model
+    a = plot.denoising(m, digits[2], Noise(), rng=np.random.default_rng(3))
+    b = plot.denoising(m, digits[2], Noise(), rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.axes[1].images[0].get_array(), b.axes[1].images[0].get_array())
+
+
+def test_bad_arguments_are_clear_errors(model, digits):
+    m, hist = model
+    Xte = digits[2]
+    with pytest.raises(ValueError, match="n_latent=2"):
+        plot.manifold(StandInVAE(n_latent=3))
+    with pytest.raises(ValueError, match="no weight 'enc5.W'"):
+        plot.filters(m, "enc5")
+    with pytest.raises(ValueError, match="square image"):
+        plot.reconstructions(ae.Autoencoder(10, [3]), np.full((2, 10), 0.5, np.float32))
+    with pytest.raises(ValueError, match="steps"):
+        plot.interpolation(m, Xte[0], Xte[1], steps=1)
+    with pytest.raises(ValueError, match="mask must have shape"):
+        plot.completion(m, Xte, np.zeros(10, bool))
+    with pytest.raises(TypeError, match="boolean"):
+        plot.completion(m, Xte, np.zeros(64))
+    with pytest.raises(ValueError, match="region"):
+        plot.completion(m, Xte, "middle")
+    with pytest.raises(ValueError, match="loss"):
+        plot.history({"loss": []})
+    with pytest.raises(TypeError, match="corrupt"):
+        plot.denoising(m, Xte, corruption=0.3)
+    with pytest.raises(TypeError, match="sample"):
+        plot.samples(m)
+    with pytest.raises(ValueError, match="labels"):
+        plot.latent_space(m, Xte, digits[3][:5])
+
+
+def test_plot_works_headless_without_pyplot_or_global_changes():
+    import os
+
+    code = ("import sys, matplotlib; raw = lambda: dict.__getitem__(matplotlib.rcParams, 'backend');"
+            "before = raw(); import numpy as np, aenumpy as ae; from aenumpy import plot;"
+            "fig = plot.history({'loss': [3, 2, 1], 'val_loss': [3.5, 2.5, 1.5]});"
+            "import io; buf = io.BytesIO(); fig.savefig(buf, format='png');"
+            "print('matplotlib.pyplot' in sys.modules, buf.tell() > 1000, raw() == before)")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    assert out.stdout.split() == ["False", "True", "True"]
