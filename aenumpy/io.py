@@ -28,6 +28,7 @@ import math
 import os
 import struct
 import tempfile
+import tokenize
 import zipfile
 import zlib
 
@@ -135,7 +136,7 @@ def save(model, path, optimizer=None, extra=None):
 _READ_ERRORS = (ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError,
                 TypeError, RuntimeError, NotImplementedError, UnicodeError, MemoryError,
                 OverflowError, IndexError, AttributeError, SyntaxError, zlib.error, struct.error,
-                OSError)
+                OSError, tokenize.TokenError)
 
 
 def _read_member(zf, info, path):
