@@ -6,14 +6,14 @@ Follows the lecture "Autoencoder y Aprendizaje Profundo": ``z = σ(Wx + b)``,
 from . import activations, datasets, kernels, layers, losses, optim, regularizers
 from .gradcheck import check_layer, gradcheck, numerical_gradient
 from .io import load, save
-from .models import Autoencoder
+from .models import Autoencoder, VariationalAutoencoder
 from .trace import trace
 from .train import History, TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Autoencoder", "fit", "gradcheck", "trace", "save", "load", "datasets",
-           "regularizers", "optim", "activations", "layers", "losses", "kernels", "History",
+__all__ = ["Autoencoder", "VariationalAutoencoder", "fit", "gradcheck", "trace", "save", "load",
+           "datasets", "regularizers", "optim", "activations", "layers", "losses", "kernels", "History",
            "TrainingDiverged", "numerical_gradient", "check_layer"]
 
 
