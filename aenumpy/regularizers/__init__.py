@@ -1,6 +1,13 @@
 """Regularizers: each one module, all through the interface in :mod:`.base`."""
 from .base import (REGISTRY, HiddenMask, HiddenPenalty, InputCorruption, LayerView, Penalty,
                    Regularizer, WeightPenalty)
+from . import information
+from .contractive import Contractive, jacobian, jacobian_norm
+from .corruption import GaussianNoise, MaskingNoise, SaltAndPepper, corrupt
+from .dropout import Dropout
+from .sparsity import KLSparsity, L1Activity
+from .topk import TopK
+from .weight_decay import WeightDecay
 
 
 def from_config(cfg: dict) -> Regularizer:
@@ -13,4 +20,7 @@ def from_config(cfg: dict) -> Regularizer:
 
 
 __all__ = ["Regularizer", "InputCorruption", "HiddenMask", "HiddenPenalty", "WeightPenalty",
-           "LayerView", "Penalty", "REGISTRY", "from_config"]
+           "LayerView", "Penalty", "REGISTRY", "from_config",
+           "GaussianNoise", "MaskingNoise", "SaltAndPepper", "corrupt", "KLSparsity", "L1Activity",
+           "TopK", "Contractive", "jacobian", "jacobian_norm", "WeightDecay", "Dropout",
+           "information"]
