@@ -1,79 +1,498 @@
 """The ``aenumpy`` command (also ``python -m aenumpy``).
 
-``aenumpy train`` with no arguments trains the basic autoencoder on the
-embedded digits and writes its figures, metrics and model into a run folder.
+    aenumpy train                 train the basic autoencoder on the embedded digits
+    aenumpy train --model vae     ... or any model and regularizer of the library
+    aenumpy gradcheck [options]   gradient-check table of a model (exit 1 if it fails)
+    aenumpy trace [options]       the step-by-step table of one sample
+
+``train`` writes into a run folder (``runs/<model>-<dataset>-<timestamp>/`` or
+``--out``): the figures of :mod:`aenumpy.plot`, ``metrics.json`` (configuration,
+losses per epoch, test reconstruction error, seconds) and ``model.npz``
+(:func:`aenumpy.save`). A bad option ends with one line on stderr and exit
+status 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
 import time
+import warnings
+
+import numpy as np
+
+#: defaults that depend on the data set: (hidden, epochs, batch size, learning rate)
+DEFAULTS = {
+    ("ae", "digits"): ([32], 30, 32, 3e-3),
+    ("ae", "mnist"): ([256], 10, 128, 1e-3),
+    ("vae", "digits"): ([64], 30, 32, 3e-3),
+    ("vae", "mnist"): ([400], 10, 128, 1e-3),
+}
+
+#: regularizer flags: (argparse dest, class name in aenumpy.regularizers)
+REG_FLAGS = [("gaussian_noise", "GaussianNoise"), ("masking_noise", "MaskingNoise"),
+             ("salt_pepper", "SaltAndPepper"), ("kl_sparsity", "KLSparsity"),
+             ("l1_activity", "L1Activity"), ("topk", "TopK"), ("contractive", "Contractive"),
+             ("weight_decay", "WeightDecay"), ("dropout", "Dropout")]
 
 
-def _run_dir(base):
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = os.path.join(base, f"run-{stamp}")
-    k = 1
-    while os.path.exists(path):
-        k += 1
-        path = os.path.join(base, f"run-{stamp}-{k}")
-    os.makedirs(path)
-    return path
+class CLIError(Exception):
+    """A bad combination of options: one line on stderr, exit status 2."""
 
 
-def cmd_train(args):
-    import aenumpy as ae
-    from aenumpy import plot
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block) and exit status 2."""
 
-    Xtr, ytr, Xte, yte = ae.datasets.load_digits()
-    model = ae.Autoencoder(Xtr.shape[1], args.hidden, seed=args.seed)
-    out = _run_dir(args.out)
-    print(f"training {model} on the embedded digits ({len(Xtr)} images)")
-    hist = ae.fit(model, Xtr, epochs=args.epochs, batch_size=args.batch_size,
-                  optimizer=ae.optim.Adam(lr=args.lr), X_val=Xte, seed=args.seed,
-                  progress=not args.quiet)
-    metrics = {"model": repr(model), "epochs": hist.epochs, "train_loss": hist["loss"][-1],
-               "test_loss": hist["val_loss"][-1], "test_reconstruction_error":
-               model.reconstruction_error(Xte), "seconds": sum(hist["seconds"])}
-    with open(os.path.join(out, "metrics.json"), "w") as fh:
-        json.dump(metrics, fh, indent=2)
-    ae.save(model, os.path.join(out, "model.npz"))
-    plot.reconstructions(model, Xte, n=10).savefig(os.path.join(out, "reconstructions.png"), dpi=100)
-    plot.history(hist).savefig(os.path.join(out, "history.png"), dpi=100)
-    print(f"test loss {metrics['test_loss']:.4f} after {hist.epochs} epochs "
-          f"({metrics['seconds']:.1f} s); wrote {out}")
-    return 0
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser():
-    p = argparse.ArgumentParser(prog="aenumpy", description="Autoencoders by hand.")
-    sub = p.add_subparsers(dest="command")
-    t = sub.add_parser("train", help="train an autoencoder and write figures, metrics and the model")
-    t.add_argument("--hidden", type=int, nargs="+", default=[32], help="hidden layer sizes")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=3e-3)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="runs", help="folder for run folders")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
+# ---------------------------------------------------------------- options
+def _model_options(p):
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=["ae", "vae"], default="ae",
+                   help="ae: the autoencoder of the lecture (default); vae: variational autoencoder")
+    g.add_argument("--hidden", type=int, nargs="+", metavar="SIZE",
+                   help="hidden layer sizes from the input to the code, e.g. --hidden 256 64 "
+                        "(for ae the last one is the code size; default 32 for digits, "
+                        "256 for MNIST; vae: 64 / 400)")
+    g.add_argument("--latent", type=int, metavar="N",
+                   help="vae only: size of the code z (default 2, which also draws the "
+                        "2-D manifold)")
+    g.add_argument("--decoder", choices=["bernoulli", "gaussian"],
+                   help="vae only: the decoder's distribution p(x|z) (default bernoulli)")
+    g.add_argument("--beta", type=float, help="vae only: weight of the KL term (default 1)")
+    g.add_argument("--kl-warmup", type=int, metavar="EPOCHS",
+                   help="vae only: grow the KL weight from 0 to beta over this many epochs")
+    g.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "identity"],
+                   help="activation of the hidden layers (default: sigmoid for ae, relu for vae)")
+    g.add_argument("--output-activation", choices=["sigmoid", "tanh", "relu", "identity"],
+                   help="ae only: activation of the output x̂ (default sigmoid)")
+    g.add_argument("--loss", choices=["mse", "bce"],
+                   help="ae only: mse = ½Σ(x − x̂)² (default), bce = binary cross-entropy")
+    g.add_argument("--tied", action="store_true",
+                   help="ae only: the decoder uses the encoder's weights transposed, W' = Wᵀ")
+
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=["digits", "mnist", "fashion"], default="digits",
+                   help="digits: 8×8 digits shipped with aenumpy (default, offline); mnist, "
+                        "fashion: 28×28 images (MNIST, Fashion-MNIST)")
+    g.add_argument("--data-path", metavar="DIR",
+                   help="folder with the four MNIST/Fashion-MNIST files (default: "
+                        "$AENUMPY_DATA, then ~/.cache/aenumpy, then download)")
+    g.add_argument("--limit", type=int, metavar="N",
+                   help="use only the first N training images (quick runs)")
+
+    g = p.add_argument_group("regularizers (ae only; combine freely)")
+    g.add_argument("--gaussian-noise", type=float, metavar="SIGMA",
+                   help="denoising: add N(0, SIGMA²) noise to the input")
+    g.add_argument("--masking-noise", type=float, metavar="P",
+                   help="denoising: set a fraction P of the input pixels to 0")
+    g.add_argument("--salt-pepper", type=float, metavar="P",
+                   help="denoising: set a fraction P of the input pixels to 0 or 1")
+    g.add_argument("--kl-sparsity", type=float, metavar="RHO",
+                   help="sparse: target mean activation RHO of the code units (e.g. 0.05)")
+    g.add_argument("--sparsity-beta", type=float, default=3.0, metavar="BETA",
+                   help="weight of the KL sparsity penalty (default 3)")
+    g.add_argument("--l1-activity", type=float, metavar="LAM",
+                   help="sparse: add LAM · Σ|z_j| to the loss")
+    g.add_argument("--topk", type=int, metavar="K",
+                   help="k-sparse: keep only the K largest code units of each sample")
+    g.add_argument("--topk-alpha", type=float, default=1.0, metavar="ALPHA",
+                   help="k-sparse: keep ALPHA·K units when encoding after training (default 1)")
+    g.add_argument("--contractive", type=float, metavar="LAM",
+                   help="contractive: add LAM · ‖∂z/∂x‖²_F to the loss")
+    g.add_argument("--weight-decay", type=float, metavar="LAM",
+                   help="add (LAM/2) Σ W² (or LAM Σ|W| with --weight-decay-kind l1) over the weights")
+    g.add_argument("--weight-decay-kind", choices=["l2", "l1"], default="l2",
+                   help="l2 (default) or l1 weight decay")
+    g.add_argument("--dropout", type=float, metavar="P",
+                   help="drop each code unit with probability P while training")
     return p
 
 
+def _training_options(p):
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, help="passes over the training set (default 30 for "
+                                              "digits, 10 for MNIST)")
+    g.add_argument("--batch-size", type=int,
+                   help="images per gradient step (default 32 for digits, 128 for MNIST)")
+    g.add_argument("--lr", type=float,
+                   help="learning rate η (default 3e-3 for digits, 1e-3 for MNIST)")
+    g.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default="adam",
+                   help="adam (default); sgd: W ← W − η ∂E/∂W; momentum: sgd with momentum 0.9")
+    g.add_argument("--seed", type=int, default=0,
+                   help="seeds the weights, the noise and the shuffling (default 0)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR",
+                   help="run folder to write (default runs/<model>-<dataset>-<time>/)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    g.add_argument("--no-figures", action="store_true",
+                   help="do not draw figures (metrics.json and model.npz only)")
+    return p
+
+
+def build_parser():
+    p = _Parser(
+        prog="aenumpy",
+        description="Autoencoders by hand (NumPy). Train a model and look at what it learned, "
+                    "check its gradients, or follow one step of backpropagation.",
+        epilog="Examples:\n"
+               "  aenumpy train                                  basic autoencoder, digits\n"
+               "  aenumpy train --gaussian-noise 0.3             denoising autoencoder\n"
+               "  aenumpy train --kl-sparsity 0.05 --hidden 64   sparse autoencoder\n"
+               "  aenumpy train --model vae --latent 2           variational autoencoder\n"
+               "  aenumpy train --dataset mnist --hidden 256 --epochs 5\n"
+               "  aenumpy gradcheck --contractive 0.1\n"
+               "  aenumpy trace --index 3\n"
+               "Run 'aenumpy train --help' for every option.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="{train,gradcheck,trace}")
+    t = sub.add_parser(
+        "train", help="train a model; write figures, metrics.json and model.npz to a run folder",
+        description="Train an autoencoder and write figures, metrics.json and model.npz into a "
+                    "run folder. With no options: the basic autoencoder 64 → 32 → 64 on the "
+                    "embedded 8×8 digits, 30 epochs (a few seconds).")
+    _training_options(_model_options(t))
+    t.set_defaults(func=cmd_train)
+    g = sub.add_parser(
+        "gradcheck", help="compare the model's backprop gradients with finite differences",
+        description="Build the model given by the options and compare every gradient of its "
+                    "loss with a numerical one (float64, 4th-order centred differences) on a "
+                    "few training images. Exit status 0 if every check passes, 1 if not.")
+    _model_options(g)
+    g.add_argument("--samples", type=int, default=4, help="images in the batch (default 4)")
+    g.add_argument("--seed", type=int, default=0, help="seeds the weights and the noise")
+    g.add_argument("--load", metavar="MODEL.npz", help="check a saved model instead")
+    g.set_defaults(func=cmd_gradcheck)
+    r = sub.add_parser(
+        "trace", help="print every forward and backward quantity of one step on one image",
+        description="Run one forward and backward pass on one test image and print every "
+                    "quantity (x, Wx + b, z, x̂, E, ∂E/∂x̂, ..., ∂E/∂W) in the lecture's notation.")
+    _model_options(r)
+    r.add_argument("--index", type=int, default=0, metavar="I",
+                   help="which test image (default 0)")
+    r.add_argument("--seed", type=int, default=0, help="seeds the weights and the noise")
+    r.add_argument("--load", metavar="MODEL.npz", help="trace a saved (trained) model instead")
+    r.set_defaults(func=cmd_trace)
+    return p
+
+
+# ------------------------------------------------------------ building
+def _given(args, name):
+    v = getattr(args, name, None)
+    return v is not None and v is not False
+
+
+def _check_combination(args):
+    """Options that do not apply to the chosen model: refuse them, do not ignore them."""
+    if args.model == "ae":
+        for opt in ("latent", "decoder", "beta", "kl_warmup"):
+            if _given(args, opt):
+                extra = " (the code size is the last --hidden value)" if opt == "latent" else ""
+                raise CLIError(f"--{opt.replace('_', '-')} applies to --model vae only{extra}")
+    else:
+        for opt in ("output_activation", "loss", "tied"):
+            if _given(args, opt):
+                raise CLIError(f"--{opt.replace('_', '-')} applies to --model ae only")
+    if _given(args, "limit") and args.limit < 1:
+        raise CLIError(f"--limit must be at least 1, got {args.limit}")
+    for opt in ("epochs", "batch_size", "samples"):
+        v = getattr(args, opt, None)
+        if v is not None and v < (0 if opt == "epochs" else 1):
+            raise CLIError(f"--{opt.replace('_', '-')} must be at least "
+                           f"{0 if opt == 'epochs' else 1}, got {v}")
+
+
+def _defaults(args):
+    key = (args.model, "digits" if args.dataset == "digits" else "mnist")
+    hidden, epochs, batch, lr = DEFAULTS[key]
+    return {"hidden": hidden, "epochs": epochs, "batch_size": batch, "lr": lr}
+
+
+def load_data(args):
+    """``(X_train, y_train, X_test, y_test, name)`` for ``--dataset``, ``--data-path``, ``--limit``."""
+    import aenumpy as ae
+
+    if args.dataset == "digits":
+        if args.data_path:
+            raise CLIError("--data-path applies to --dataset mnist or fashion (the digits are "
+                           "part of aenumpy)")
+        Xtr, ytr, Xte, yte = ae.datasets.load_digits()
+        name = "the embedded 8×8 digits"
+    else:
+        Xtr, ytr, Xte, yte = ae.datasets.load_mnist(args.dataset, path=args.data_path)
+        name = "MNIST" if args.dataset == "mnist" else "Fashion-MNIST"
+    if args.limit:
+        Xtr, ytr = Xtr[:args.limit], ytr[:args.limit]
+    return Xtr, ytr, Xte, yte, name
+
+
+def build_regularizers(args):
+    """The :mod:`aenumpy.regularizers` objects the flags ask for."""
+    from aenumpy import regularizers as R
+
+    out = []
+    for dest, cls_name in REG_FLAGS:
+        v = getattr(args, dest, None)
+        if v is None:
+            continue
+        cls = getattr(R, cls_name, None)
+        if cls is None:
+            raise CLIError(f"--{dest.replace('_', '-')} needs aenumpy.regularizers.{cls_name}, "
+                           "which this version of aenumpy does not have")
+        if cls_name == "KLSparsity":
+            out.append(cls(rho=v, beta=args.sparsity_beta))
+        elif cls_name == "TopK":
+            out.append(cls(k=v, alpha=args.topk_alpha))
+        elif cls_name == "WeightDecay":
+            out.append(cls(v, kind=args.weight_decay_kind))
+        else:
+            out.append(cls(v))
+    if args.kl_sparsity is None and args.sparsity_beta != 3.0:
+        raise CLIError("--sparsity-beta needs --kl-sparsity RHO")
+    if args.topk is None and args.topk_alpha != 1.0:
+        raise CLIError("--topk-alpha needs --topk K")
+    if args.weight_decay is None and args.weight_decay_kind != "l2":
+        raise CLIError("--weight-decay-kind needs --weight-decay LAM")
+    return out
+
+
+def build_model(args, n_in):
+    """The model the options describe (validated by the library's own constructors)."""
+    import aenumpy as ae
+
+    hidden = args.hidden or _defaults(args)["hidden"]
+    regs = build_regularizers(args)
+    if args.model == "ae":
+        kw = {"hidden": hidden, "regularizers": regs, "seed": args.seed, "tied": args.tied}
+        for opt in ("activation", "output_activation", "loss"):
+            if getattr(args, opt) is not None:
+                kw[opt] = getattr(args, opt)
+        return ae.Autoencoder(n_in, **kw)
+    VAE = getattr(ae, "VariationalAutoencoder", None)
+    if VAE is None:
+        raise CLIError("--model vae needs aenumpy.VariationalAutoencoder, which this version of "
+                       "aenumpy does not have")
+    accepted = inspect.signature(VAE).parameters
+    kw = {"hidden": hidden, "n_latent": 2 if args.latent is None else args.latent,
+          "seed": args.seed}
+    for opt, name in (("activation", "activation"), ("decoder", "decoder"), ("beta", "beta"),
+                      ("kl_warmup", "kl_warmup")):
+        if getattr(args, opt) is not None:
+            if name not in accepted:
+                raise CLIError(f"--{opt.replace('_', '-')} is not supported by this "
+                               "VariationalAutoencoder")
+            kw[name] = getattr(args, opt)
+    if regs:
+        if "regularizers" not in accepted:
+            raise CLIError(f"regularizer options ({', '.join(repr(r) for r in regs)}) apply to "
+                           "--model ae only")
+        kw["regularizers"] = regs
+    return VAE(n_in, **kw)
+
+
+def _optimizer(args, lr):
+    import aenumpy as ae
+
+    if args.optimizer == "adam":
+        return ae.optim.Adam(lr=lr)
+    return ae.optim.SGD(lr=lr, momentum=0.9 if args.optimizer == "momentum" else 0.0)
+
+
+def _run_dir(args):
+    if args.out:
+        path = args.out
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
+        path, k = base, 1
+        while os.path.exists(path):
+            k += 1
+            path = f"{base}-{k}"
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"--out {path} exists and is not a folder")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _is_vae(model):
+    return getattr(model, "kind", "") == "vae"
+
+
+def _test_errors(model, Xte, seed):
+    """Test-set numbers for metrics.json (evaluation mode)."""
+    X = np.asarray(Xte, dtype=np.float64)
+    if _is_vae(model):
+        Xh = np.asarray(model.decode(model.encode(Xte)[0]), dtype=np.float64)
+        out = {"test_loss": float(model.loss(Xte, rng=np.random.default_rng([seed, 7]))),
+               "test_loss_definition": "negative ELBO (one draw of ε), mean per image"}
+    else:
+        Xh = np.asarray(model.reconstruct(Xte), dtype=np.float64)
+        out = {"test_loss": float(model.reconstruction_error(Xte)),
+               "test_loss_definition": f"reconstruction loss '{model.loss_fn.name}', no "
+                                       "penalties, mean per image"}
+    out["test_reconstruction_error"] = 0.5 * float(np.mean(np.sum((X - Xh) ** 2, axis=1)))
+    out["test_reconstruction_error_definition"] = (
+        "½ Σ_features (x − x̂)², mean over the test images; x̂ = decode(encode(x))"
+        + (" with z = μ(x)" if _is_vae(model) else ""))
+    return out
+
+
+def write_figures(model, hist, Xte, yte, out, args):
+    """Every figure that fits the model; returns the file names written."""
+    from aenumpy import plot
+    from aenumpy.regularizers import InputCorruption
+
+    rng_seed = args.seed
+    figs = [("reconstructions.png", lambda: plot.reconstructions(model, Xte, n=10)),
+            ("filters.png", lambda: plot.filters(model, "enc0", n=64)),
+            ("latent_space.png", lambda: plot.latent_space(model, Xte, yte)),
+            ("history.png", lambda: plot.history(hist))]
+    for r in getattr(model, "regularizers", []):
+        if isinstance(r, InputCorruption):
+            figs.append(("denoising.png", lambda r=r: plot.denoising(
+                model, Xte, r, n=8, rng=np.random.default_rng(rng_seed))))
+            break
+    if _is_vae(model):
+        figs.append(("samples.png", lambda: plot.samples(model, 64,
+                                                         rng=np.random.default_rng(rng_seed))))
+        if model.n_latent == 2:
+            figs.append(("manifold.png", lambda: plot.manifold(model, 15)))
+        j = int(np.flatnonzero(yte != yte[0])[0]) if np.any(yte != yte[0]) else min(1, len(Xte) - 1)
+        figs.append(("interpolation.png", lambda: plot.interpolation(model, Xte[0], Xte[j], 10)))
+    written = []
+    for name, make in figs:
+        plot.save(make(), os.path.join(out, name))
+        written.append(name)
+    return written
+
+
+# ------------------------------------------------------------ commands
+def cmd_train(args):
+    import aenumpy as ae
+
+    _check_combination(args)
+    d = _defaults(args)
+    epochs = d["epochs"] if args.epochs is None else args.epochs
+    batch = d["batch_size"] if args.batch_size is None else args.batch_size
+    lr = d["lr"] if args.lr is None else args.lr
+    Xtr, ytr, Xte, yte, data_name = load_data(args)
+    model = build_model(args, Xtr.shape[1])
+    optimizer = _optimizer(args, lr)
+    out = _run_dir(args)
+    say = (lambda *a: None) if args.quiet else print
+    say(f"training {model!r}\non {data_name}: {len(Xtr)} training and {len(Xte)} test images, "
+        f"{epochs} epochs of batches of {batch}, {type(optimizer).__name__} lr={lr:g}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ae.TrainingDiverged)
+        hist = ae.fit(model, Xtr, epochs=epochs, batch_size=batch, optimizer=optimizer,
+                      X_val=Xte, seed=args.seed, progress=not args.quiet)
+    for w in caught:
+        if issubclass(w.category, ae.TrainingDiverged):
+            print(f"aenumpy: warning: {w.message}", file=sys.stderr)
+        else:  # pragma: no cover - other warnings pass through
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    seconds = float(sum(hist["seconds"]))
+    metrics = {
+        "command": "aenumpy train",
+        "config": {"options": {k: v for k, v in vars(args).items() if k != "func"},
+                   "model": model.get_config(), "model_kind": getattr(model, "kind", ""),
+                   "epochs": epochs, "batch_size": batch, "lr": lr,
+                   "optimizer": optimizer.get_config(), "dataset": args.dataset,
+                   "n_train": int(len(Xtr)), "n_test": int(len(Xte))},
+        "epochs_run": hist.epochs,
+        "loss": [float(v) for v in hist["loss"]],
+        "val_loss": [float(v) for v in hist["val_loss"]],
+        "epoch_seconds": [float(v) for v in hist["seconds"]],
+        "seconds": seconds,
+        "stopped_early": bool(hist.stopped_early),
+        "message": hist.message,
+        "version": ae.__version__,
+    }
+    metrics.update(_test_errors(model, Xte, args.seed))
+    model_path = ae.save(model, os.path.join(out, "model.npz"))
+    with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as fh:
+        json.dump(metrics, fh, indent=2, ensure_ascii=False)
+    written = [] if args.no_figures or hist.epochs == 0 else write_figures(
+        model, hist, Xte, yte, out, args)
+    last = (f"training loss {metrics['loss'][-1]:.4f}, test loss {metrics['val_loss'][-1]:.4f}"
+            if hist.epochs else "no epochs run")
+    print(f"done: {hist.epochs} epochs in {seconds:.1f} s; {last}; test reconstruction error "
+          f"½Σ(x − x̂)² = {metrics['test_reconstruction_error']:.4f}")
+    print(f"wrote {out}{os.sep}: metrics.json, {os.path.basename(model_path)}"
+          + "".join(f", {w}" for w in written))
+    return 0
+
+
+def _model_for_check(args):
+    import aenumpy as ae
+
+    Xtr, ytr, Xte, yte, _ = load_data(args)
+    if getattr(args, "load", None):
+        model = ae.load(args.load)
+        if model.n_in != Xtr.shape[1]:
+            raise CLIError(f"{args.load} is a model for {model.n_in} features, but "
+                           f"--dataset {args.dataset} has {Xtr.shape[1]}")
+    else:
+        _check_combination(args)
+        model = build_model(args, Xtr.shape[1])
+    return model, Xtr, Xte
+
+
+def cmd_gradcheck(args):
+    import aenumpy as ae
+
+    model, Xtr, _ = _model_for_check(args)
+    X = Xtr[:args.samples]
+    report = ae.gradcheck(model, X, seed=args.seed)
+    print(f"{model!r} on {len(X)} training images")
+    print(report)
+    return 0 if report.ok else 1
+
+
+def cmd_trace(args):
+    import aenumpy as ae
+
+    model, _, Xte = _model_for_check(args)
+    if not 0 <= args.index < len(Xte):
+        raise CLIError(f"--index must be between 0 and {len(Xte) - 1} (a test image), "
+                       f"got {args.index}")
+    print(ae.trace(model, Xte[args.index:args.index + 1], seed=args.seed))
+    return 0
+
+
+# ---------------------------------------------------------------- main
 def main(argv=None):
+    """Run the command; returns the exit status (0 ok, 1 gradient check failed, 2 bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:           # --help (0) or an argparse error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if os.environ.get("AENUMPY_DEBUG"):     # developers: the full traceback
+        return args.func(args)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"aenumpy: error: {exc}", file=sys.stderr)
-        return 2
+    except CLIError as exc:
+        print(f"aenumpy {args.command}: error: {exc}", file=sys.stderr)
+    except FileNotFoundError as exc:    # includes the loader's DataNotFoundError
+        msg = str(exc) if exc.args and isinstance(exc.args[0], str) and len(exc.args) == 1 else (
+            f"{exc.strerror}: {exc.filename}")
+        print(f"aenumpy {args.command}: error: {msg}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"aenumpy {args.command}: error: {text}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"aenumpy {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 2
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

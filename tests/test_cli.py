@@ -1,0 +1,214 @@
+"""The ``aenumpy`` command, called in-process through ``cli.main`` (fast)."""
+import functools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import aenumpy as ae
+from aenumpy import cli
+
+HAS_VAE = hasattr(ae, "VariationalAutoencoder")
+REGS = {"GaussianNoise", "MaskingNoise", "SaltAndPepper", "KLSparsity", "L1Activity", "TopK",
+        "Contractive", "WeightDecay", "Dropout"}
+HAS_REGS = all(hasattr(ae.regularizers, n) for n in REGS)
+QUICK = ["--epochs", "1", "--limit", "120", "--quiet"]
+
+
+def run(capsys, *argv):
+    rc = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_default_train_writes_figures_metrics_and_model(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    rc, out, err = run(capsys, "train", "--epochs", "2", "--out", str(out_dir))
+    assert rc == 0, err
+    for name in ("reconstructions.png", "filters.png", "latent_space.png", "history.png"):
+        assert (out_dir / name).stat().st_size > 5000, name
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert m["epochs_run"] == 2 and len(m["loss"]) == 2 and len(m["val_loss"]) == 2
+    assert m["config"]["model"]["hidden"] == [32] and m["config"]["dataset"] == "digits"
+    assert m["config"]["n_train"] == 1437 and m["seconds"] > 0
+    model = ae.load(out_dir / "model.npz")
+    Xte = ae.datasets.load_digits()[2]
+    assert m["test_loss"] == pytest.approx(model.reconstruction_error(Xte), rel=1e-5)
+    Xh = model.reconstruct(Xte).astype(np.float64)
+    expect = 0.5 * np.mean(np.sum((Xte - Xh) ** 2, axis=1))
+    assert m["test_reconstruction_error"] == pytest.approx(expect, rel=1e-5)
+    assert "done: 2 epochs" in out and str(out_dir) in out
+    assert "epoch 2/2" in out                   # the per-epoch progress lines
+
+
+def test_train_names_its_run_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(capsys, "train", *QUICK, "--no-figures")
+    assert rc == 0, err
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("ae-digits-")
+    assert sorted(p.name for p in runs[0].iterdir()) == ["metrics.json", "model.npz"]
+
+
+@pytest.mark.skipif(not HAS_REGS, reason="the regularizers are not in this tree yet")
+@pytest.mark.parametrize("flags,name", [
+    (["--gaussian-noise", "0.3"], "GaussianNoise"),
+    (["--masking-noise", "0.3"], "MaskingNoise"),
+    (["--salt-pepper", "0.2"], "SaltAndPepper"),
+    (["--kl-sparsity", "0.05", "--sparsity-beta", "2"], "KLSparsity"),
+    (["--l1-activity", "1e-3"], "L1Activity"),
+    (["--topk", "5", "--topk-alpha", "2"], "TopK"),
+    (["--contractive", "0.1"], "Contractive"),
+    (["--weight-decay", "1e-3", "--weight-decay-kind", "l1"], "WeightDecay"),
+    (["--dropout", "0.2"], "Dropout"),
+])
+def test_each_regularizer_flag(tmp_path, capsys, flags, name):
+    corruption = name in ("GaussianNoise", "MaskingNoise", "SaltAndPepper")
+    extra = [] if corruption else ["--no-figures"]
+    rc, out, err = run(capsys, "train", *QUICK, *flags, *extra, "--out", str(tmp_path))
+    assert rc == 0, err
+    cfg = ae.load(tmp_path / "model.npz").get_config()
+    regs = {r["name"]: r for r in cfg["regularizers"]}
+    assert list(regs) == [name]
+    if name == "KLSparsity":
+        assert regs[name]["rho"] == 0.05 and regs[name]["beta"] == 2.0
+    if name == "TopK":
+        assert regs[name]["k"] == 5 and regs[name]["alpha"] == 2.0
+    if name == "WeightDecay":
+        assert regs[name]["kind"] == "l1"
+    if corruption:
+        assert (tmp_path / "denoising.png").stat().st_size > 5000
+
+
+def test_model_options_reach_the_model(tmp_path, capsys):
+    rc, _, err = run(capsys, "train", *QUICK, "--no-figures", "--hidden", "20", "4", "--tied",
+                     "--activation", "tanh", "--loss", "bce", "--optimizer", "momentum",
+                     "--lr", "0.01", "--batch-size", "16", "--seed", "3", "--out", str(tmp_path))
+    assert rc == 0, err
+    cfg = ae.load(tmp_path / "model.npz").get_config()
+    assert cfg["hidden"] == [20, 4] and cfg["tied"] and cfg["activation"] == "tanh"
+    assert cfg["loss"] == "bce" and cfg["seed"] == 3
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["config"]["optimizer"]["momentum"] == 0.9 and m["config"]["batch_size"] == 16
+    assert m["config"]["n_train"] == 120
+
+
+@pytest.mark.skipif(not HAS_VAE, reason="ae.VariationalAutoencoder not in this tree yet")
+def test_vae_writes_its_generative_figures(tmp_path, capsys):
+    rc, out, err = run(capsys, "train", "--model", "vae", "--latent", "2", "--hidden", "16",
+                       "--beta", "0.5", "--kl-warmup", "2", *QUICK, "--out", str(tmp_path))
+    assert rc == 0, err
+    for name in ("samples.png", "manifold.png", "interpolation.png", "reconstructions.png",
+                 "latent_space.png", "history.png", "filters.png"):
+        assert (tmp_path / name).stat().st_size > 5000, name
+    v = ae.load(tmp_path / "model.npz")
+    assert v.kind == "vae" and v.n_latent == 2 and v.beta == 0.5
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["config"]["model_kind"] == "vae" and np.isfinite(m["test_loss"])
+
+
+def test_gradcheck_prints_the_table_and_exits_0(capsys):
+    rc, out, err = run(capsys, "gradcheck", "--hidden", "6", "--samples", "3")
+    assert rc == 0, out + err
+    assert "enc0.W" in out and "dec0.b" in out and "OK" in out
+
+
+def test_gradcheck_exits_1_when_a_gradient_is_wrong(capsys, monkeypatch):
+    real = ae.Autoencoder._loss_and_grads
+
+    def wrong(self, X, rng):
+        E, g = real(self, X, rng)
+        g["enc0.W"] = 2 * g["enc0.W"]           # a missing factor ½ somewhere
+        return E, g
+
+    monkeypatch.setattr(ae.Autoencoder, "_loss_and_grads", wrong)
+    rc, out, err = run(capsys, "gradcheck", "--hidden", "6", "--samples", "3")
+    assert rc == 1
+    assert "FAIL" in out
+
+
+@pytest.mark.skipif(not HAS_REGS, reason="the regularizers are not in this tree yet")
+def test_gradcheck_with_a_regularizer(capsys):
+    rc, out, err = run(capsys, "gradcheck", "--hidden", "6", "--kl-sparsity", "0.1")
+    assert rc == 0, out + err
+
+
+def test_trace_prints_one_step(tmp_path, capsys):
+    rc, out, err = run(capsys, "trace", "--hidden", "5", "--index", "3")
+    assert rc == 0, err
+    for sym in ("x̂", "∂E/∂x̂", "∂E/∂W", "Wx + b"):
+        assert sym in out
+    assert "batch of 1" in out
+    # a saved model is traced as it is
+    run(capsys, "train", *QUICK, "--no-figures", "--hidden", "5", "--out", str(tmp_path))
+    rc, out2, err = run(capsys, "trace", "--load", str(tmp_path / "model.npz"))
+    assert rc == 0, err
+    assert out2 != out
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--epochs", "many"],
+    ["train", "--no-such-option"],
+    ["train", "--model", "gan"],
+    ["train", "--latent", "3"],                        # vae-only option for ae
+    ["train", "--model", "vae", "--tied"],             # ae-only option for vae
+    ["train", "--hidden", "0"],                        # the library's ValueError
+    ["train", "--lr", "-1"],
+    ["train", "--gaussian-noise", "-0.5"],
+    ["train", "--dropout", "1.5"],
+    ["train", "--topk", "99", "--hidden", "8"],
+    ["train", "--sparsity-beta", "2"],                 # without --kl-sparsity
+    ["train", "--limit", "0"],
+    ["train", "--data-path", "/tmp"],                  # digits are embedded
+    ["trace", "--index", "100000"],
+    ["gradcheck", "--load", "/no/such/model.npz"],
+    ["frobnicate"],
+])
+def test_bad_options_give_one_line_and_exit_2(capsys, argv, tmp_path):
+    rc = cli.main(argv + (["--out", str(tmp_path), "--quiet"] if argv[0] == "train" else []))
+    out, err = capsys.readouterr()
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error" in lines[0] and "Traceback" not in err
+
+
+def test_missing_data_files_show_the_loaders_message(capsys, monkeypatch, tmp_path):
+    real = ae.datasets.load_mnist
+    monkeypatch.setattr(ae.datasets, "load_mnist", functools.partial(real, download=False))
+    monkeypatch.delenv("AENUMPY_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rc, out, err = run(capsys, "train", "--dataset", "fashion", "--data-path", str(tmp_path))
+    assert rc == 2
+    assert err.startswith("aenumpy train: error: Could not find the fashion-mnist files")
+    assert "t10k-labels-idx1-ubyte.gz" in err and "Traceback" not in err
+
+
+def test_train_help_groups_the_options(capsys):
+    rc, out, err = run(capsys, "train", "--help")
+    assert rc == 0
+    for group in ("model:", "data:", "regularizers", "training:", "output:"):
+        assert group in out
+    for opt in ("--gaussian-noise", "--kl-sparsity", "--topk", "--contractive", "--latent",
+                "--limit", "--no-figures", "--weight-decay-kind"):
+        assert opt in out
+
+
+def test_python_dash_m_help():
+    out = subprocess.run([sys.executable, "-m", "aenumpy", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "train" in out.stdout and "gradcheck" in out.stdout and "trace" in out.stdout
+
+
+@pytest.mark.slow
+def test_train_on_mnist_subset(shared_data, tmp_path, capsys):
+    rc, out, err = run(capsys, "train", "--dataset", "mnist", "--data-path", str(shared_data),
+                       "--hidden", "32", "--epochs", "1", "--limit", "500", "--quiet",
+                       "--out", str(tmp_path))
+    assert rc == 0, err
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["config"]["n_train"] == 500 and m["config"]["n_test"] == 10000
+    assert (tmp_path / "filters.png").stat().st_size > 5000
