@@ -102,6 +102,9 @@ def _model_options(p):
                    help="k-sparse: keep only the K largest code units of each sample")
     g.add_argument("--topk-alpha", type=float, default=1.0, metavar="ALPHA",
                    help="k-sparse: keep ALPHA·K units when encoding after training (default 1)")
+    g.add_argument("--topk-start", type=int, metavar="K0",
+                   help="k-sparse: start with K0 units and lower it to K over the first half "
+                        "of the epochs")
     g.add_argument("--contractive", type=float, metavar="LAM",
                    help="contractive: add LAM · ‖∂z/∂x‖²_F to the loss")
     g.add_argument("--weight-decay", type=float, metavar="LAM",
@@ -246,15 +249,15 @@ def build_regularizers(args):
         if cls_name == "KLSparsity":
             out.append(cls(rho=v, beta=args.sparsity_beta))
         elif cls_name == "TopK":
-            out.append(cls(k=v, alpha=args.topk_alpha))
+            out.append(cls(k=v, alpha=args.topk_alpha, k_start=args.topk_start))
         elif cls_name == "WeightDecay":
             out.append(cls(v, kind=args.weight_decay_kind))
         else:
             out.append(cls(v))
     if args.kl_sparsity is None and args.sparsity_beta != 3.0:
         raise CLIError("--sparsity-beta needs --kl-sparsity RHO")
-    if args.topk is None and args.topk_alpha != 1.0:
-        raise CLIError("--topk-alpha needs --topk K")
+    if args.topk is None and (args.topk_alpha != 1.0 or args.topk_start is not None):
+        raise CLIError("--topk-alpha and --topk-start need --topk K")
     if args.weight_decay is None and args.weight_decay_kind != "l2":
         raise CLIError("--weight-decay-kind needs --weight-decay LAM")
     return out

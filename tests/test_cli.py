@@ -59,7 +59,7 @@ def test_train_names_its_run_folder(tmp_path, capsys, monkeypatch):
     (["--salt-pepper", "0.2"], "SaltAndPepper"),
     (["--kl-sparsity", "0.05", "--sparsity-beta", "2"], "KLSparsity"),
     (["--l1-activity", "1e-3"], "L1Activity"),
-    (["--topk", "5", "--topk-alpha", "2"], "TopK"),
+    (["--topk", "5", "--topk-alpha", "2", "--topk-start", "10"], "TopK"),
     (["--contractive", "0.1"], "Contractive"),
     (["--weight-decay", "1e-3", "--weight-decay-kind", "l1"], "WeightDecay"),
     (["--dropout", "0.2"], "Dropout"),
@@ -75,7 +75,7 @@ def test_each_regularizer_flag(tmp_path, capsys, flags, name):
     if name == "KLSparsity":
         assert regs[name]["rho"] == 0.05 and regs[name]["beta"] == 2.0
     if name == "TopK":
-        assert regs[name]["k"] == 5 and regs[name]["alpha"] == 2.0
+        assert regs[name]["k"] == 5 and regs[name]["alpha"] == 2.0 and regs[name]["k_start"] == 10
     if name == "WeightDecay":
         assert regs[name]["kind"] == "l1"
     if corruption:
@@ -160,6 +160,7 @@ def test_trace_prints_one_step(tmp_path, capsys):
     ["train", "--dropout", "1.5"],
     ["train", "--topk", "99", "--hidden", "8"],
     ["train", "--sparsity-beta", "2"],                 # without --kl-sparsity
+    ["train", "--topk-start", "20"],                   # without --topk
     ["train", "--limit", "0"],
     ["train", "--data-path", "/tmp"],                  # digits are embedded
     ["trace", "--index", "100000"],
