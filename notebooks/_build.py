@@ -1,0 +1,105 @@
+"""Build the course notebooks from their sources, execute them, and write the ``.ipynb``.
+
+Each notebook has a source ``notebooks/src/NN_name.py`` written in the "percent"
+format: a line ``# %%`` starts a code cell, a line ``# %% [markdown]`` starts a
+text cell whose lines are comments (``# `` is stripped). The source is itself a
+runnable Python script. This file turns it into ``notebooks/NN_name.ipynb`` with
+nbformat and executes it with nbclient (kernel ``python3``, working directory
+``notebooks/``), so the committed notebook carries its outputs.
+
+Usage, from the repository root::
+
+    AENUMPY_DATA=/path/to/data .venv/bin/python notebooks/_build.py          # all
+    AENUMPY_DATA=/path/to/data .venv/bin/python notebooks/_build.py 01 02    # some
+    .venv/bin/python notebooks/_build.py --no-execute                        # cells only
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE / "src"
+KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def parse(path) -> list[tuple[str, str]]:
+    """The cells of a percent-format source: a list of ``(kind, text)``,
+    ``kind`` being ``"code"`` or ``"markdown"``. Text before the first marker is ignored."""
+    cells, kind, lines = [], None, []
+
+    def flush():
+        if kind is None:
+            return
+        text = "\n".join(lines).strip("\n")
+        if text.strip():
+            cells.append((kind, text))
+
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^# %%(.*)$", line)
+        if m:
+            flush()
+            kind, lines = ("markdown" if "[markdown]" in m.group(1) else "code"), []
+            continue
+        if kind == "markdown":
+            if line.startswith("# "):
+                line = line[2:]
+            elif line.strip() == "#":
+                line = ""
+        lines.append(line)
+    flush()
+    return cells
+
+
+def build(path) -> nbformat.NotebookNode:
+    """A notebook (no outputs) from a source file."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = KERNEL
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, (kind, text) in enumerate(parse(path)):
+        cell = (nbformat.v4.new_markdown_cell(text) if kind == "markdown"
+                else nbformat.v4.new_code_cell(text))
+        cell["id"] = f"cell-{i:02d}"  # stable ids: rebuilding gives the same file
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def execute(nb, timeout=600):
+    """Run every cell in a fresh ``python3`` kernel with ``notebooks/`` as working directory."""
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(HERE)}}).execute()
+    return nb
+
+
+def sources(selected=()):
+    files = sorted(SRC.glob("[0-9][0-9]_*.py"))
+    if selected:
+        files = [f for f in files if any(f.name.startswith(s) for s in selected)]
+    return files
+
+
+def main(argv):
+    run = "--no-execute" not in argv
+    selected = [a for a in argv if not a.startswith("--")]
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, so figures are kept
+    for src in sources(selected):
+        nb = build(src)
+        t0 = time.perf_counter()
+        if run:
+            execute(nb)
+        out = HERE / (src.stem + ".ipynb")
+        nbformat.write(nb, out)
+        print(f"{out.name}: {len(nb.cells)} cells"
+              + (f", executed in {time.perf_counter() - t0:.1f} s" if run else ""))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,116 @@
+"""The course notebooks (issue 7).
+
+* every notebook in ``notebooks/`` runs top to bottom in a fresh ``python3`` kernel
+  (the interpreter running the tests), with ``notebooks/`` as working directory;
+  a cell that raises fails the test. Notebooks that read MNIST are skipped when
+  the data is not on disk (``$AENUMPY_DATA`` or ``../shared/data``);
+* each committed ``.ipynb`` has the cells of its source in ``notebooks/src/`` and
+  carries its outputs;
+* the hidden solution of the exercise in notebook 2 passes the layer check.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from conftest import assert_passes
+
+import aenumpy as ae
+
+ROOT = Path(__file__).resolve().parents[1]
+NB_DIR = ROOT / "notebooks"
+
+
+def _load_build():
+    spec = importlib.util.spec_from_file_location("_aenumpy_nb_build", NB_DIR / "_build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+build = _load_build()
+SOURCES = build.sources()
+NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _needs_mnist(nb) -> bool:
+    return any(c.cell_type == "code" and "load_mnist(" in c.source for c in nb.cells)
+
+
+def test_there_are_notebooks():
+    assert len(SOURCES) >= 2
+    assert [s.stem for s in SOURCES] == [n.stem for n in NOTEBOOKS], \
+        "every source in notebooks/src needs its executed notebook (python notebooks/_build.py)"
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_committed_notebook_matches_its_source_and_has_outputs(src):
+    built = build.build(src)
+    path = NB_DIR / (src.stem + ".ipynb")
+    assert path.exists(), f"{path.name} is missing: run python notebooks/_build.py {src.stem[:2]}"
+    nb = nbformat.read(path, as_version=4)
+    assert [(c.cell_type, c.source) for c in nb.cells] == \
+        [(c.cell_type, c.source) for c in built.cells], \
+        f"{path.name} is out of date with {src.name}: run python notebooks/_build.py {src.stem[:2]}"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code), \
+        f"{path.name} was committed without running every cell"
+    assert not any(o.output_type == "error" for c in code for o in c.outputs)
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), \
+        f"{path.name} has no figures"
+
+
+def test_kernel_is_this_interpreter(monkeypatch):
+    """The ``python3`` kernel must run the interpreter (and so the aenumpy) under test."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    out = nb.cells[0].outputs[0].text.strip()
+    assert Path(out).resolve() == Path(sys.executable).resolve()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, request, monkeypatch):
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    if _needs_mnist(nb):
+        data = request.getfixturevalue("shared_data")   # skips when MNIST is not on disk
+        monkeypatch.setenv("AENUMPY_DATA", str(Path(data).resolve()))  # the kernel runs in notebooks/
+    monkeypatch.delenv("MPLBACKEND", raising=False)      # the kernel's inline backend, as for users
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code)
+
+
+def test_hidden_solution_of_the_exercise_passes():
+    """Notebook 2 hides the solution in a ``<details>`` block; it must be right."""
+    nb = nbformat.read(NB_DIR / "02_escribe_tu_capa.ipynb", as_version=4)
+    blocks = [c.source for c in nb.cells if c.cell_type == "markdown" and "<details>" in c.source]
+    assert len(blocks) == 1
+    code = re.search(r"```python\n(.*?)```", blocks[0], re.S).group(1)
+    code = "\n".join(line for line in code.splitlines() if not line.startswith("print("))
+    ns = {"np": np, "ae": ae}
+    exec(code, ns)
+    layer = ns["SoftplusDense"](6, 4, np.random.default_rng(3))
+    X = np.random.default_rng(0).standard_normal((5, 6))
+    assert_passes(ae.check_layer(layer, X))
+    # and the incomplete version shown in the exercise cell does fail
+    ex = [c.source for c in nb.cells if c.cell_type == "code" and "TODO" in c.source]
+    assert len(ex) == 1
+    ns = {"np": np, "ae": ae, "X": X}
+    exec(ex[0].replace("print(report)", ""), ns)
+    assert not ns["report"].ok
