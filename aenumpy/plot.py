@@ -144,7 +144,7 @@ def _grid_figure(images, side, title, ncols=None, cmap="gray", vmin=0.0, vmax=1.
     k = len(images)
     ncols = ncols or math.ceil(math.sqrt(k))
     nrows = math.ceil(k / ncols)
-    scale = 0.75 if side <= 10 else 0.6            # inches per tile
+    scale = 0.75 if side <= 10 else 0.8            # inches per tile
     w, h = scale * ncols, scale * nrows
     shrink = min(1.0, 9.0 / max(w, h))              # at most about 9 inches of tiles
     w, h = max(3.0, w * shrink) + (1.3 if colorbar else 0.3), max(2.0, h * shrink) + 0.6
@@ -374,8 +374,9 @@ def manifold(vae, n=15, lim=0.05, title=None):
               interpolation="nearest")
     centres = np.arange(n) * (side + gap) + (side - 1) / 2
     ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
-    ax.set_xticks(centres[ticks], [f"{q[i]:.2f}" for i in ticks])
-    ax.set_yticks(centres[ticks], [f"{q[::-1][i]:.2f}" for i in ticks])
+    fmt = lambda v: f"{0.0 if abs(v) < 5e-3 else v:.2f}"  # noqa: E731 (no "-0.00")
+    ax.set_xticks(centres[ticks], [fmt(q[i]) for i in ticks])
+    ax.set_yticks(centres[ticks], [fmt(q[::-1][i]) for i in ticks])
     ax.set_xlabel("z₁ (normal quantiles)")
     ax.set_ylabel("z₂ (normal quantiles)")
     ax.set_title(title or f"decoded {n}×{n} grid of the 2-D latent space", fontsize=11)
