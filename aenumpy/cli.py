@@ -423,11 +423,12 @@ def cmd_train(args):
         model, hist, Xte, yte, out, args)
     last = (f"training loss {metrics['loss'][-1]:.4f}, test loss {metrics['val_loss'][-1]:.4f}"
             if hist.epochs else "no epochs run")
-    print(f"done: {hist.epochs} epochs in {seconds:.1f} s; {last}; test reconstruction error "
+    head = "stopped early (diverged)" if hist.stopped_early else "done"
+    print(f"{head}: {hist.epochs} epochs in {seconds:.1f} s; {last}; test reconstruction error "
           f"½Σ(x − x̂)² = {metrics['test_reconstruction_error']:.4f}")
     print(f"wrote {out}{os.sep}: metrics.json, {os.path.basename(model_path)}"
           + "".join(f", {w}" for w in written))
-    return 0
+    return 1 if hist.stopped_early else 0
 
 
 def _model_for_check(args):
@@ -469,7 +470,8 @@ def cmd_trace(args):
 
 # ---------------------------------------------------------------- main
 def main(argv=None):
-    """Run the command; returns the exit status (0 ok, 1 gradient check failed, 2 bad input)."""
+    """Run the command; returns the exit status: 0 ok, 1 the gradient check failed or
+    training diverged (the run folder is still written), 2 bad input."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

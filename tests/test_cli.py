@@ -148,6 +148,18 @@ def test_trace_prints_one_step(tmp_path, capsys):
     assert out2 != out
 
 
+def test_diverged_training_says_so_and_exits_1(tmp_path, capsys):
+    rc, out, err = run(capsys, "train", *QUICK, "--optimizer", "sgd", "--lr", "1e4",
+                       "--activation", "relu", "--output-activation", "identity",
+                       "--out", str(tmp_path))
+    assert rc == 1
+    assert err.startswith("aenumpy: warning: training diverged") and len(err.splitlines()) == 1
+    assert out.startswith("stopped early")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["stopped_early"] and "learning rate" in m["message"]
+    assert np.all(np.isfinite(list(ae.load(tmp_path / "model.npz").params["enc0.W"].flat)))
+
+
 @pytest.mark.parametrize("argv", [
     ["train", "--epochs", "many"],
     ["train", "--no-such-option"],
