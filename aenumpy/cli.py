@@ -51,6 +51,7 @@ class _Parser(argparse.ArgumentParser):
 
 # ---------------------------------------------------------------- options
 def _model_options(p):
+    """The model, data and regularizer options shared by train, gradcheck and trace."""
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=["ae", "vae"], default="ae",
                    help="ae: the autoencoder of the lecture (default); vae: variational autoencoder")
@@ -117,6 +118,7 @@ def _model_options(p):
 
 
 def _training_options(p):
+    """train only: epochs, batch size, learning rate, optimizer, seed; output folder."""
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, help="passes over the training set (default 30 for "
                                               "digits, 10 for MNIST)")
@@ -138,6 +140,7 @@ def _training_options(p):
 
 
 def build_parser():
+    """The argparse parser of the ``aenumpy`` command and its three sub-commands."""
     p = _Parser(
         prog="aenumpy",
         description="Autoencoders by hand (NumPy). Train a model and look at what it learned, "
@@ -185,6 +188,7 @@ def build_parser():
 
 # ------------------------------------------------------------ building
 def _given(args, name):
+    """Was the option given on the command line (not left at None / False)?"""
     v = getattr(args, name, None)
     return v is not None and v is not False
 
@@ -210,6 +214,7 @@ def _check_combination(args):
 
 
 def _defaults(args):
+    """Hidden sizes, epochs, batch size and learning rate for the model and data set."""
     key = (args.model, "digits" if args.dataset == "digits" else "mnist")
     hidden, epochs, batch, lr = DEFAULTS[key]
     return {"hidden": hidden, "epochs": epochs, "batch_size": batch, "lr": lr}
@@ -298,6 +303,7 @@ def build_model(args, n_in):
 
 
 def _optimizer(args, lr):
+    """adam: Adam; sgd: ``W ← W − η ∂E/∂W``; momentum: ``v ← 0.9 v − η g``, ``W ← W + v``."""
     import aenumpy as ae
 
     if args.optimizer == "adam":
@@ -306,6 +312,7 @@ def _optimizer(args, lr):
 
 
 def _run_dir(args):
+    """``--out``, or a new ``runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>[-k]`` folder."""
     if args.out:
         path = args.out
     else:
@@ -322,6 +329,7 @@ def _run_dir(args):
 
 
 def _is_vae(model):
+    """The VAE's code is μ(x) (its encode returns (μ, log σ²))."""
     return getattr(model, "kind", "") == "vae"
 
 
@@ -375,6 +383,9 @@ def write_figures(model, hist, Xte, yte, out, args):
 
 # ------------------------------------------------------------ commands
 def cmd_train(args):
+    """``aenumpy train``: build the model, :func:`aenumpy.fit` it (minibatch gradient
+    descent on the loss E, validation on the test set after each epoch), then write
+    metrics.json, model.npz and the figures into the run folder."""
     import aenumpy as ae
 
     _check_combination(args)
@@ -432,6 +443,7 @@ def cmd_train(args):
 
 
 def _model_for_check(args):
+    """The model for gradcheck/trace: ``--load`` a saved one, or build it from the options."""
     import aenumpy as ae
 
     Xtr, ytr, Xte, yte, _ = load_data(args)
@@ -447,6 +459,9 @@ def _model_for_check(args):
 
 
 def cmd_gradcheck(args):
+    """``aenumpy gradcheck``: :func:`aenumpy.gradcheck` on the first ``--samples`` training
+    images: backprop gradients against the centred finite difference
+    ``[f(θ−2h) − 8f(θ−h) + 8f(θ+h) − f(θ+2h)] / 12h``; exit 0 if every entry passes."""
     import aenumpy as ae
 
     model, Xtr, _ = _model_for_check(args)
@@ -458,6 +473,8 @@ def cmd_gradcheck(args):
 
 
 def cmd_trace(args):
+    """``aenumpy trace``: :func:`aenumpy.trace` of one test image, the forward pass
+    ``z = σ(Wx + b)``, ``x̂ = σ'(W'z + b')``, E, and every backward quantity ∂E/∂·."""
     import aenumpy as ae
 
     model, _, Xte = _model_for_check(args)
