@@ -92,8 +92,9 @@ def check_data(X, n_features, dtype, name="X", unit_range=False, why="") -> np.n
             hint = f"; flatten images first: {name}.reshape(len({name}), -1)"
         raise ValueError(f"{name} must be 2-D (batch, {n_features}), got shape {arr.shape}{hint}")
     if arr.shape[1] != n_features:
+        what = "the model's n_in" if name.startswith("X") else "the model's code size"
         raise ValueError(
-            f"{name} must have {n_features} features per row (the model's n_in), got shape {arr.shape}")
+            f"{name} must have {n_features} features per row ({what}), got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     if np.issubdtype(arr.dtype, np.integer) and arr.size and arr.max() > 1:
@@ -221,3 +222,95 @@ def check_fit_args(model, optimizer, *, progress, shuffle, explode_factor, callb
     if resume is not None and (history is not None or start_epoch != 0):
         raise ValueError("resume= restores the history and the epoch from the checkpoint; "
                          "do not pass history= or start_epoch= with it")
+
+
+def check_name(name, value, expected):
+    """A name given as a string (activations, losses): a clear TypeError otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a name ({expected}), got {value!r} ({type(value).__name__})")
+    return value
+
+
+def check_regularizer_list(regularizers):
+    """``regularizers=`` is a list or tuple of regularizer objects (or None/empty)."""
+    from .regularizers.base import Regularizer
+
+    if regularizers is None:
+        return []
+    if isinstance(regularizers, Regularizer):
+        raise TypeError(f"regularizers must be a list, e.g. regularizers=[{regularizers!r}]")
+    if not isinstance(regularizers, (list, tuple)):
+        raise TypeError(f"regularizers must be a list of aenumpy.regularizers objects, got "
+                        f"{type(regularizers).__name__}")
+    for r in regularizers:
+        if not isinstance(r, Regularizer):
+            raise TypeError(f"regularizers must be aenumpy.regularizers objects, got {r!r}")
+    return list(regularizers)
+
+
+def check_layer_like(layer):
+    """What :func:`aenumpy.check_layer` needs of a layer: ``params`` and ``grads`` dicts,
+    ``forward(X)`` and ``backward(dY)``."""
+    missing = [a for a in ("params", "forward", "backward") if not hasattr(layer, a)]
+    if missing or not isinstance(getattr(layer, "params", None), dict):
+        raise TypeError(f"a layer needs a params dict, forward(X) and backward(dY) "
+                        f"(and fills grads); {type(layer).__name__} lacks "
+                        f"{', '.join(missing) or 'a params dict'}")
+    return layer
+
+
+def check_layer_input(layer, X, name="X"):
+    """A Dense layer's input: a 2-D float array with ``n_in`` columns (shape only: cheap)."""
+    if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float NumPy array (batch, {layer.n_in}), got "
+                        f"{type(X).__name__}{' of ' + str(X.dtype) if isinstance(X, np.ndarray) else ''}")
+    if X.ndim != 2 or X.shape[1] != layer.n_in:
+        raise ValueError(f"{layer.name}: {name} must have shape (batch, {layer.n_in}), got {X.shape}")
+    return X
+
+
+def check_upstream(layer, dZ):
+    """``backward(dZ)``: after a forward, with ``dZ`` the shape of that forward's output."""
+    Z = getattr(layer, "cache", {}).get("Z")
+    if Z is None:
+        raise ValueError(f"{layer.name}: backward needs the cache of a forward pass; call "
+                         "forward(X) first")
+    if np.shape(dZ) != Z.shape:
+        raise ValueError(f"{layer.name}: the upstream gradient must have the output's shape "
+                         f"{Z.shape}, got {np.shape(dZ)}")
+    return dZ
+
+
+def check_param_names(names, params):
+    """A list of parameter names, each a key of ``params``."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise TypeError(f"params must be a list of parameter names, e.g. ['enc0.W'], got {names!r}")
+    bad = [n for n in names if n not in params]
+    if bad:
+        raise ValueError(f"unknown parameter names {bad}; the model has {list(params)}")
+    return list(names)
+
+
+def check_fd_args(h, order, max_entries=None, tol=None, seed=None):
+    """The finite-difference settings of gradcheck / check_layer / numerical_gradient."""
+    check_float("h", h, 0, 1, low_open=True)
+    if isinstance(order, bool) or order not in (2, 4):
+        raise ValueError(f"order must be 2 (two-point) or 4 (four-point stencil), got {order!r}")
+    if max_entries is not None:
+        check_int("max_entries", max_entries, 1)
+    if tol is not None:
+        check_float("tol", tol, 0, low_open=True)
+    if seed is not None:
+        check_int("seed", seed, 0)
+
+
+def check_has(model, *methods, name="model"):
+    """Duck typing for what only reads a model (plots): it must have these methods."""
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(f"{name} must be an aenumpy model (ae.Autoencoder or "
+                        f"ae.VariationalAutoencoder) with {', '.join(missing)}; got "
+                        f"{type(model).__name__}")
+    return model

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import check_name
+
 
 def sigmoid(a):
     """Logistic function ``σ(a) = 1 / (1 + e^{−a})``, without overflow.
@@ -117,6 +119,7 @@ def get(name) -> Activation:
     """Activation by name ('sigmoid', 'tanh', 'relu', 'identity'/'linear') or instance."""
     if isinstance(name, Activation):
         return name
+    check_name("activation", name, "'sigmoid', 'tanh', 'relu', 'identity' or an Activation")
     key = ALIASES.get(name, name)
     if key not in ACTIVATIONS:
         raise ValueError(

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validate import check_dtype
+from ._validate import check_dtype, check_path
 
 __all__ = ["load_digits", "load_mnist", "read_idx", "write_idx", "DataNotFoundError"]
 
@@ -454,6 +454,7 @@ def load_mnist(name="mnist", path=None, dtype="float32", download=True):
     arXiv:1708.07747.
     """
     subdir = _subdir(name)
+    check_path("path", path, allow_none=True)
     dt = check_dtype(dtype)
     if not isinstance(download, (bool, np.bool_)):
         raise TypeError(f"download must be True or False, got {download!r}")

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import (check_array, check_callable, check_fd_args, check_layer_like, check_model,
+                        check_param_names)
+
 DEFAULT_H = 1e-4
 
 
@@ -64,7 +67,14 @@ def numerical_gradient(f, x, h=DEFAULT_H, order=4, indices=None):
     restored. With ``indices`` (flat positions) only those entries are computed
     (the others are NaN). Use float64 arrays.
     """
+    check_callable("f", f, allow_none=False)
+    check_fd_args(h, order)
     x = np.asarray(x)
+    if indices is not None:
+        idx_arr = check_array("indices", indices, ndim=1)
+        if idx_arr.size and (idx_arr.dtype.kind not in "iu" or idx_arr.min() < 0
+                             or idx_arr.max() >= x.size):
+            raise ValueError(f"indices must be flat positions in 0..{x.size - 1}, got {indices!r}")
     if x.dtype != np.float64:
         raise TypeError(f"numerical_gradient needs a float64 array (got {x.dtype}): "
                         "float32 rounding swamps finite differences")
@@ -165,8 +175,11 @@ def gradcheck(model, X, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7, 
 
     Returns a :class:`GradCheckReport`.
     """
+    check_model(model)
+    check_fd_args(h, order, max_entries, tol, seed)
+    check_param_names(params, model.params)
     m = model.astype("float64")
-    X = np.asarray(X, dtype=np.float64)
+    X = m._check_X(X)
     is_vae = getattr(m, "kind", "") == "vae"
     if is_vae and eps is None:
         eps = np.random.default_rng([seed, 99]).standard_normal((X.shape[0], m.n_latent))
@@ -196,12 +209,14 @@ def check_layer(layer, X, dY=None, seed=0, h=DEFAULT_H, order=4, max_entries=40,
     given). Checks ``dX`` (the return value of backward) and every array in
     ``layer.params`` against ``layer.grads``. The layer and X should be float64.
     """
-    X = np.array(X, dtype=np.float64)
+    check_layer_like(layer)
+    check_fd_args(h, order, max_entries, tol, seed)
+    X = np.array(check_array("X", X), dtype=np.float64)
     rng = np.random.default_rng(seed)
     Y = layer.forward(X)
     if dY is None:
         dY = rng.standard_normal(np.shape(Y))
-    dY = np.asarray(dY, dtype=np.float64)
+    dY = np.asarray(check_array("dY", dY, shape=np.shape(Y)), dtype=np.float64)
     dX = layer.backward(dY)
     grads = {k: np.array(v, dtype=np.float64) for k, v in layer.grads.items()}
 

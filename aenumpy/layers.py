@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from ._validate import check_dtype, check_int
+from ._validate import (check_dtype, check_int, check_layer_input, check_name, check_rng,
+                        check_upstream)
 from .kernels.activation import CODES, act_backward, bias_act
 
 
@@ -57,9 +58,11 @@ class Dense:
         self.activation = activations.get(activation)
         self.code = CODES.get(self.activation.name) if type(self.activation) in (
             activations.Sigmoid, activations.Tanh, activations.ReLU, activations.Identity) else None
-        self.name = name
+        self.name = check_name("name", name, "a string such as 'enc0'")
+        if tied_to is not None and not isinstance(tied_to, Dense):
+            raise TypeError(f"tied_to must be a Dense layer or None, got {type(tied_to).__name__}")
         self.tied_to = tied_to
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = np.random.default_rng(0) if check_rng(rng) is None else rng
         if tied_to is not None:
             if (tied_to.n_in, tied_to.n_out) != (self.n_out, self.n_in):
                 raise ValueError(f"a tied layer {n_in}->{n_out} needs a partner {n_out}->{n_in}, "
@@ -87,6 +90,7 @@ class Dense:
 
     def forward(self, X, keep=True):
         """``Z = f(X Wᵀ + b)``; with ``keep`` the cache keeps X, A, Z for backward."""
+        check_layer_input(self, X)
         A = X @ self.W.T
         if self.code is not None:
             Z = np.empty_like(A)
@@ -109,6 +113,7 @@ class Dense:
 
     def backward(self, dZ, need_dX=True):
         """Backprop ``dZ = ∂E/∂Z``: fills ``grads`` and returns ``∂E/∂X`` (or None)."""
+        check_upstream(self, dZ)
         self.cache["dZ"] = dZ
         return self.backward_linear(self.activation_backward(dZ), need_dX)
 

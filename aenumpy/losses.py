@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import check_name, check_pair
 from .activations import sigmoid, softplus
 
 
@@ -23,17 +24,20 @@ def _eps(dtype):
 
 def squared_error(X, Xhat) -> float:
     """``E = (1/B) Σ_n ½ Σ_i (x_ni − x̂_ni)²``."""
+    check_pair(X, Xhat)
     d = np.asarray(Xhat, dtype=np.float64) - X
     return 0.5 * float(np.sum(d * d)) / X.shape[0]
 
 
 def squared_error_grad(X, Xhat):
     """``∂E/∂x̂ = (x̂ − x) / B``."""
+    check_pair(X, Xhat)
     return (Xhat - X) / X.shape[0]
 
 
 def binary_cross_entropy(X, Xhat) -> float:
     """``E = −(1/B) Σ_n Σ_i [x log x̂ + (1 − x) log(1 − x̂)]`` with x̂ clipped to [ε, 1−ε]."""
+    check_pair(X, Xhat, unit_targets=True)
     eps = _eps(np.result_type(Xhat))
     p = np.clip(np.asarray(Xhat, dtype=np.float64), eps, 1 - eps)
     return -float(np.sum(X * np.log(p) + (1 - X) * np.log1p(-p))) / X.shape[0]
@@ -41,6 +45,7 @@ def binary_cross_entropy(X, Xhat) -> float:
 
 def binary_cross_entropy_grad(X, Xhat):
     """``∂E/∂x̂ = (x̂ − x) / (x̂(1 − x̂)) / B`` (x̂ clipped as in the value)."""
+    check_pair(X, Xhat, unit_targets=True)
     eps = _eps(Xhat.dtype)
     p = np.clip(Xhat, eps, 1 - eps)
     return ((p - X) / (p * (1 - p)) / X.shape[0]).astype(Xhat.dtype, copy=False)
@@ -52,6 +57,7 @@ def binary_cross_entropy_logits(X, A):
     ``−[x log σ(a) + (1 − x) log(1 − σ(a))] = softplus(a) − x a`` and its
     derivative is ``σ(a) − x``; both averaged over the batch. Finite for any a.
     """
+    check_pair(X, A, unit_targets=True)
     B = X.shape[0]
     E = float(np.sum(softplus(A.astype(np.float64)) - X * A)) / B
     return E, (sigmoid(A) - X) / B
@@ -107,6 +113,7 @@ def get(name) -> Loss:
     """Loss by name: 'mse' (half squared error) or 'bce' (binary cross-entropy)."""
     if isinstance(name, Loss):
         return name
+    check_name("loss", name, "'mse' or 'bce' or a Loss")
     key = ALIASES.get(name, name)
     if key not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; expected 'mse' (½ squared error) or 'bce' "

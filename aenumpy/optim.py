@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_float
+from ._validate import check_bool, check_float, check_grads
 from .kernels.optim import adam_update, sgd_update
 
 
@@ -55,11 +55,12 @@ class SGD(Optimizer):
         super().__init__()
         self.lr = check_float("lr", lr, 0, low_open=True)
         self.momentum = check_float("momentum", momentum, 0, 1, high_open=True)
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
 
     def step(self, params, grads):
+        check_grads(params, grads)
         self.t += 1
         for name, p in params.items():
             g = grads[name]
@@ -84,6 +85,7 @@ class Adam(Optimizer):
         self.eps = check_float("eps", eps, 0, low_open=True)
 
     def step(self, params, grads):
+        check_grads(params, grads)
         self.t += 1
         bc1 = 1.0 - self.beta1 ** self.t
         bc2 = 1.0 - self.beta2 ** self.t
@@ -103,6 +105,8 @@ OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
 
 
 def from_config(cfg: dict) -> Optimizer:
+    if not isinstance(cfg, dict) or "name" not in cfg:
+        raise TypeError(f"an optimizer configuration is a dict with a 'name', got {cfg!r}")
     cfg = dict(cfg)
     name = cfg.pop("name")
     if name not in OPTIMIZERS:

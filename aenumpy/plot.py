@@ -22,6 +22,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ._validate import check_has
+
 __all__ = ["reconstructions", "filters", "latent_space", "history", "denoising", "samples",
            "manifold", "interpolation", "completion", "region_mask", "save"]
 
@@ -66,6 +68,7 @@ def _is_vae(model):
 
 def _code(model, X):
     """The code of each row: ``z = encode(x)``, or ``μ`` for a VAE."""
+    check_has(model, "encode")
     if _is_vae(model):
         return np.asarray(model.encode(X)[0])
     return np.asarray(model.encode(X))
@@ -73,6 +76,7 @@ def _code(model, X):
 
 def _reconstruct(model, X):
     """``x̂``: ``model.reconstruct(X)``; for a VAE ``decode(μ(x))`` (the mean code)."""
+    check_has(model, *(("encode", "decode") if _is_vae(model) else ("reconstruct",)))
     if _is_vae(model):
         return np.asarray(model.decode(model.encode(X)[0]))
     return np.asarray(model.reconstruct(X))

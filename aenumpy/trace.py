@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validate import check_int, check_model
+
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -87,6 +89,8 @@ def trace(model, X, seed=0, eps=None):
     Runs on a float64 copy with noise drawn from ``np.random.default_rng(seed)``
     (and, for a VAE, ``eps`` or a seeded ε), so the model itself is untouched.
     """
+    check_model(model)
+    check_int("seed", seed, 0)
     if getattr(model, "kind", "") == "vae":
         from .models.vae_trace import trace_vae
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, losses
-from .._validate import check_choice, check_data, check_dtype, check_int, check_rng
+from .._validate import (check_bool, check_choice, check_data, check_dtype, check_int,
+                         check_regularizer_list, check_rng)
 from ..kernels.loss import output_loss
 from ..layers import Dense
 from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, Regularizer,
@@ -55,7 +56,8 @@ class Autoencoder:
             raise ValueError(f"hidden must be a non-empty list of layer sizes, e.g. [256]; got {hidden!r}")
         self.hidden = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
         self.dtype = check_dtype(dtype)
-        self.tied = bool(tied)
+        self.tied = check_bool("tied", tied)
+        regularizers = check_regularizer_list(regularizers)
         self.seed = check_int("seed", seed, 0)
         self.loss_fn = losses.get(loss)
         self.activation = activations.get(activation)
