@@ -159,6 +159,7 @@ class VariationalAutoencoder:
 
     @classmethod
     def from_config(cls, cfg: dict):
+        """Rebuild a model from :meth:`get_config` (fresh weights; ``load`` fills them)."""
         cfg = dict(cfg)
         kl_weight = cfg.pop("kl_weight", None)
         model = cls(**cfg)
@@ -176,6 +177,7 @@ class VariationalAutoencoder:
         return twin
 
     def copy(self):
+        """An independent copy (same dtype, same weights, same KL weight)."""
         return self.astype(self.dtype)
 
     def __repr__(self):
@@ -188,11 +190,13 @@ class VariationalAutoencoder:
 
     # ---------------------------------------------------------- validation
     def _check_X(self, X, name="X", targets=True):
+        """Principle 6: shape, NaN/inf, and [0, 1] for the targets of a Bernoulli decoder."""
         bern = targets and self.decoder_kind == "bernoulli"
         return check_data(X, self.n_in, self.dtype, name, unit_range=bern,
                           why="(the targets of a Bernoulli decoder)" if bern else "")
 
     def _rng(self, rng):
+        """Principle 4: the Generator given, else the model's own :attr:`rng`."""
         check_rng(rng)
         return self.rng if rng is None else rng
 
@@ -215,6 +219,7 @@ class VariationalAutoencoder:
 
     # ------------------------------------------------------------- forward
     def _encode(self, X, keep):
+        """Encoder forward ``h = f(W x + b)`` per layer, then the linear heads μ and log σ²."""
         h = X
         for layer in self.encoder:
             h = layer.forward(h, keep=keep)
@@ -347,6 +352,7 @@ class VariationalAutoencoder:
         return E, self._backward()
 
     def _objective_value(self, X, rng) -> float:
+        """For :func:`aenumpy.fit`'s validation loss: the objective with ε drawn from ``rng``."""
         eps = self._eps(None, X.shape[0], rng)
         return self._objective(X, eps, self.kl_weight, need_grad=False)
 
