@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 
+from aenumpy.kernels import _jit
 from aenumpy.kernels.activation import act_backward, bias_act
+from aenumpy.kernels.loss import output_loss
 from aenumpy.kernels.optim import adam_update, sgd_update
+from aenumpy.kernels.regularizers import add_noise, contractive_sigmoid, kl_sparsity, topk_mask
 
 
 @pytest.mark.parametrize("code", [0, 1, 2, 3])
@@ -64,3 +67,172 @@ def test_adam_matches_the_formula(rng):
     before = p["w"].copy()
     ae.optim.Adam(lr=0.1).step(p, g)
     np.testing.assert_allclose(p["w"], before - 0.1 * g["w"] / (np.abs(g["w"]) + 1e-8))
+
+
+# ----------------------------------------------------------- issue 6: fast path
+
+TOL = {np.float32: 2e-6, np.float64: 1e-12}
+
+
+def test_float32_exp_and_log1p_are_accurate():
+    """The written-out float32 e^x and log(1+e) of kernels/_math.py: relative error < 3e-7."""
+    import numba
+
+    from aenumpy.kernels._math import fexp, flog1p
+
+    @numba.njit
+    def run(x, e, out1, out2):
+        for i in range(x.shape[0]):
+            out1[i] = fexp(x[i])
+            out2[i] = flog1p(e[i])
+
+    x = np.linspace(-87, 88, 200001).astype(np.float32)
+    e = np.linspace(0, 1, 200001).astype(np.float32)
+    o1, o2 = np.empty_like(x), np.empty_like(e)
+    run(x, e, o1, o2)
+    ref1 = np.exp(x.astype(np.float64))
+    ref2 = np.log1p(e.astype(np.float64))
+    assert np.max(np.abs(o1 - ref1) / ref1) < 3e-7
+    assert np.max(np.abs(o2 - ref2) / np.maximum(ref2, 1e-30)) < 3e-7
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_code,act_code", [(0, 1), (0, 0), (0, 2), (0, 3), (1, 1)])
+def test_output_loss_paths_agree(loss_code, act_code, dtype, rng):
+    A = rng.normal(0, 4, (11, 17)).astype(dtype)
+    A[0, :3] = [60, -60, 0]
+    Z = np.empty_like(A)
+    bias_act.reference(A.copy(), np.zeros(17, dtype), act_code, Z)
+    X = rng.random((11, 17)).astype(dtype)
+    d1, d2 = np.empty_like(A), np.empty_like(A)
+    E1 = output_loss.reference(X, A, Z, loss_code, act_code, d1)
+    E2 = output_loss.compiled(X, A, Z, loss_code, act_code, d2)
+    assert E1 == pytest.approx(E2, rel=TOL[dtype])
+    # entries near the saturated tails (1 − z² for tanh) lose relative precision to
+    # cancellation in either path: compare against the gradient's scale there
+    np.testing.assert_allclose(d1, d2, rtol=TOL[dtype], atol=TOL[dtype] * np.abs(d1).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_paths_agree_in_each_dtype(dtype, rng):
+    arrs0 = [rng.normal(size=300).astype(dtype), rng.normal(size=300).astype(dtype),
+             (rng.normal(size=300) * 0.1).astype(dtype), (rng.random(300) * 0.1).astype(dtype)]
+    outs = []
+    for fn in (adam_update.reference, adam_update.compiled):
+        arrs = [a.copy() for a in arrs0]
+        fn(*arrs, 1e-3, 0.9, 0.999, 1e-8, 1 - 0.9 ** 7, 1 - 0.999 ** 7)
+        outs.append(arrs)
+    for x, y in zip(*outs):
+        np.testing.assert_allclose(x, y, rtol=TOL[dtype] * 2, atol=TOL[dtype] * 1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("need_grad", [True, False])
+def test_contractive_paths_agree(dtype, need_grad, rng):
+    A = rng.normal(0, 2, (9, 6)).astype(dtype)
+    A[0, 0] = 40.0
+    W = rng.normal(0, 0.5, (6, 13)).astype(dtype)
+    res = []
+    for fn in (contractive_sigmoid.reference, contractive_sigmoid.compiled):
+        dA = np.empty_like(A) if need_grad else None
+        dW = np.empty_like(W) if need_grad else None
+        res.append((fn(A, W, 0.3, dA, dW), dA, dW))
+    assert res[0][0] == pytest.approx(res[1][0], rel=TOL[dtype])
+    if need_grad:
+        for k in (1, 2):
+            np.testing.assert_allclose(res[0][k], res[1][k], rtol=TOL[dtype],
+                                       atol=TOL[dtype] * 1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_contractive_kernel_matches_the_general_penalty(dtype, rng):
+    """The fused sigmoid kernel and the regularizer's general formula give the same Ω, dA, dW."""
+    import aenumpy as ae
+    from aenumpy.regularizers import LayerView
+
+    A = rng.normal(0, 2, (7, 5)).astype(dtype)
+    W = rng.normal(0, 0.5, (5, 8)).astype(dtype)
+    sig = ae.activations.get("sigmoid")
+    view = LayerView(None, A, sig(A), W, sig)
+    fast = ae.regularizers.Contractive(0.2).penalty(view, True)
+
+    class General(type(sig)):  # not exactly Sigmoid: takes the general NumPy path
+        pass
+
+    slow = ae.regularizers.Contractive(0.2).penalty(LayerView(None, A, sig(A), W, General()), True)
+    assert fast.value == pytest.approx(slow.value, rel=TOL[dtype])
+    np.testing.assert_allclose(fast.dA, slow.dA, rtol=TOL[dtype] * 5, atol=1e-12)
+    np.testing.assert_allclose(fast.dW, slow.dW, rtol=TOL[dtype] * 5, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 3, 7, 12])
+def test_topk_paths_agree_with_ties(dtype, k, rng):
+    Z = rng.random((10, 12)).astype(dtype)
+    Z[0] = 0.5                      # all tied: the lowest k indices are kept
+    Z[1, ::2] = Z[1, 1]             # many ties around the threshold
+    Z[2, :] = np.arange(12)[::-1]   # strictly decreasing
+    M1 = topk_mask.reference(Z, k, np.empty_like(Z))
+    M2 = topk_mask.compiled(Z, k, np.empty_like(Z))
+    np.testing.assert_array_equal(M1, M2)
+    assert (M2.sum(axis=1) == k).all()
+    np.testing.assert_array_equal(M2[0], (np.arange(12) < k).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("need_grad", [True, False])
+def test_kl_sparsity_paths_agree(dtype, need_grad, rng):
+    Z = rng.random((16, 9)).astype(dtype) * 0.3
+    Z[:, 0] = 0.0  # a dead unit: the clip is active, its gradient is 0
+    out = []
+    for fn in (kl_sparsity.reference, kl_sparsity.compiled):
+        dZ = np.empty_like(Z) if need_grad else None
+        v, rh = fn(Z, 0.05, 3.0, 1e-7, dZ)
+        out.append((v, rh, dZ))
+    assert out[0][0] == pytest.approx(out[1][0], rel=1e-10)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
+    if need_grad:
+        np.testing.assert_allclose(out[0][2], out[1][2], rtol=TOL[dtype])
+        assert (out[1][2][:, 0] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_noise_paths_are_bit_identical(dtype, rng):
+    X = rng.random((8, 21)).astype(dtype)
+    eps = rng.standard_normal((8, 21)).astype(dtype)
+    a = add_noise.reference(X, 0.3, eps, np.empty_like(X))
+    b = add_noise.compiled(X, 0.3, eps, np.empty_like(X))
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(b, X + dtype(0.3) * eps)
+
+
+@pytest.mark.parametrize("variant", ["basic", "denoising", "sparse_kl", "ksparse", "contractive",
+                                     "deep"])
+def test_a_training_step_agrees_on_both_paths(variant, rng):
+    """One loss_and_grads of each benchmark model: JIT on and off give the same numbers."""
+    import aenumpy as ae
+
+    R = ae.regularizers
+    regs = {"denoising": [R.GaussianNoise(0.3)], "sparse_kl": [R.KLSparsity(0.05, 3.0)],
+            "ksparse": [R.TopK(4)], "contractive": [R.Contractive(0.1)]}.get(variant, [])
+    hidden = [12, 8, 5] if variant == "deep" else [10]
+    X = rng.random((16, 20)).astype(np.float32)
+    res = []
+    for on in (True, False):
+        m = ae.Autoencoder(20, hidden, tied=variant == "contractive", regularizers=regs, seed=3)
+        with _jit.use_jit(on):
+            res.append(m.loss_and_grads(X, rng=np.random.default_rng(1)))
+    assert res[0][0] == pytest.approx(res[1][0], rel=1e-5)
+    for k in res[0][1]:
+        np.testing.assert_allclose(res[0][1][k], res[1][1][k], rtol=1e-4, atol=1e-6)
+
+
+def test_importing_compiles_nothing():
+    """Principle 3 / cold start: kernels compile on first use, never at import."""
+    import subprocess
+    import sys
+
+    code = ("import aenumpy, aenumpy.kernels._jit as j, aenumpy.regularizers, "
+            "aenumpy.kernels.regularizers; print(len(j.COMPILED))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"

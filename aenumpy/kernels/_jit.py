@@ -37,8 +37,16 @@ def use_jit(enabled: bool):
         _state["jit"] = old
 
 
-def jit(parallel: bool = False):
-    """Decorator: compile with ``numba.njit(cache=True)`` on first call, not at import."""
+#: LLVM fast-math flags the kernels are compiled with: reassociation (so sums over a
+#: row vectorise) and fused multiply-add, but no assumption that values are finite,
+#: so NaN and inf still propagate (``fit`` relies on that to detect divergence).
+FASTMATH = {"reassoc", "contract", "nsz"}
+
+
+def jit(parallel: bool = False, fastmath: bool = True):
+    """Decorator: compile with ``numba.njit(cache=True)`` on first call, not at import.
+
+    ``fastmath=False`` compiles without the :data:`FASTMATH` flags (bit-exact NumPy rounding)."""
 
     def deco(py_func):
         compiled = None
@@ -49,7 +57,8 @@ def jit(parallel: bool = False):
             if compiled is None:
                 import numba
 
-                compiled = numba.njit(cache=True, parallel=parallel, nogil=True)(py_func)
+                compiled = numba.njit(cache=True, parallel=parallel, nogil=True,
+                                      fastmath=FASTMATH if fastmath else False)(py_func)
                 COMPILED.append(py_func.__name__)
             return compiled(*args)
 

@@ -6,12 +6,11 @@ version ``*_nb``; the public name dispatches on the JIT switch.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import prange
 
 from ._jit import dispatch, jit
+from ._math import fsigmoid, ftanh, one_like
 
 CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 
@@ -34,23 +33,31 @@ def bias_act_ref(A, b, code, Z):
 
 @jit(parallel=True)
 def bias_act_nb(A, b, code, Z):
+    """Numba version of :func:`bias_act_ref`, one pass; in float32 the sigmoid's
+    ``e^x`` is the vectorised polynomial of :mod:`._math`."""
     n, d = A.shape
+    one = one_like(A)
     for i in prange(n):
-        for j in range(d):
-            a = A[i, j] + b[j]
-            A[i, j] = a
-            if code == 0:
-                Z[i, j] = a
-            elif code == 1:
-                if a >= 0:
-                    Z[i, j] = 1.0 / (1.0 + math.exp(-a))
-                else:
-                    e = math.exp(a)
-                    Z[i, j] = e / (1.0 + e)
-            elif code == 2:
-                Z[i, j] = math.tanh(a)
-            else:
-                Z[i, j] = a if a > 0 else 0.0
+        if code == 1:
+            for j in range(d):
+                a = A[i, j] + b[j]
+                A[i, j] = a
+                Z[i, j] = fsigmoid(a)
+        elif code == 3:
+            for j in range(d):
+                a = A[i, j] + b[j]
+                A[i, j] = a
+                Z[i, j] = a if a > 0 else a - a
+        elif code == 2:
+            for j in range(d):
+                a = A[i, j] + b[j]
+                A[i, j] = a
+                Z[i, j] = ftanh(a)
+        else:
+            for j in range(d):
+                a = A[i, j] + b[j]
+                A[i, j] = a
+                Z[i, j] = a * one
     return Z
 
 
@@ -73,19 +80,25 @@ def act_backward_ref(dZ, Z, code, dA):
 
 @jit(parallel=True)
 def act_backward_nb(dZ, Z, code, dA):
+    """Numba version of :func:`act_backward_ref` (the branch hoisted out of the loop)."""
     n, d = dZ.shape
+    one = one_like(Z)
     for i in prange(n):
-        for j in range(d):
-            z = Z[i, j]
-            g = dZ[i, j]
-            if code == 0:
-                dA[i, j] = g
-            elif code == 1:
-                dA[i, j] = g * z * (1.0 - z)
-            elif code == 2:
-                dA[i, j] = g * (1.0 - z * z)
-            else:
-                dA[i, j] = g if z > 0 else 0.0
+        if code == 1:
+            for j in range(d):
+                z = Z[i, j]
+                dA[i, j] = dZ[i, j] * z * (one - z)
+        elif code == 3:
+            for j in range(d):
+                g = dZ[i, j]
+                dA[i, j] = g if Z[i, j] > 0 else g - g
+        elif code == 2:
+            for j in range(d):
+                z = Z[i, j]
+                dA[i, j] = dZ[i, j] * (one - z * z)
+        else:
+            for j in range(d):
+                dA[i, j] = dZ[i, j]
     return dA
 
 

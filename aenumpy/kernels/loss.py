@@ -11,12 +11,11 @@
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import prange
 
 from ._jit import dispatch, jit
+from ._math import fexp, flog1p, one_like
 from .activation import act_backward_ref
 
 
@@ -37,33 +36,36 @@ def output_loss_ref(X, A, Z, loss_code, act_code, dA):
 
 @jit(parallel=True)
 def output_loss_nb(X, A, Z, loss_code, act_code, dA):
+    """Numba version of :func:`output_loss_ref`: value and ``dA`` in one pass; the
+    value is summed in float64 per row."""
     n, d = X.shape
-    inv = 1.0 / n
+    one = one_like(Z)
+    inv = one / n
     E = 0.0
     for i in prange(n):
         row = 0.0
-        for j in range(d):
-            z = Z[i, j]
-            x = X[i, j]
-            if loss_code == 0:
-                r = z - x
+        if loss_code == 0:
+            for j in range(d):
+                z = Z[i, j]
+                r = z - X[i, j]
                 row += r * r
                 g = r * inv
                 if act_code == 1:
-                    g = g * z * (1.0 - z)
+                    g = g * z * (one - z)
                 elif act_code == 2:
-                    g = g * (1.0 - z * z)
+                    g = g * (one - z * z)
                 elif act_code == 3:
-                    g = g if z > 0 else 0.0
+                    g = g if z > 0 else g - g
                 dA[i, j] = g
-            else:
+            row = 0.5 * row
+        else:
+            for j in range(d):
                 a = A[i, j]
-                row += max(a, 0.0) + math.log1p(math.exp(-abs(a))) - x * a
-                dA[i, j] = (z - x) * inv
+                x = X[i, j]
+                row += max(a, a - a) + flog1p(fexp(-abs(a))) - x * a
+                dA[i, j] = (Z[i, j] - x) * inv
         E += row
-    if loss_code == 0:
-        E = 0.5 * E
-    return E * inv
+    return E / n
 
 
 output_loss = dispatch(output_loss_ref, output_loss_nb)

@@ -17,6 +17,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import dispatch, jit
+from ._math import cast_like
 
 
 def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
@@ -29,15 +30,22 @@ def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
 
 @jit(parallel=True)
 def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    step = lr / bc1
-    inv_bc2 = 1.0 / bc2
+    """Numba version of :func:`adam_update_ref`, one pass over the four arrays, in the
+    arrays' dtype (float32 arithmetic for float32 parameters, as the reference does)."""
+    step = cast_like(p, lr / bc1)
+    inv_bc2 = cast_like(p, 1.0 / bc2)
+    b1_ = cast_like(p, b1)
+    b2_ = cast_like(p, b2)
+    c1 = cast_like(p, 1.0 - b1)
+    c2 = cast_like(p, 1.0 - b2)
+    eps_ = cast_like(p, eps)
     for i in prange(p.shape[0]):
         gi = g[i]
-        mi = b1 * m[i] + (1.0 - b1) * gi
-        vi = b2 * v[i] + (1.0 - b2) * gi * gi
+        mi = b1_ * m[i] + c1 * gi
+        vi = b2_ * v[i] + c2 * gi * gi
         m[i] = mi
         v[i] = vi
-        p[i] -= step * mi / (math.sqrt(vi * inv_bc2) + eps)
+        p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
 
 
 adam_update = dispatch(adam_update_ref, adam_update_nb)

@@ -22,6 +22,8 @@ import numbers
 
 import numpy as np
 
+from .. import activations
+from ..kernels.regularizers import contractive_sigmoid
 from ._checks import check_layer_arg, check_nonneg
 from .base import HiddenMask, HiddenPenalty, LayerView, Penalty
 
@@ -62,6 +64,16 @@ class Contractive(HiddenPenalty):
         """Value ``λ/B Σ_b Σ_j f'(a_bj)² S_j``; ``dA = 2λ/B g g₂ S``; ``dW = 2λ/B (Σ_b g²) W``."""
         A, W, act = view.A, view.W, view.activation
         B = A.shape[0]
+        if type(act) is activations.Sigmoid and A.ndim == 2 and A.dtype in (np.float32,
+                                                                             np.float64):
+            # the same formulas for σ, fused (kernels/regularizers.py; NumPy reference there)
+            dA = np.empty_like(A) if need_grad else None
+            dW = np.empty(W.shape, dtype=A.dtype) if need_grad else None
+            value = contractive_sigmoid(A, W, self.lam, dA, dW)
+            if not need_grad:
+                return Penalty(value)
+            return Penalty(value, dA=dA, dW=dW, info={"jacobian_norm": value / self.lam
+                                                       if self.lam else None})
         Z = np.asarray(act(A), dtype=A.dtype)  # f(a) before any mask (view.Z is after it)
         g = np.asarray(act.grad(A, Z), dtype=A.dtype)
         S = np.einsum("ji,ji->j", W, W)  # Σ_i W_ji²

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_float, check_rng
+from ..kernels.regularizers import add_noise
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
 
@@ -38,7 +39,11 @@ def _gaussian(X, sigma, rng):
     X = _as_float(X)
     if sigma == 0:
         return X.copy()
-    return X + X.dtype.type(sigma) * rng.standard_normal(X.shape, dtype=X.dtype)
+    eps = rng.standard_normal(X.shape, dtype=X.dtype)
+    if X.ndim == 2:
+        # X + σ·ε in one pass, written into ε's buffer (kernels/regularizers.py)
+        return add_noise(X, sigma, eps, eps)
+    return X + X.dtype.type(sigma) * eps
 
 
 def _masking(X, p, rng):

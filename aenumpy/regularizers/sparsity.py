@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_float
+from ..kernels.regularizers import kl_sparsity
 from ._checks import check_layer_arg, check_nonneg
 from .base import HiddenPenalty, LayerView, Penalty
 
@@ -70,6 +71,11 @@ class KLSparsity(HiddenPenalty):
         """``β Σ_j KL(ρ ‖ ρ̂_j)`` and ``∂/∂h = β(−ρ/ρ̂ + (1−ρ)/(1−ρ̂))/B`` (UFLDL), ρ̂ clipped."""
         Z = view.Z
         B = Z.shape[0]
+        if Z.ndim == 2 and Z.dtype in (np.float32, np.float64):
+            # the same formulas, fused (kernels/regularizers.py; NumPy reference there)
+            dZ = np.empty_like(Z) if need_grad else None
+            value, rho_hat = kl_sparsity(Z, self.rho, self.beta, CLIP, dZ)
+            return Penalty(float(value), dZ=dZ, info={"rho_hat": rho_hat})
         rho_hat = self.rho_hat(Z)
         r = np.clip(rho_hat, CLIP, 1.0 - CLIP)
         rho = self.rho

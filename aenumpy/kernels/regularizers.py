@@ -1,0 +1,202 @@
+"""Hot loops of the regularizers: contractive penalty, top-k mask, KL sparsity, Gaussian noise.
+
+Each has a plain NumPy reference ``*_ref`` (the formula as the lecture writes it)
+and a Numba version ``*_nb``; the public name dispatches on the JIT switch
+(``AENUMPY_JIT=0``). The modules in :mod:`aenumpy.regularizers` call these.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._jit import dispatch, jit
+from ._math import cast_like, fsigmoid, one_like
+
+
+# ------------------------------------------------------------ contractive (sigmoid)
+def contractive_sigmoid_ref(A, W, lam, dA, dW):
+    """Rifai et al. (2011), closed form for a sigmoid layer ``h = σ(a)``, ``a = Wx + b``.
+
+    ``Ω = λ/B Σ_b Σ_j g_bj² S_j`` with ``g = h(1 − h)`` and ``S_j = Σ_i W_ji²``; fills
+    ``dA = ∂Ω/∂a = (2λ/B) g g₂ S`` (``g₂ = σ'' = g(1 − 2h)``) and
+    ``dW = ∂Ω/∂W`` through ``S`` ``= (2λ/B)(Σ_b g_bj²) W_ji``; returns Ω.
+    ``dA``/``dW`` may be None (value only).
+    """
+    B = A.shape[0]
+    e = np.exp(-np.abs(A))
+    Z = (np.where(A >= 0, 1.0, e) / (1.0 + e)).astype(A.dtype)
+    g = Z * (1 - Z)
+    S = np.einsum("ji,ji->j", W, W)
+    g2sum = np.einsum("bj,bj->j", g, g)
+    value = lam / B * float(np.dot(g2sum.astype(np.float64), S.astype(np.float64)))
+    if dA is not None:
+        c = A.dtype.type(2.0 * lam / B)
+        dA[...] = (c * g * (g * (1 - 2 * Z))) * S
+        dW[...] = (c * g2sum)[:, None] * W
+    return value
+
+
+@jit(parallel=True)
+def _contractive_sigmoid_nb(A, W, lam, need_grad, dA, dW):
+    B, n = A.shape
+    d_in = W.shape[1]
+    one = one_like(A)
+    S = np.empty(n, dtype=A.dtype)
+    for j in prange(n):
+        s = 0.0
+        for i in range(d_in):
+            w = W[j, i]
+            s += w * w
+        S[j] = s
+    G = np.empty((B, n), dtype=A.dtype)  # g², summed over the batch below
+    c = cast_like(A, 2.0 * lam / B)
+    for b in prange(B):
+        for j in range(n):
+            z = fsigmoid(A[b, j])
+            g = z * (one - z)
+            G[b, j] = g * g
+            if need_grad:
+                dA[b, j] = c * g * g * (one - z - z) * S[j]
+    g2sum = np.zeros(n, dtype=np.float64)
+    for b in range(B):
+        for j in range(n):
+            g2sum[j] += G[b, j]
+    value = 0.0
+    for j in range(n):
+        value += g2sum[j] * S[j]
+    if need_grad:
+        for j in prange(n):
+            cj = cast_like(A, c * g2sum[j])
+            for i in range(d_in):
+                dW[j, i] = cj * W[j, i]
+    return lam / B * value
+
+
+def contractive_sigmoid_nb(A, W, lam, dA, dW):
+    """Numba version of :func:`contractive_sigmoid_ref` (one pass over A, one over W)."""
+    if dA is None:
+        return _contractive_sigmoid_nb(A, W, float(lam), False, A, W)
+    return _contractive_sigmoid_nb(A, W, float(lam), True, dA, dW)
+
+
+contractive_sigmoid = dispatch(contractive_sigmoid_ref, contractive_sigmoid_nb)
+
+
+# ------------------------------------------------------------------- top-k mask
+def topk_mask_ref(Z, k, M):
+    """Makhzani & Frey (2013): ``M_bj = 1`` for the k largest ``z_bj`` of each row, else 0.
+
+    Ties: the lower unit index is kept (a stable sort of ``−Z``). Fills and returns M.
+    """
+    idx = np.argsort(-Z, axis=1, kind="stable")[:, :k]
+    M[...] = 0
+    np.put_along_axis(M, idx, 1, axis=1)
+    return M
+
+
+@jit(parallel=True)
+def topk_mask_nb(Z, k, M):
+    """Numba version of :func:`topk_mask_ref`: per row, the k-th largest value ``t``
+    by a partition (O(n), not a sort); keep every ``z > t`` and, among ``z == t``,
+    the lowest indices until k are kept: the same units the stable sort keeps."""
+    B, n = Z.shape
+    one = one_like(M)
+    for b in prange(B):
+        row = Z[b]
+        neg = np.empty(n, dtype=Z.dtype)
+        for j in range(n):
+            neg[j] = -row[j]
+        t = -np.partition(neg, k - 1)[k - 1]
+        above = 0
+        for j in range(n):
+            if row[j] > t:
+                above += 1
+        ties = k - above
+        for j in range(n):
+            z = row[j]
+            if z > t:
+                M[b, j] = one
+            elif z == t and ties > 0:
+                M[b, j] = one
+                ties -= 1
+            else:
+                M[b, j] = one - one
+    return M
+
+
+topk_mask = dispatch(topk_mask_ref, topk_mask_nb)
+
+
+# ------------------------------------------------------------------ KL sparsity
+def kl_sparsity_ref(Z, rho, beta, clip, dZ):
+    """UFLDL: ``ρ̂_j = mean_b z_bj`` (float64), clipped to ``[clip, 1 − clip]``;
+    ``Ω = β Σ_j [ρ log(ρ/ρ̂_j) + (1−ρ) log((1−ρ)/(1−ρ̂_j))]``; fills
+    ``dZ_bj = β(−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j))/B`` (0 where the clip is active) unless
+    dZ is None. Returns ``(Ω, ρ̂)`` (ρ̂ not clipped)."""
+    B = Z.shape[0]
+    rho_hat = Z.mean(axis=0, dtype=np.float64)
+    r = np.clip(rho_hat, clip, 1.0 - clip)
+    value = beta * float(np.sum(rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))))
+    if dZ is not None:
+        g = beta * (-rho / r + (1.0 - rho) / (1.0 - r))
+        g[(rho_hat <= clip) | (rho_hat >= 1.0 - clip)] = 0.0
+        dZ[...] = (g / B).astype(Z.dtype)
+    return value, rho_hat
+
+
+@jit(parallel=False)
+def _kl_sparsity_nb(Z, rho, beta, clip, need_grad, dZ):
+    B, n = Z.shape
+    s = np.zeros(n, dtype=np.float64)
+    for b in range(B):
+        for j in range(n):
+            s[j] += Z[b, j]
+    rho_hat = s / B
+    g = np.empty(n, dtype=Z.dtype)
+    value = 0.0
+    for j in range(n):
+        rh = rho_hat[j]
+        r = min(max(rh, clip), 1.0 - clip)
+        value += rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))
+        gj = beta * (-rho / r + (1.0 - rho) / (1.0 - r))
+        if rh <= clip or rh >= 1.0 - clip:
+            gj = 0.0
+        g[j] = gj / B
+    if need_grad:
+        for b in range(B):
+            for j in range(n):
+                dZ[b, j] = g[j]
+    return beta * value, rho_hat
+
+
+def kl_sparsity_nb(Z, rho, beta, clip, dZ):
+    """Numba version of :func:`kl_sparsity_ref` (one pass for ρ̂, one to fill dZ)."""
+    if dZ is None:
+        return _kl_sparsity_nb(Z, float(rho), float(beta), float(clip), False, Z)
+    return _kl_sparsity_nb(Z, float(rho), float(beta), float(clip), True, dZ)
+
+
+kl_sparsity = dispatch(kl_sparsity_ref, kl_sparsity_nb)
+
+
+# ------------------------------------------------------------- Gaussian corruption
+def add_noise_ref(X, sigma, eps, out):
+    """``x̃ = x + σ ε`` (the lecture's μ_T) into ``out``; ε drawn beforehand."""
+    np.multiply(eps, X.dtype.type(sigma), out=out)
+    out += X
+    return out
+
+
+@jit(parallel=True, fastmath=False)
+def add_noise_nb(X, sigma, eps, out):
+    """Numba version of :func:`add_noise_ref`, one pass; compiled without fast-math, so
+    ``σ ε`` is rounded before the add exactly as NumPy does (bit-identical draws)."""
+    B, n = X.shape
+    s = cast_like(X, sigma)
+    for b in prange(B):
+        for j in range(n):
+            out[b, j] = X[b, j] + eps[b, j] * s
+    return out
+
+
+add_noise = dispatch(add_noise_ref, add_noise_nb)
