@@ -11,12 +11,13 @@ Usage, from the repository root::
 
     AENUMPY_DATA=/path/to/data .venv/bin/python notebooks/_build.py          # all
     AENUMPY_DATA=/path/to/data .venv/bin/python notebooks/_build.py 01 02    # some
-    .venv/bin/python notebooks/_build.py --no-execute                        # cells only
+    .venv/bin/python notebooks/_build.py --no-execute     # parse and validate, write nothing
 """
 from __future__ import annotations
 
 import os
 import re
+import resource
 import sys
 import time
 from pathlib import Path
@@ -79,6 +80,12 @@ def execute(nb, timeout=600):
     return nb
 
 
+def _children_cpu():
+    """User + system CPU seconds of finished child processes (the kernels)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def sources(selected=()):
     files = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if selected:
@@ -93,12 +100,14 @@ def main(argv):
     for src in sources(selected):
         nb = build(src)
         t0 = time.perf_counter()
-        if run:
-            execute(nb)
+        cpu0 = _children_cpu()
         out = HERE / (src.stem + ".ipynb")
-        nbformat.write(nb, out)
+        if run:                 # --no-execute only parses and validates: it never overwrites
+            execute(nb)         # an executed notebook with an empty one
+            nbformat.write(nb, out)
         print(f"{out.name}: {len(nb.cells)} cells"
-              + (f", executed in {time.perf_counter() - t0:.1f} s" if run else ""))
+              + (f", executed in {time.perf_counter() - t0:.1f} s wall, "
+                 f"{_children_cpu() - cpu0:.1f} s CPU in the kernel" if run else ""))
 
 
 if __name__ == "__main__":
