@@ -1,0 +1,244 @@
+"""Property-based tests (hypothesis): every kernel in aenumpy/kernels against its NumPy
+reference on random shapes and values, and gradcheck on random small models.
+
+Each kernel is a ``dispatch`` object with ``.reference`` (the readable NumPy) and
+``.compiled`` (Numba). Examples are derandomized so CI sees the same cases every run.
+"""
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+from conftest import assert_passes
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import aenumpy as ae
+import aenumpy.kernels as kernels_pkg
+
+SETTINGS = settings(max_examples=30, derandomize=True, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+DTYPES = st.sampled_from([np.float32, np.float64])
+SHAPES = hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=24)
+
+
+def tol(dtype):
+    """'Agree to rounding': a few ulps of the dtype, relative to the values' scale."""
+    return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+
+
+def arrays(draw, dtype, shape, lo=-60.0, hi=60.0):
+    width = 32 if dtype == np.float32 else 64
+    return draw(hnp.arrays(dtype, shape, elements=st.floats(lo, hi, width=width,
+                                                             allow_subnormal=False)))
+
+
+def both(kernel, *args, out=()):
+    """Run reference and compiled on copies of the arrays; return both results and outs."""
+    res = []
+    for fn in (kernel.reference, kernel.compiled):
+        a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+        r = fn(*a)
+        res.append((r, [a[i] for i in out]))
+    return res
+
+
+def _kernels():
+    """Every dispatch object in every module of aenumpy.kernels."""
+    found = {}
+    for mod in pkgutil.iter_modules(kernels_pkg.__path__):
+        m = importlib.import_module(f"aenumpy.kernels.{mod.name}")
+        for name, obj in vars(m).items():
+            if hasattr(obj, "reference") and hasattr(obj, "compiled") and callable(obj):
+                found[f"{mod.name}.{name}"] = obj
+    return found
+
+
+COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
+           "optim.adam_update", "optim.sgd_update", "regularizers.contractive_sigmoid",
+           "regularizers.topk_mask", "regularizers.kl_sparsity", "regularizers.add_noise"}
+
+
+def test_every_kernel_has_a_property_test():
+    missing = set(_kernels()) - COVERED
+    assert not missing, f"kernels without a property test in tests/test_properties.py: {missing}"
+
+
+# ---------------------------------------------------------------- activation kernels
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.integers(0, 3))
+def test_bias_act(data, dtype, shape, code):
+    from aenumpy.kernels.activation import bias_act
+
+    A = arrays(data.draw, dtype, shape)
+    b = arrays(data.draw, dtype, shape[1:], -5, 5)
+    (_, (A0, Z0)), (_, (A1, Z1)) = both(bias_act, A, b, code, np.empty_like(A), out=(0, 3))
+    np.testing.assert_array_equal(A0, A1)  # A + b: the same single rounding on both paths
+    np.testing.assert_allclose(Z1, Z0, **tol(dtype))
+    assert Z1.dtype == dtype
+
+
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.integers(0, 3))
+def test_act_backward(data, dtype, shape, code):
+    from aenumpy.kernels.activation import act_backward
+
+    lo, hi = {0: (-5, 5), 1: (0, 1), 2: (-1, 1), 3: (0, 5)}[code]
+    Z = arrays(data.draw, dtype, shape, lo, hi)
+    dZ = arrays(data.draw, dtype, shape, -3, 3)
+    (r0, _), (r1, _) = both(act_backward, dZ, Z, code, np.empty_like(Z))
+    np.testing.assert_allclose(r1, r0, **tol(dtype))
+
+
+# ---------------------------------------------------------------- loss kernel
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.sampled_from([(0, 0), (0, 1), (0, 2), (0, 3), (1, 1)]))
+def test_output_loss(data, dtype, shape, codes):
+    from aenumpy.kernels.activation import bias_act
+    from aenumpy.kernels.loss import output_loss
+
+    loss_code, act_code = codes
+    X = arrays(data.draw, dtype, shape, 0, 1)
+    A = arrays(data.draw, dtype, shape, -40, 40)
+    Z = np.empty_like(A)
+    bias_act.reference(A, np.zeros(shape[1], dtype), act_code, Z)
+    (E0, (d0,)), (E1, (d1,)) = both(output_loss, X, A, Z, loss_code, act_code,
+                                    np.empty_like(A), out=(5,))
+    assert np.isfinite(E0) and np.isfinite(E1)
+    assert E1 == pytest.approx(E0, rel=tol(dtype)["rtol"], abs=tol(dtype)["atol"])
+    np.testing.assert_allclose(d1, d0, **tol(dtype))
+
+
+# ---------------------------------------------------------------- optimizer kernels
+@SETTINGS
+@given(st.data(), DTYPES, st.integers(1, 200), st.integers(1, 5000),
+       st.floats(1e-5, 1.0), st.floats(0.0, 0.99), st.floats(0.9, 0.99999), st.floats(1e-10, 1e-3))
+def test_adam_update(data, dtype, n, t, lr, b1, b2, eps):
+    from aenumpy.kernels.optim import adam_update
+
+    p = arrays(data.draw, dtype, (n,), -5, 5)
+    g = arrays(data.draw, dtype, (n,), -5, 5)
+    m = arrays(data.draw, dtype, (n,), -1, 1)
+    v = arrays(data.draw, dtype, (n,), 0, 2)
+    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    (_, o0), (_, o1) = both(adam_update, p, g, m, v, lr, b1, b2, eps, bc1, bc2, out=(0, 2, 3))
+    for a0, a1 in zip(o0, o1):
+        np.testing.assert_allclose(a1, a0, rtol=tol(dtype)["rtol"],
+                                   atol=tol(dtype)["rtol"] * max(1.0, lr / np.sqrt(bc2)))
+
+
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.floats(1e-5, 2.0), st.floats(0.0, 0.99), st.booleans())
+def test_sgd_update(data, dtype, shape, lr, mu, nesterov):
+    from aenumpy.kernels.optim import sgd_update
+
+    p, g, vel = (arrays(data.draw, dtype, shape, -5, 5) for _ in range(3))
+    (_, o0), (_, o1) = both(sgd_update, p, g, vel, lr, mu, nesterov, out=(0, 2))
+    for a0, a1 in zip(o0, o1):
+        np.testing.assert_allclose(a1, a0, **tol(dtype))
+
+
+# ---------------------------------------------------------------- regularizer kernels
+def _reg_kernel(name):
+    mod = pytest.importorskip("aenumpy.kernels.regularizers")
+    return getattr(mod, name)
+
+
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.integers(1, 12), st.floats(0.0, 2.0), st.booleans())
+def test_contractive_sigmoid(data, dtype, shape, d_in, lam, need_grad):
+    k = _reg_kernel("contractive_sigmoid")
+    A = arrays(data.draw, dtype, shape, -30, 30)
+    W = arrays(data.draw, dtype, (shape[1], d_in), -3, 3)
+    dA, dW = (np.empty_like(A), np.empty_like(W)) if need_grad else (None, None)
+    (v0, o0), (v1, o1) = both(k, A, W, lam, dA, dW, out=(3, 4))
+    assert v1 == pytest.approx(v0, rel=tol(dtype)["rtol"], abs=tol(dtype)["atol"])
+    if need_grad:
+        for a0, a1 in zip(o0, o1):
+            np.testing.assert_allclose(a1, a0, **tol(dtype))
+
+
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES)
+def test_topk_mask(data, dtype, shape):
+    k = _reg_kernel("topk_mask")
+    Z = arrays(data.draw, dtype, shape, -5, 5)
+    kk = data.draw(st.integers(1, shape[1]))
+    (M0, _), (M1, _) = both(k, Z, kk, np.empty_like(Z))
+    np.testing.assert_array_equal(M1, M0)  # ties too: both keep the lowest index
+    assert np.all(M0.sum(axis=1) == kk)
+
+
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.floats(0.01, 0.5), st.floats(0.0, 5.0), st.booleans())
+def test_kl_sparsity(data, dtype, shape, rho, beta, need_grad):
+    k = _reg_kernel("kl_sparsity")
+    Z = arrays(data.draw, dtype, shape, 0, 1)
+    dZ = np.empty_like(Z) if need_grad else None
+    ((v0, r0), o0), ((v1, r1), o1) = both(k, Z, rho, beta, 1e-7, dZ, out=(4,))
+    assert v1 == pytest.approx(v0, rel=1e-9, abs=1e-12)  # ρ̂ and Ω in float64 on both paths
+    np.testing.assert_allclose(r1, r0, rtol=1e-12, atol=1e-15)
+    if need_grad:
+        np.testing.assert_allclose(o1[0], o0[0], **tol(dtype))
+
+
+@SETTINGS
+@given(st.data(), DTYPES, SHAPES, st.floats(0.0, 2.0))
+def test_add_noise(data, dtype, shape, sigma):
+    k = _reg_kernel("add_noise")
+    X = arrays(data.draw, dtype, shape, 0, 1)
+    eps = arrays(data.draw, dtype, shape, -4, 4)
+    (r0, _), (r1, _) = both(k, X, sigma, eps, np.empty_like(X))
+    np.testing.assert_array_equal(r1, r0)  # documented bit-identical
+
+
+# ---------------------------------------------------------------- gradcheck on random models
+def _regularizer(name, activation, n_code):
+    R = ae.regularizers
+    if name is None or not hasattr(R, name):
+        return None
+    if name in ("KLSparsity", "Contractive") and activation != "sigmoid":
+        return None
+    return {"WeightDecay": lambda: R.WeightDecay(0.05),
+            "L1Activity": lambda: R.L1Activity(0.05),
+            "KLSparsity": lambda: R.KLSparsity(0.2, 0.5),
+            "Contractive": lambda: R.Contractive(0.1),
+            "GaussianNoise": lambda: R.GaussianNoise(0.1),
+            "Dropout": lambda: R.Dropout(0.3)}[name]()
+
+
+@settings(max_examples=25, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(n_in=st.integers(2, 6),
+       hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+       activation=st.sampled_from(["sigmoid", "tanh", "relu", "identity"]),
+       output=st.sampled_from(["sigmoid", "identity", "tanh"]),
+       tied=st.booleans(),
+       loss=st.sampled_from(["mse", "bce"]),
+       reg=st.sampled_from([None, "WeightDecay", "L1Activity", "KLSparsity", "Contractive",
+                            "GaussianNoise", "Dropout"]),
+       batch=st.integers(1, 4),
+       seed=st.integers(0, 2 ** 16))
+def test_gradcheck_random_small_models(n_in, hidden, activation, output, tied, loss, reg, batch,
+                                       seed):
+    assume(not (loss == "bce" and output != "sigmoid"))  # BCE needs x̂ in (0, 1)
+    r = _regularizer(reg, activation, hidden[-1])
+    if reg == "L1Activity" and activation in ("tanh", "identity"):
+        r = None  # |h| has a kink at 0 that finite differences may straddle
+    m = ae.Autoencoder(n_in, hidden, activation=activation, output_activation=output, tied=tied,
+                       loss=loss, regularizers=[r] if r else [], seed=seed % 1000,
+                       dtype="float64")
+    rng = np.random.default_rng(seed)
+    for k in m.params:
+        if k.endswith(".b"):
+            m.params[k][...] = rng.uniform(-0.5, 0.5, m.params[k].shape)
+    X = rng.uniform(0.05, 0.95, (batch, n_in))
+    # relu: skip draws where a pre-activation sits within reach of the stencil (the kink),
+    # or where a unit is dead for the whole batch (its gradients are exactly 0: nothing to check)
+    m.loss_and_grads(X, rng=np.random.default_rng(0))
+    for layer in m.encoder + m.decoder:
+        if layer.activation.name == "relu":
+            A = layer.cache["A"]
+            assume(np.abs(A).min() > 1e-2 and (A > 0).any(axis=0).all())
+    assert_passes(ae.gradcheck(m, X))
