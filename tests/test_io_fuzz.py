@@ -321,3 +321,71 @@ def test_fortran_ordered_arrays_load(tmp_path):
     m["param/enc0.W.npy"] = _npy(np.asfortranarray(W))
     model, _, _ = _load_bytes(tmp_path, _zip(m))
     np.testing.assert_array_equal(model.params["enc0.W"], W)
+
+
+# --------------------------------------------------------------- atomic saving
+def _old_file(tmp_path):
+    old = ae.Autoencoder(6, [3], seed=1)
+    path = ae.save(old, tmp_path / "m.npz")
+    return old, path, Path(path).read_bytes()
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
+def test_crash_inside_savez_leaves_the_old_file_intact(tmp_path, monkeypatch, exc):
+    old, path, before = _old_file(tmp_path)
+    real_savez = np.savez
+
+    def savez_then_crash(fh, **arrays):
+        real_savez(fh, **dict(list(arrays.items())[:2]))  # half an archive is on disk...
+        raise exc  # ...when the power goes
+
+    monkeypatch.setattr(np, "savez", savez_then_crash)
+    with pytest.raises(type(exc)):
+        ae.save(ae.Autoencoder(6, [3], seed=2), path)
+    assert Path(path).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no temporary left
+    monkeypatch.undo()
+    np.testing.assert_array_equal(ae.load(path).params["enc0.W"], old.params["enc0.W"])
+
+
+def test_crash_at_the_rename_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    _, path, before = _old_file(tmp_path)
+
+    def no_replace(src, dst):
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(ae.io.os, "replace", no_replace)
+    with pytest.raises(OSError, match="rename failed"):
+        ae.save(ae.Autoencoder(6, [3], seed=2), path)
+    assert Path(path).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_crash_in_fsync_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    _, path, before = _old_file(tmp_path)
+
+    def no_fsync(fd):
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(ae.io.os, "fsync", no_fsync)
+    with pytest.raises(OSError):
+        ae.save(ae.Autoencoder(6, [3], seed=2), path)
+    assert Path(path).read_bytes() == before
+
+
+def test_a_successful_save_replaces_the_file(tmp_path):
+    _, path, before = _old_file(tmp_path)
+    new = ae.Autoencoder(6, [3], seed=2)
+    ae.save(new, path)
+    assert Path(path).read_bytes() != before
+    np.testing.assert_array_equal(ae.load(path).params["enc0.W"], new.params["enc0.W"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_a_truncated_save_is_refused_not_half_loaded(tmp_path):
+    """What a non-atomic writer would leave behind (half an archive) is refused by load."""
+    _, path, before = _old_file(tmp_path)
+    for cut in (10, len(before) // 3, len(before) - 22):
+        Path(path).write_bytes(before[:cut])
+        with pytest.raises(ModelFileError):
+            ae.load(path)
