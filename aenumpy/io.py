@@ -176,6 +176,8 @@ def _read_member(zf, info, path):
 def _read(path):
     """Every array of a model file, without pickle; ModelFileError on anything odd."""
     path = _check_path(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"  # save() appends the suffix; accept the name it was given
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()

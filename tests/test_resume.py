@@ -184,3 +184,13 @@ def test_resume_from_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         ae.fit(_model(noise=False), _data(), epochs=2, resume=tmp_path / "nope.npz",
                progress=False)
+
+
+def test_checkpoint_name_without_suffix(tmp_path):
+    X = _data()
+    m = _model(noise=False)
+    ae.fit(m, X, epochs=1, batch_size=60, checkpoint=tmp_path / "run", progress=False)
+    assert (tmp_path / "run.npz").exists()
+    h = ae.fit(_model(noise=False), X, epochs=2, batch_size=60, resume=tmp_path / "run",
+               progress=False)
+    assert h.epochs == 2
