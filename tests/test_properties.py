@@ -56,7 +56,7 @@ def _kernels():
 
 
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
-           "optim.adam_update", "optim.sgd_update", "regularizers.contractive_sigmoid",
+           "optim.adam_update", "optim.sgd_update", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "regularizers.add_noise"}
 
 
@@ -137,6 +137,31 @@ def test_sgd_update(data, dtype, shape, lr, mu, nesterov):
     (_, o0), (_, o1) = both(sgd_update, p, g, vel, lr, mu, nesterov, out=(0, 2))
     for a0, a1 in zip(o0, o1):
         np.testing.assert_allclose(a1, a0, **tol(dtype))
+
+
+SPECIALS = st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40, -1e-310,
+                            np.finfo(np.float32).max, np.finfo(np.float64).max])
+
+
+@SETTINGS
+@given(st.data(), DTYPES, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=20),
+       st.lists(st.tuples(st.floats(0, 1), SPECIALS), max_size=4), st.booleans())
+def test_all_finite(data, dtype, shape, specials, transpose):
+    from aenumpy.kernels import optim as kopt
+
+    if not hasattr(kopt, "all_finite"):
+        pytest.skip("all_finite is not in this tree")
+    a = arrays(data.draw, dtype, shape, -1e3, 1e3)
+    flat = a.reshape(-1)
+    with np.errstate(over="ignore"):
+        for where, value in specials:
+            if flat.size:
+                flat[int(where * (flat.size - 1))] = dtype(value)
+    if transpose:
+        a = a.T  # a non-contiguous view
+    truth = bool(np.isfinite(a).all())
+    assert kopt.all_finite.reference(a) is truth
+    assert kopt.all_finite.compiled(a) is truth
 
 
 # ---------------------------------------------------------------- regularizer kernels
