@@ -292,6 +292,23 @@ def test_full_jacobian_of_a_stacked_encoder_matches_finite_differences(act, U):
         ae.regularizers.jacobian_norm(m1, U[2:3]), rel=1e-12)
 
 
+def test_jacobian_follows_the_evaluation_mode_masks(X8):
+    """With a top-k code (α·k kept at evaluation) and dropout (off at evaluation), the
+    Jacobian is that of the function encode() computes."""
+    m = ae.Autoencoder(6, [5, 4], regularizers=[Dropout(0.5, layer=0), TopK(2, alpha=1.0),
+                                                GaussianNoise(0.3)], dtype="float64", seed=5)
+    randomize_biases(m)
+    x = X8[3]
+    J = ae.regularizers.jacobian(m, x)
+    num = np.empty((4, 6))
+    for i in range(6):
+        e = np.zeros(6)
+        e[i] = 1e-6
+        num[:, i] = (m.encode((x + e)[None]) - m.encode((x - e)[None]))[0] / 2e-6
+    np.testing.assert_allclose(J, num, rtol=1e-6, atol=1e-9)
+    assert (np.abs(J).sum(axis=1) > 0).sum() == 2  # only the two kept code units move
+
+
 def test_jacobian_norm_of_a_chosen_layer(U):
     m = ae.Autoencoder(6, [5, 3], dtype="float64", seed=1)
     randomize_biases(m)

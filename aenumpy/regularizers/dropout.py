@@ -10,8 +10,6 @@ so ``E[h̃] = h`` and nothing needs rescaling at evaluation, where dropout is of
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ._checks import check_layer_arg, check_rate
 from .base import HiddenMask
 
