@@ -306,11 +306,11 @@ def check_fd_args(h, order, max_entries=None, tol=None, seed=None):
         check_int("seed", seed, 0)
 
 
-def check_has(model, *methods, name="model"):
+def check_has(model, *methods, name="model",
+              what="an aenumpy model (ae.Autoencoder or ae.VariationalAutoencoder)"):
     """Duck typing for what only reads a model (plots): it must have these methods."""
     missing = [m for m in methods if not callable(getattr(model, m, None))]
     if missing:
-        raise TypeError(f"{name} must be an aenumpy model (ae.Autoencoder or "
-                        f"ae.VariationalAutoencoder) with {', '.join(missing)}; got "
+        raise TypeError(f"{name} must be {what} with {', '.join(missing)}(); got "
                         f"{type(model).__name__}")
     return model

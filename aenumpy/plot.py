@@ -22,7 +22,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ._validate import check_has
+from ._validate import check_has, check_path
 
 __all__ = ["reconstructions", "filters", "latent_space", "history", "denoising", "samples",
            "manifold", "interpolation", "completion", "region_mask", "save"]
@@ -46,6 +46,8 @@ def _figure(figsize):
 
 def save(fig, path, dpi=100):
     """Write ``fig`` to ``path`` (format from the extension) and release it."""
+    check_has(fig, "savefig", name="fig", what="a matplotlib Figure")
+    check_path("path", path)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt

@@ -47,6 +47,25 @@ def VAE(**kw):
     return vae_cls()(6, [4], 2, **kw)
 
 
+def reg_fn(name):
+    fn = getattr(ae.regularizers, name, None)
+    if fn is None:
+        pytest.skip(f"ae.regularizers.{name} is not in this tree yet")
+    return fn
+
+
+def info(name):
+    mod = getattr(ae.regularizers, "information", None)
+    if mod is None:
+        pytest.skip("ae.regularizers.information is not in this tree yet")
+    return getattr(mod, name)
+
+
+class _Fig:
+    def savefig(self, *a, **k):
+        raise AssertionError("must not be reached")
+
+
 def plot(name):
     pytest.importorskip("matplotlib")
     fn = getattr(ae.plot, name, None)
@@ -304,7 +323,36 @@ CASES = [
     ("vae sample n zero", lambda: VAE().sample(0), ValueError, "n"),
     ("vae decode wrong width", lambda: VAE().decode(np.zeros((2, 3))), ValueError, "Z"),
     ("vae fit uint8", lambda: ae.fit(VAE(), U8, progress=False), ValueError, "/ 255"),
+    ("vae log_likelihood k zero", lambda: VAE().log_likelihood(X, k=0), ValueError, "k must be"),
+    ("vae elbo NaN", lambda: VAE().elbo(NAN), ValueError, "NaN"),
+    ("vae rng int", lambda: VAE().loss(X, rng=3), TypeError, "Generator"),
+    ("vae kl_warmup negative", lambda: VAE(kl_warmup=-1), ValueError, "kl_warmup"),
+    ("vae decode_logvar bernoulli", lambda: VAE().decode_logvar(np.zeros((2, 2))), ValueError,
+     "gaussian"),
+    # ------------------------------------------------------------ regularizer helpers
+    ("corrupt unknown kind", lambda: reg_fn("corrupt")(X, "blur", 0.1, R), ValueError, "kind"),
+    ("corrupt rng int", lambda: reg_fn("corrupt")(X, "gaussian", 0.1, 3), TypeError, "Generator"),
+    ("corrupt X NaN", lambda: reg_fn("corrupt")(NAN, "gaussian", 0.1, R), ValueError, "NaN"),
+    ("corrupt level", lambda: reg_fn("corrupt")(X, "masking", 2.0, R), ValueError, "p"),
+    ("jacobian_norm not a model", lambda: reg_fn("jacobian_norm")("m", X), TypeError,
+     "aenumpy model"),
+    ("jacobian_norm X wrong width", lambda: reg_fn("jacobian_norm")(AE(), X[:, :3]), ValueError,
+     "6 features"),
+    ("jacobian two samples", lambda: reg_fn("jacobian")(AE(), X[:2]), ValueError, "one sample"),
+    ("entropy negative", lambda: info("entropy")([-0.5, 1.5]), ValueError, "non-negative"),
+    ("kl_divergence shapes", lambda: info("kl_divergence")([0.5, 0.5], [1.0]), ValueError,
+     "same number"),
+    ("bernoulli_kl rho 2", lambda: info("bernoulli_kl")(2.0, 0.5), ValueError, "probability"),
     # ------------------------------------------------------------ plots
+    ("plot save not a figure", lambda: plot("save")(None, "f.png"), TypeError,
+     "fig must be a matplotlib Figure"),
+    ("plot save path int", lambda: plot("save")(_Fig(), 3), TypeError, "path must be"),
+    ("plot denoising corruption str", lambda: plot("denoising")(AE(), X, "gauss"), TypeError,
+     "corrupt"),
+    ("plot samples of an autoencoder", lambda: plot("samples")(AE()), TypeError, "sample"),
+    ("plot region_mask not square", lambda: plot("region_mask")(5), ValueError, "square"),
+    ("plot latent_space y length", lambda: plot("latent_space")(AE(), X, y=np.zeros(3)),
+     ValueError, "labels"),
     ("plot reconstructions X wrong width", lambda: plot("reconstructions")(AE(), X[:, :4]),
      ValueError, "6 features"),
     ("plot reconstructions not square", lambda: plot("reconstructions")(AE(), X), ValueError,

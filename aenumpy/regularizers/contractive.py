@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from .. import activations
+from .._validate import check_model
 from ..kernels.regularizers import contractive_sigmoid
 from ._checks import check_layer_arg, check_nonneg
 from .base import HiddenMask, HiddenPenalty, LayerView, Penalty
@@ -140,6 +141,7 @@ def jacobian_norm(model, X, layer=None):
     its ``α·k`` units and zeroes the rows of J of the others. Computed in float64.
     Use it to compare trained models: ``Ω = λ · jacobian_norm`` when nothing is masked.
     """
+    check_model(model)
     i = _layer_index(model, layer)
     W, _, g = _eval_layers(model, X)[i]
     S = np.einsum("ji,ji->j", W, W)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_float, check_rng
+from .._validate import check_array, check_float, check_rng
 from ..kernels.regularizers import add_noise
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
@@ -154,6 +154,7 @@ def corrupt(X, kind, level, rng):
     a ``numpy.random.Generator`` (``np.random.default_rng(seed)``). Returns a new
     float array; X is untouched. Same draws as the regularizer classes.
     """
+    check_array("X", X, ndim=2)
     key = _ALIASES.get(kind, kind) if isinstance(kind, str) else kind
     if key not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
