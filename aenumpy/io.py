@@ -318,6 +318,8 @@ def load(path):
 
 
 # --------------------------------------------------------------------------- checkpoints
+#: configuration entries that are training state, not architecture (set again by fit)
+_STATE_KEYS = ("kl_weight",)
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
@@ -373,7 +375,10 @@ def load_training_state(path, model, optimizer=None):
     if not isinstance(st, dict) or st.get("kind") != TRAINING_STATE:
         raise ModelFileError(f"{path}: a model file but not a training checkpoint "
                              "(written by fit(..., checkpoint=path))")
-    if saved.get_config() != model.get_config():
+    def arch(cfg):  # the configuration without what training changes (a VAE's KL weight)
+        return {k: v for k, v in cfg.items() if k not in _STATE_KEYS}
+
+    if arch(saved.get_config()) != arch(model.get_config()):
         raise ValueError(f"{path}: the checkpoint holds a model {saved.get_config()}, but the "
                          f"model given to resume is {model.get_config()}")
     if opt is None:

@@ -194,3 +194,37 @@ def test_checkpoint_name_without_suffix(tmp_path):
     h = ae.fit(_model(noise=False), X, epochs=2, batch_size=60, resume=tmp_path / "run",
                progress=False)
     assert h.epochs == 2
+
+
+def _models_with_fit_rng_noise():
+    out = {}
+    R = ae.regularizers
+    if hasattr(R, "GaussianNoise") and hasattr(R, "Dropout"):
+        out["noise+dropout"] = lambda: ae.Autoencoder(
+            64, [16], seed=2, regularizers=[R.GaussianNoise(0.2), R.Dropout(0.3)])
+    if hasattr(ae, "VariationalAutoencoder"):
+        out["vae-warmup"] = lambda: ae.VariationalAutoencoder(64, [16], 2, seed=2, kl_warmup=4)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_models_with_fit_rng_noise()))
+def test_resume_with_noise_drawn_from_fits_generator(tmp_path, name):
+    """Corruption, dropout and the VAE's ε draw from the generator fit passes; the VAE's
+    KL warm-up depends on the epoch. Both survive an interrupt."""
+    make = _models_with_fit_rng_noise()[name]
+    X = _data()
+    ref = make()
+    ae.fit(ref, X, epochs=5, batch_size=48, seed=4, progress=False)
+    ckpt = tmp_path / "c.npz"
+
+    def crash(epoch, history):
+        if epoch == 1:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        ae.fit(make(), X, epochs=5, batch_size=48, seed=4, progress=False, checkpoint=ckpt,
+               callback=crash)
+    m = make()
+    ae.fit(m, X, epochs=5, batch_size=48, progress=False, resume=ckpt)
+    for k in ref.params:
+        np.testing.assert_array_equal(m.params[k], ref.params[k], err_msg=k)
