@@ -21,6 +21,7 @@ import numpy as np
 
 from . import io as _io
 from . import optim as optim_mod
+from .kernels.optim import all_finite
 from ._validate import check_fit_args, check_int, check_rng
 
 
@@ -56,9 +57,30 @@ def _progress(total, enabled, desc):
     return tqdm(total=total, desc=desc, unit="batch", leave=False, mininterval=0.2)
 
 
-def _snapshot(model, optimizer):
+def _snapshot(model, optimizer, into=None):
+    """Copies of the parameters and the optimizer state. With ``into`` (an earlier
+    snapshot of the same shapes) the copies are written into its arrays, so a
+    snapshot every few steps allocates nothing."""
+    sd = optimizer.state_dict()
+    if into is not None:
+        params, opt_state = into
+        if (params.keys() == model.params.keys() and opt_state.keys() == sd.keys()
+                and all(params[k].shape == v.shape and params[k].dtype == v.dtype
+                        for k, v in model.params.items())
+                and all(np.shape(opt_state[k]) == np.shape(v) and opt_state[k].dtype == np.asarray(v).dtype
+                        for k, v in sd.items())):
+            for k, v in model.params.items():
+                np.copyto(params[k], v)
+            for k, v in sd.items():
+                np.copyto(opt_state[k], v)
+            return into
     return ({k: v.copy() for k, v in model.params.items()},
-            {k: np.array(v, copy=True) for k, v in optimizer.state_dict().items()})
+            {k: np.array(v, copy=True) for k, v in sd.items()})
+
+
+def _all_finite(grads):
+    """True when every gradient entry is finite (one pass per array, no temporaries)."""
+    return all(all_finite(g) for g in grads.values())
 
 
 def _restore(model, optimizer, snap):
@@ -126,12 +148,14 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     steps_per_epoch = math.ceil(n / batch_size)
     rng = np.random.default_rng([seed, start_epoch]) if resumed is None else resumed["rng"]
     snap = _snapshot(model, optimizer)
+    spare = None  # the snapshot before last: its arrays are reused for the next one
     snap_step, step = 0, 0
     first_loss = None
     if resumed is not None:
         snap_step = step = resumed["step"]
         first_loss = resumed["first_loss"]
     regs = getattr(model, "regularizers", [])
+    bufs = {}
     for epoch in range(start_epoch, epochs):
         for r in regs:
             r.on_epoch_begin(epoch, epochs)
@@ -144,13 +168,16 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         try:
             for s in range(steps_per_epoch):
                 idx = order[s * batch_size:(s + 1) * batch_size]
-                xb = X[idx]
+                xb = bufs.get(len(idx))  # X[idx], gathered into a buffer kept per batch size
+                if xb is None:
+                    xb = bufs[len(idx)] = np.empty((len(idx),) + X.shape[1:], X.dtype)
+                np.take(X, idx, axis=0, out=xb, mode="clip")  # idx is a permutation: in range
                 loss, grads = model._loss_and_grads(xb, rng)
                 if first_loss is None and math.isfinite(loss):
                     first_loss = abs(loss)
                 bad = not math.isfinite(loss) or (
                     first_loss is not None and loss > 1e3 and loss > explode_factor * max(first_loss, 1e-12))
-                if bad or not all(np.isfinite(g).all() for g in grads.values()):
+                if bad or not _all_finite(grads):
                     _restore(model, optimizer, snap)
                     lr = getattr(optimizer, "lr", None)
                     history.stopped_early = True
@@ -165,7 +192,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                 optimizer.step(model.params, grads)
                 step += 1
                 if step % snapshot_every == 0:
-                    snap = _snapshot(model, optimizer)
+                    snap, spare = _snapshot(model, optimizer, into=spare), snap
                     snap_step = step
                 total += loss * len(idx)
                 count += len(idx)

@@ -157,7 +157,7 @@ class Trainer:
         buf = self._bufs.get(len(idx))
         if buf is None:
             buf = self._bufs[len(idx)] = np.empty((len(idx), self.X.shape[1]), self.X.dtype)
-        return np.take(self.X, idx, axis=0, out=buf)
+        return np.take(self.X, idx, axis=0, out=buf, mode="clip")  # a permutation: in range
 
     def step(self, idx):
         xb = self.gather(idx)

@@ -236,3 +236,19 @@ def test_importing_compiles_nothing():
             "aenumpy.kernels.regularizers; print(len(j.COMPILED))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+def test_all_finite_paths_agree(dtype, bad, rng):
+    """fit's divergence check: the one-pass kernel sees a single NaN or inf anywhere."""
+    from aenumpy.kernels.optim import all_finite
+
+    for where in (0, 517, 999):
+        a = rng.normal(size=(10, 100)).astype(dtype)
+        if bad is not None:
+            a.reshape(-1)[where] = bad
+        expect = bad is None
+        assert all_finite.reference(a) is expect
+        assert all_finite.compiled(a) is expect
+        assert all_finite.compiled(a.T) is expect  # any layout

@@ -11,10 +11,9 @@ SGD with momentum μ: ``v ← μ v − η g``; ``θ ← θ + v`` (Nesterov:
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import prange
+from numba.extending import register_jitable
 
 from ._jit import dispatch, jit
 from ._math import cast_like
@@ -28,10 +27,8 @@ def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     p -= (lr / bc1) * m / (np.sqrt(v / bc2) + eps)
 
 
-@jit(parallel=True)
-def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    """Numba version of :func:`adam_update_ref`, one pass over the four arrays, in the
-    arrays' dtype (float32 arithmetic for float32 parameters, as the reference does)."""
+@register_jitable(inline="always")
+def _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     step = cast_like(p, lr / bc1)
     inv_bc2 = cast_like(p, 1.0 / bc2)
     b1_ = cast_like(p, b1)
@@ -46,6 +43,28 @@ def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
         m[i] = mi
         v[i] = vi
         p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
+
+
+@jit()
+def _adam_serial(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+
+
+@jit(parallel=True)
+def _adam_parallel(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+
+
+#: arrays at least this long are updated by all threads (below it, a fork/join costs
+#: more than it saves, and under CPU contention much more)
+PARALLEL_MIN = 1 << 18
+
+
+def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    """Numba version of :func:`adam_update_ref`, one pass over the four arrays, in the
+    arrays' dtype (float32 arithmetic for float32 parameters, as the reference does)."""
+    f = _adam_parallel if p.shape[0] >= PARALLEL_MIN else _adam_serial
+    f(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
 
 
 adam_update = dispatch(adam_update_ref, adam_update_nb)
@@ -76,3 +95,35 @@ def sgd_update_nb(p, g, vel, lr, mu, nesterov):
 
 
 sgd_update = dispatch(sgd_update_ref, sgd_update_nb)
+
+
+# ------------------------------------------------------------------ finiteness
+def all_finite_ref(a):
+    """True when no entry of ``a`` is NaN or ±inf (fit's divergence check)."""
+    return bool(np.isfinite(a).all())
+
+
+@jit()
+def _count_nonfinite_nb(bits, mask):
+    n = 0
+    for i in range(bits.shape[0]):
+        n += (bits[i] & mask) == mask  # exponent all ones: ±inf or NaN
+    return n
+
+
+_EXP_MASK = {4: (np.uint32, np.uint32(0x7F800000)), 8: (np.uint64, np.uint64(0x7FF0000000000000))}
+
+
+def all_finite_nb(a):
+    """Numba version of :func:`all_finite_ref`: one pass over the IEEE bits (an entry is
+    NaN or ±inf exactly when its exponent bits are all ones), no temporary array."""
+    a = np.ascontiguousarray(a).reshape(-1)
+    if a.dtype.kind != "f" or a.dtype.itemsize not in _EXP_MASK:
+        return all_finite_ref(a)
+    if a.size == 0:
+        return True
+    ut, mask = _EXP_MASK[a.dtype.itemsize]
+    return bool(_count_nonfinite_nb(a.view(ut), mask) == 0)
+
+
+all_finite = dispatch(all_finite_ref, all_finite_nb)
