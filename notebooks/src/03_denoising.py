@@ -81,8 +81,8 @@ def train(regularizers, seed=0):
     return model
 
 
-noises = {"gaussiana σ = 0.5": GaussianNoise(0.5), "máscara p = 0.5": MaskingNoise(0.5),
-          "sal y pimienta p = 0.3": SaltAndPepper(0.3)}
+noises = {"gaussiano σ = 0.5": GaussianNoise(0.5), "de máscara p = 0.5": MaskingNoise(0.5),
+          "de sal y pimienta p = 0.3": SaltAndPepper(0.3)}
 models = {"normal": train([])}
 for name, q in noises.items():
     t1 = time.perf_counter()
@@ -116,14 +116,15 @@ def denoise_error(model, q):
 
 
 cols = {"sin ruido": None, **noises}
-print(f"{'modelo':24s}" + "".join(f"{c:>24s}" for c in cols))
+print(f"{'modelo':28s}" + "".join(f"{c:>27s}" for c in cols))
 for who, m in models.items():
-    print(f"{who:24s}" + "".join(f"{denoise_error(m, q):24.2f}" for q in cols.values()))
+    print(f"{who:28s}" + "".join(f"{denoise_error(m, q):27.2f}" for q in cols.values()))
 
 # %% [markdown]
 # Cada DAE quita mejor que nadie el ruido con el que se entrenó (el número más bajo de su
 # columna), a cambio de reconstruir peor las imágenes limpias (primera columna). El
-# autoencoder normal, que nunca vio ruido, lo deja pasar a la reconstrucción.
+# autoencoder normal, que nunca vio ruido, reconstruye bien las limpias, pero parte del ruido
+# pasa a su reconstrucción.
 #
 # ## 4. Los filtros aprendidos
 #
@@ -133,7 +134,7 @@ for who, m in models.items():
 # diferencia es todavía pequeña: compáralos, y entrena más para verla crecer.
 
 # %%
-for who in ("normal", "máscara p = 0.5"):
+for who in ("normal", "de máscara p = 0.5"):
     fig = ae.plot.filters(models[who], n=40, per_unit=True,
                           title=f"Filtros W_j· del autoencoder {who} (40 de 128)")
     plt.show()
@@ -147,7 +148,7 @@ for who in ("normal", "máscara p = 0.5"):
 # píxeles conocidos y repite (`iterations`), de modo que el modelo va rellenando el hueco.
 
 # %%
-for who in ("normal", "máscara p = 0.5"):
+for who in ("normal", "de máscara p = 0.5"):
     fig = ae.plot.completion(models[who], Xte[:10], mask="bottom", iterations=5,
                              title=f"Completar la mitad inferior: autoencoder {who}")
     plt.show()
@@ -165,8 +166,8 @@ def completion_error(model, iterations=5):
 
 
 for who, m in models.items():
-    print(f"{who:24s} error en la mitad que faltaba: {completion_error(m):.2f}")
-print(f"{'(rellenar con ceros)':24s} error en la mitad que faltaba: "
+    print(f"{who:28s} error en la mitad que faltaba: {completion_error(m):.2f}")
+print(f"{'(rellenar con ceros)':28s} error en la mitad que faltaba: "
       f"{0.5 * np.sum(np.where(mask, Xte, 0.0) ** 2, axis=1).mean():.2f}")
 
 # %% [markdown]
