@@ -85,7 +85,19 @@ def main():
     p.add_argument("--floor-repeats", type=int, default=3)
     p.add_argument("--timeout", type=int, default=600, help="per process (s)")
     p.add_argument("--out", default=None, help="append every JSON record to this file")
+    p.add_argument("--summarize", metavar="JSONL", nargs="+", default=None,
+                   help="print the table from files an earlier run wrote (runs nothing)")
     a = p.parse_args()
+    if a.summarize:
+        recs = {v: {"aenumpy": [], "torch-eager": [], "gemm-floor": []} for v in a.variants}
+        for path in a.summarize:
+            for ln in open(path):
+                if ln.strip().startswith("{"):
+                    r = json.loads(ln)
+                    if r.get("variant") in recs and r.get("impl") in recs[r["variant"]]:
+                        recs[r["variant"]][r["impl"]].append(r)
+        table(a.variants, recs)
+        return 0
     if a.rounds < 1:
         p.error("--rounds must be >= 1")
     bench = Path(a.bench)
@@ -129,11 +141,16 @@ def main():
                           file=sys.stderr, flush=True)
     if out is not None:
         out.close()
+    table(a.variants, recs)
+    return 0
 
+
+def table(variants, recs):
+    """The markdown table: medians (min–max) per variant, the ratio and ÷ floor."""
     print(f"\n| variant | aenumpy samples/s | peer samples/s | ratio | aenumpy epoch_s | "
           f"floor epoch_s | ÷ floor | peak RSS MB (ours / peer) | cold start s (ours) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for v in a.variants:
+    for v in variants:
         ours = med_range([r.get("samples_per_s") for r in recs[v]["aenumpy"]])
         them = med_range([r.get("samples_per_s") for r in recs[v]["torch-eager"]])
         ep = med_range([r.get("epoch_s") for r in recs[v]["aenumpy"]])
@@ -146,7 +163,6 @@ def main():
         rss = (f"{rss_o[0]:.0f} / {rss_t[0]:.0f}" if rss_o and rss_t else "n/a")
         print(f"| {v} | {fmt(ours)} | {fmt(them)} | {ratio} | {fmt(ep, 2)} | {fmt(fl, 2)} | "
               f"{vs_floor} | {rss} | {fmt(cold, 2)} |")
-    return 0
 
 
 if __name__ == "__main__":
