@@ -141,3 +141,29 @@ def test_bad_data_is_refused_before_work():
         m.loss(np.full((2, 6), 3.0))
     with pytest.raises(ValueError, match="255"):
         m.loss(np.full((2, 6), 200, dtype=np.uint8))
+
+
+class Softplus(ae.activations.Activation):
+    """A student's own activation: log(1 + e^a), f' = σ(a), f'' = σ(a)(1 − σ(a))."""
+
+    name = "softplus"
+
+    def __call__(self, a):
+        return ae.activations.softplus(a)
+
+    def grad(self, a, z):
+        return ae.activations.sigmoid(a)
+
+    def grad2(self, a, z):
+        s = ae.activations.sigmoid(a)
+        return s * (1 - s)
+
+
+def test_model_with_a_custom_activation_passes_gradcheck(U):
+    model = ae.Autoencoder(6, [5, 3], activation=Softplus(), seed=2)
+    randomize_biases(model)
+    assert_passes(ae.gradcheck(model, U))
+    with pytest.raises(ValueError, match="custom Activation"):
+        model.get_config()
+    # a built-in activation passed as an object is still saved by name
+    assert ae.Autoencoder(6, [3], activation=ae.activations.Tanh()).get_config()["activation"] == "tanh"

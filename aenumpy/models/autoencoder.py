@@ -21,8 +21,9 @@ from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerVie
 
 
 def _act_name(act):
+    """The activation's registered name, or the object itself for a custom Activation."""
     a = activations.get(act)
-    return act if isinstance(act, activations.Activation) else a.name
+    return a.name if type(a) is activations.ACTIVATIONS.get(a.name) else a
 
 
 class Autoencoder:
@@ -116,6 +117,8 @@ class Autoencoder:
         for k in ("activation", "decoder_activation", "output_activation"):
             if not isinstance(self._names[k], str):
                 raise ValueError(f"{k} is a custom Activation object and cannot be saved by name")
+        if type(self.loss_fn) is not losses.LOSSES.get(self.loss_fn.name):
+            raise ValueError("loss is a custom Loss object and cannot be saved by name")
         return {"n_in": self.n_in, "hidden": list(self.hidden), **self._names,
                 "tied": self.tied, "seed": self.seed, "dtype": self.dtype.name,
                 "regularizers": [{"name": type(r).__name__, **r.get_config()}
@@ -129,10 +132,14 @@ class Autoencoder:
 
     def astype(self, dtype):
         """A copy of the model in another dtype (gradcheck uses a float64 copy)."""
-        cfg = self.get_config()
-        cfg["dtype"] = np.dtype(dtype).name
-        twin = type(self).from_config(cfg)
+        # built from the objects, not the saved config, so a custom Activation or Loss
+        # (a student's own) survives the copy and can be gradient-checked
+        twin = type(self)(self.n_in, self.hidden, activation=self.activation,
+                          output_activation=self.output_activation,
+                          decoder_activation=self.decoder_activation, tied=self.tied,
+                          loss=self.loss_fn, seed=self.seed, dtype=np.dtype(dtype).name)
         twin.regularizers = self.regularizers  # same objects, so schedules stay in step
+        twin.unit_range = self.unit_range
         for k, v in self.params.items():
             twin.params[k][...] = v
         return twin
