@@ -31,7 +31,7 @@ def bias_act_ref(A, b, code, Z):
     return Z
 
 
-@jit()
+@jit(parallel=True)
 def bias_act_nb(A, b, code, Z):
     """Numba version of :func:`bias_act_ref`, one pass; in float32 the sigmoid's
     ``e^x`` is the vectorised polynomial of :mod:`._math`."""
@@ -78,7 +78,7 @@ def act_backward_ref(dZ, Z, code, dA):
     return dA
 
 
-@jit()
+@jit(parallel=True)
 def act_backward_nb(dZ, Z, code, dA):
     """Numba version of :func:`act_backward_ref` (the branch hoisted out of the loop)."""
     n, d = dZ.shape

@@ -34,7 +34,7 @@ def output_loss_ref(X, A, Z, loss_code, act_code, dA):
     return E
 
 
-@jit()
+@jit(parallel=True)
 def output_loss_nb(X, A, Z, loss_code, act_code, dA):
     """Numba version of :func:`output_loss_ref`: value and ``dA`` in one pass; the
     value is summed in float64 per row."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import prange
-from numba.extending import register_jitable
 
 from ._jit import dispatch, jit
 from ._math import cast_like
@@ -27,8 +26,8 @@ def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     p -= (lr / bc1) * m / (np.sqrt(v / bc2) + eps)
 
 
-@register_jitable(inline="always")
-def _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+@jit(parallel=True)
+def _adam_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     step = cast_like(p, lr / bc1)
     inv_bc2 = cast_like(p, 1.0 / bc2)
     b1_ = cast_like(p, b1)
@@ -45,26 +44,10 @@ def _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
         p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
 
 
-@jit()
-def _adam_serial(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
-
-
-@jit(parallel=True)
-def _adam_parallel(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    _adam_body(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
-
-
-#: arrays at least this long are updated by all threads (below it, a fork/join costs
-#: more than it saves, and under CPU contention much more)
-PARALLEL_MIN = 1 << 18
-
-
 def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     """Numba version of :func:`adam_update_ref`, one pass over the four arrays, in the
     arrays' dtype (float32 arithmetic for float32 parameters, as the reference does)."""
-    f = _adam_parallel if p.shape[0] >= PARALLEL_MIN else _adam_serial
-    f(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+    _adam_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
 
 
 adam_update = dispatch(adam_update_ref, adam_update_nb)
@@ -103,7 +86,7 @@ def all_finite_ref(a):
     return bool(np.isfinite(a).all())
 
 
-@jit()
+@jit(parallel=True)
 def _count_nonfinite_nb(bits, mask):
     n = 0
     for i in range(bits.shape[0]):

@@ -36,7 +36,7 @@ def contractive_sigmoid_ref(A, W, lam, dA, dW):
     return value
 
 
-@jit()
+@jit(parallel=True)
 def _contractive_sigmoid_nb(A, W, lam, need_grad, dA, dW):
     B, n = A.shape
     d_in = W.shape[1]
@@ -94,7 +94,7 @@ def topk_mask_ref(Z, k, M):
     return M
 
 
-@jit()
+@jit(parallel=True)
 def topk_mask_nb(Z, k, M):
     """Numba version of :func:`topk_mask_ref`: per row, the k-th largest value ``t``
     by a partition (O(n), not a sort); keep every ``z > t`` and, among ``z == t``,
@@ -187,7 +187,7 @@ def add_noise_ref(X, sigma, eps, out):
     return out
 
 
-@jit(fastmath=False)
+@jit(parallel=True, fastmath=False)
 def add_noise_nb(X, sigma, eps, out):
     """Numba version of :func:`add_noise_ref`, one pass; compiled without fast-math, so
     ``σ ε`` is rounded before the add exactly as NumPy does (bit-identical draws)."""
