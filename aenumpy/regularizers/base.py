@@ -65,20 +65,26 @@ class InputCorruption(Regularizer):
         raise NotImplementedError
 
 
+def encoder_layer_index(model, layer, who="") -> int:
+    """The index i of encoder layer ``enc{i}`` named by ``layer`` (an int, 'enc{i}', or None
+    for the code layer); ``ValueError`` if there is no such layer."""
+    n = len(model.encoder)
+    i = n - 1 if layer is None else layer
+    if isinstance(i, str) and i.startswith("enc") and i[3:].isdigit():
+        i = int(i[3:])
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < n:
+        raise ValueError(f"{who}layer must name an encoder layer 0..{n - 1} "
+                         f"(enc0..enc{n - 1}), got {layer!r}")
+    return int(i)
+
+
 class _HiddenRegularizer(Regularizer):
     """Acts on encoder layer ``layer`` (None = the code layer)."""
 
     layer = None
 
     def layer_index(self, model) -> int:
-        n = len(model.encoder)
-        i = n - 1 if self.layer is None else self.layer
-        if isinstance(i, str) and i.startswith("enc") and i[3:].isdigit():
-            i = int(i[3:])
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < n:
-            raise ValueError(f"{type(self).__name__}: layer must name an encoder layer 0..{n - 1} "
-                             f"(enc0..enc{n - 1}), got {self.layer!r}")
-        return int(i)
+        return encoder_layer_index(model, self.layer, f"{type(self).__name__}: ")
 
     def bind(self, model):
         self.layer_index(model)

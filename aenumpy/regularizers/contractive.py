@@ -18,7 +18,6 @@ tests check them against finite differences, tied and untied, sigmoid and tanh.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from .. import activations
 from .._validate import check_model
 from ..kernels.regularizers import contractive_sigmoid
 from ._checks import check_layer_arg, check_nonneg
-from .base import HiddenMask, HiddenPenalty, LayerView, Penalty
+from .base import HiddenMask, HiddenPenalty, LayerView, Penalty, encoder_layer_index
 
 
 class Contractive(HiddenPenalty):
@@ -91,17 +90,6 @@ class Contractive(HiddenPenalty):
 
 
 # ------------------------------------------------------------------ measuring
-def _layer_index(model, layer):
-    n = len(model.encoder)
-    i = n - 1 if layer is None else layer
-    if isinstance(i, str) and i.startswith("enc") and i[3:].isdigit():
-        i = int(i[3:])
-    if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < n:
-        raise ValueError(f"layer must name an encoder layer 0..{n - 1} (enc0..enc{n - 1}), "
-                         f"got {layer!r}")
-    return int(i)
-
-
 def _eval_layers(model, X):
     """Forward through the encoder in evaluation mode, in float64, without input corruption.
 
@@ -142,7 +130,7 @@ def jacobian_norm(model, X, layer=None):
     Use it to compare trained models: ``Ω = λ · jacobian_norm`` when nothing is masked.
     """
     check_model(model)
-    i = _layer_index(model, layer)
+    i = encoder_layer_index(model, layer)
     W, _, g = _eval_layers(model, X)[i]
     S = np.einsum("ji,ji->j", W, W)
     return float(np.mean((g * g) @ S))
