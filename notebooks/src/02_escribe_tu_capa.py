@@ -236,6 +236,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# El modelo entero con tu activación también pasa la comprobación de gradientes: `ae.gradcheck`
+# copia el modelo a float64 (conservando tu objeto `Softplus`) y compara cada parámetro con la
+# diferencia centrada.
+
+# %%
+print(ae.gradcheck(model, Xte[:4]))
+
+# %% [markdown]
 # ## Para experimentar
 #
 # * Escribe una capa `Tanh` sin parámetros (`params = {}`): sólo tiene que devolver
