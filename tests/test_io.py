@@ -64,3 +64,14 @@ def test_truncated_file_is_refused(tmp_path):
     (tmp_path / "t.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelFileError):
         ae.load(tmp_path / "t.npz")
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = ae.save(ae.Autoencoder(6, [3]), tmp_path / "m.npz")
+    finally:
+        os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o644
