@@ -183,7 +183,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                     history.stopped_early = True
                     history.message = (
                         f"training diverged at epoch {epoch + 1}, step {s + 1}: the loss became "
-                        f"{loss:.4g}" + ("" if math.isfinite(loss) else " (not a number)")
+                        f"{loss:.4g}" + ("" if math.isfinite(loss) else " (not finite)")
                         + f". The model keeps its last good weights (from step {snap_step} of the "
                         f"run). Likely cause: the learning rate is too large (lr={lr}); try one "
                         f"ten times smaller, or check the data for extreme values.")
