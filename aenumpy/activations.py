@@ -125,3 +125,11 @@ def get(name) -> Activation:
         raise ValueError(
             f"unknown activation {name!r}; expected one of {', '.join(map(repr, ACTIVATIONS))}")
     return ACTIVATIONS[key]()
+
+
+def config_name(act):
+    """What a model's configuration stores for an activation: the registered name of a
+    built-in one (given as a name or as an object), or the object itself for a custom
+    :class:`Activation` (which cannot be saved by name)."""
+    a = get(act)
+    return a.name if type(a) is ACTIVATIONS.get(a.name) else a

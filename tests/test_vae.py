@@ -441,3 +441,17 @@ def test_gaussian_decoder_trains():
     h = ae.fit(m, Xtr, epochs=6, batch_size=64, optimizer=ae.optim.Adam(lr=3e-3), seed=0,
                progress=False)
     assert not h.stopped_early and h["loss"][-1] < h["loss"][0]
+
+
+def test_vae_with_a_custom_activation_passes_gradcheck():
+    """astype keeps a student's own Activation object, so the whole VAE can be checked."""
+    from test_models import Softplus
+
+    rng = np.random.default_rng(4)
+    X = 0.05 + 0.9 * rng.random((5, 6))
+    vae = ae.VariationalAutoencoder(6, [5], n_latent=2, activation=Softplus(), seed=1)
+    assert_passes(ae.gradcheck(vae, X))
+    with pytest.raises(ValueError, match="custom Activation"):
+        vae.get_config()
+    assert ae.VariationalAutoencoder(6, [5], 2, activation=ae.activations.Tanh()).get_config()[
+        "activation"] == "tanh"

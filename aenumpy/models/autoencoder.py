@@ -20,12 +20,6 @@ from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerVie
                             WeightPenalty, from_config)
 
 
-def _act_name(act):
-    """The activation's registered name, or the object itself for a custom Activation."""
-    a = activations.get(act)
-    return a.name if type(a) is activations.ACTIVATIONS.get(a.name) else a
-
-
 class Autoencoder:
     """A (stacked) autoencoder with hand-written backprop.
 
@@ -65,10 +59,10 @@ class Autoencoder:
         self.decoder_activation = activations.get(
             activation if decoder_activation is None else decoder_activation)
         self.output_activation = activations.get(output_activation)
-        self._names = {"activation": _act_name(activation),
-                       "decoder_activation": _act_name(activation if decoder_activation is None
+        self._names = {"activation": activations.config_name(activation),
+                       "decoder_activation": activations.config_name(activation if decoder_activation is None
                                                        else decoder_activation),
-                       "output_activation": _act_name(output_activation),
+                       "output_activation": activations.config_name(output_activation),
                        "loss": self.loss_fn.name}
         init_rng = np.random.default_rng(self.seed)
         sizes = [self.n_in] + self.hidden

@@ -55,10 +55,6 @@ LOG2PI = math.log(2.0 * math.pi)
 DECODERS = ("bernoulli", "gaussian")
 
 
-def _act_name(act):
-    return act if isinstance(act, activations.Activation) else activations.get(act).name
-
-
 def logsumexp(a, axis):
     """``log Σ exp(a)`` along ``axis`` without overflow: ``m + log Σ exp(a − m)``, m the max."""
     m = np.max(a, axis=axis, keepdims=True)
@@ -103,7 +99,7 @@ class VariationalAutoencoder:
         self.beta = check_float("beta", beta, 0.0)
         self.kl_warmup = check_int("kl_warmup", kl_warmup, 0)
         self.activation = activations.get(activation)
-        self._activation_name = _act_name(activation)
+        self._activation_name = activations.config_name(activation)
         #: the KL weight used by loss / loss_and_grads (β, or less during warm-up)
         self.kl_weight = self.kl_weight_at(0)
 
@@ -169,9 +165,11 @@ class VariationalAutoencoder:
 
     def astype(self, dtype):
         """A copy of the model in another dtype (gradcheck uses a float64 copy)."""
-        cfg = self.get_config()
-        cfg["dtype"] = np.dtype(dtype).name
-        twin = type(self).from_config(cfg)
+        # built from the objects, not the saved config, so a custom Activation survives
+        twin = type(self)(self.n_in, self.hidden, self.n_latent, activation=self.activation,
+                          decoder=self.decoder_kind, seed=self.seed, dtype=np.dtype(dtype).name,
+                          beta=self.beta, kl_warmup=self.kl_warmup)
+        twin.kl_weight = self.kl_weight
         for k, v in self.params.items():
             twin.params[k][...] = v
         return twin
