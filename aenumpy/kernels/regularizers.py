@@ -96,31 +96,62 @@ def topk_mask_ref(Z, k, M):
 
 @jit(parallel=True)
 def topk_mask_nb(Z, k, M):
-    """Numba version of :func:`topk_mask_ref`: per row, the k-th largest value ``t``
-    by a partition (O(n), not a sort); keep every ``z > t`` and, among ``z == t``,
-    the lowest indices until k are kept: the same units the stable sort keeps."""
+    """Numba version of :func:`topk_mask_ref`, allocation-free per row: the k-th largest
+    value ``t`` by a min-heap of the k largest values seen so far (kept in the row of M
+    itself, before M is filled; O(n log k), no copy of the row, no sort); then keep
+    every ``z > t`` and, among ``z == t``, the lowest indices until k are kept: the
+    same units the stable sort keeps. NaN ranks below every number (as in the sort).
+    M must have the dtype of Z (the heap lives in it)."""
     B, n = Z.shape
     one = one_like(M)
+    ninf = cast_like(Z, -np.inf)
     for b in prange(B):
         row = Z[b]
-        neg = np.empty(n, dtype=Z.dtype)
-        for j in range(n):
-            neg[j] = -row[j]
-        t = -np.partition(neg, k - 1)[k - 1]
+        h = M[b]  # scratch: h[0:k] is a min-heap of the k largest values so far
+        for j in range(k):  # push row[0:k], sifting up
+            v = row[j]
+            if v != v:
+                v = ninf
+            c = j
+            while c > 0:
+                p = (c - 1) >> 1
+                if h[p] <= v:
+                    break
+                h[c] = h[p]
+                c = p
+            h[c] = v
+        for j in range(k, n):  # a larger value replaces the root and sifts down
+            v = row[j]
+            if not v > h[0]:
+                continue
+            c = 0
+            while True:
+                l = 2 * c + 1
+                if l >= k:
+                    break
+                r = l + 1
+                if r < k and h[r] < h[l]:
+                    l = r
+                if v <= h[l]:
+                    break
+                h[c] = h[l]
+                c = l
+            h[c] = v
+        t = h[0]
         above = 0
-        for j in range(n):
+        for j in range(n):  # the units above t, then the lowest-index ties up to k
             if row[j] > t:
+                M[b, j] = one
                 above += 1
-        ties = k - above
-        for j in range(n):
-            z = row[j]
-            if z > t:
-                M[b, j] = one
-            elif z == t and ties > 0:
-                M[b, j] = one
-                ties -= 1
             else:
                 M[b, j] = one - one
+        ties = k - above
+        for j in range(n):
+            if ties == 0:
+                break
+            if row[j] == t:
+                M[b, j] = one
+                ties -= 1
     return M
 
 
