@@ -20,14 +20,6 @@ from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerVie
                             WeightPenalty, from_config)
 
 
-def _add_into(a, b):
-    """``a + b``, written into ``a`` when that gives the same array (same dtype and shape,
-    no broadcasting): saves a temporary. Only for an ``a`` nothing else refers to."""
-    if a.dtype == np.result_type(a, b) and a.shape == np.broadcast_shapes(a.shape, b.shape):
-        return np.add(a, b, out=a)
-    return a + b
-
-
 class Autoencoder:
     """A (stacked) autoencoder with hand-written backprop.
 
@@ -291,11 +283,11 @@ class Autoencoder:
             dA_i = layer.activation_backward(d)
             for p in pens:
                 if p.dA is not None:
-                    dA_i = _add_into(dA_i, p.dA)  # dA_i is fresh (activation_backward)
+                    dA_i = dA_i + p.dA
             d = layer.backward_linear(dA_i, need_dX=i > 0)
             for p in pens:
-                if p.dW is not None:  # grads["W"] is fresh (backward_linear's dAᵀX)
-                    layer.grads["W"] = _add_into(layer.grads["W"], p.dW)
+                if p.dW is not None:
+                    layer.grads["W"] = layer.grads["W"] + p.dW
         grads = {}
         for layer in self.encoder + self.decoder:
             for k in layer.params:
