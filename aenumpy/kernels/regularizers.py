@@ -95,7 +95,7 @@ def topk_mask_ref(Z, k, M):
 
 
 @jit(parallel=True)
-def topk_mask_nb(Z, k, M):
+def _topk_heap_nb(Z, k, M):
     """Numba version of :func:`topk_mask_ref`, allocation-free per row: the k-th largest
     value ``t`` by a min-heap of the k largest values seen so far (kept in the row of M
     itself, before M is filled; O(n log k), no copy of the row, no sort); then keep
@@ -104,6 +104,7 @@ def topk_mask_nb(Z, k, M):
     M must have the dtype of Z (the heap lives in it)."""
     B, n = Z.shape
     one = one_like(M)
+    zero = one - one
     ninf = cast_like(Z, -np.inf)
     for b in prange(B):
         row = Z[b]
@@ -139,12 +140,10 @@ def topk_mask_nb(Z, k, M):
             h[c] = v
         t = h[0]
         above = 0
-        for j in range(n):  # the units above t, then the lowest-index ties up to k
-            if row[j] > t:
-                M[b, j] = one
-                above += 1
-            else:
-                M[b, j] = one - one
+        for j in range(n):  # the units above t (branch-free), then the lowest-index ties
+            gt = row[j] > t
+            M[b, j] = one if gt else zero
+            above += np.int64(gt)
         ties = k - above
         for j in range(n):
             if ties == 0:
@@ -153,6 +152,76 @@ def topk_mask_nb(Z, k, M):
                 M[b, j] = one
                 ties -= 1
     return M
+
+
+@jit(parallel=True)
+def _topk_radix32_nb(U, Z, k, M):
+    """float32 rows: the k-th largest by a radix select on the bits (``U`` is ``Z`` viewed
+    as uint32), four 8-bit digits, most significant first; each pass a branch-free
+    histogram of the entries that share the digits found so far (a heap or a partition
+    mispredicts a branch per step on fresh data; one (B, 256) histogram per call).
+    Then the same fill as the heap version."""
+    B, n = Z.shape
+    one = one_like(M)
+    zero = one - one
+    hist = np.empty((B, 256), dtype=np.int64)
+    for b in prange(B):
+        h = hist[b]
+        prefix = np.uint32(0)
+        pmask = np.uint32(0)
+        kk = k
+        for p in range(4):
+            shift = np.uint32(24 - 8 * p)
+            for d in range(256):
+                h[d] = 0
+            for j in range(n):
+                u = U[b, j]
+                # order-preserving key: flip all bits of a negative, the sign of a
+                # positive; NaN gets key 0 (below -inf: the sort puts it last)
+                key = u ^ np.uint32(0x80000000) if u < np.uint32(0x80000000) else ~u
+                key = np.uint32(0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) \
+                    else key
+                h[(key >> shift) & np.uint32(255)] += np.int64((key & pmask) == prefix)
+            c = 0
+            d = 255
+            while c + h[d] < kk:
+                c += h[d]
+                d -= 1
+            kk -= c
+            prefix |= np.uint32(d) << shift
+            pmask |= np.uint32(255) << shift
+        # t: the entry whose key is the k-th largest (one exists by construction)
+        t = Z[b, 0]
+        for j in range(n):
+            u = U[b, j]
+            key = u ^ np.uint32(0x80000000) if u < np.uint32(0x80000000) else ~u
+            key = np.uint32(0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) else key
+            if key == prefix:
+                t = Z[b, j]
+                break
+        row = Z[b]
+        above = 0
+        for j in range(n):
+            gt = row[j] > t
+            M[b, j] = one if gt else zero
+            above += np.int64(gt)
+        ties = k - above
+        for j in range(n):
+            if ties == 0:
+                break
+            if row[j] == t:
+                M[b, j] = one
+                ties -= 1
+    return M
+
+
+def topk_mask_nb(Z, k, M):
+    """Numba version of :func:`topk_mask_ref`: a radix select for C-contiguous float32
+    (the training case), the heap otherwise; both keep the same units."""
+    if Z.dtype == np.float32 and M.dtype == np.float32 and Z.flags.c_contiguous \
+            and 1 <= k <= Z.shape[1]:
+        return _topk_radix32_nb(Z.view(np.uint32), Z, k, M)
+    return _topk_heap_nb(Z, k, M)
 
 
 topk_mask = dispatch(topk_mask_ref, topk_mask_nb)
