@@ -190,13 +190,15 @@ def _topk_radix32_nb(U, Z, k, M):
             kk -= c
             prefix |= np.uint32(d) << shift
             pmask |= np.uint32(255) << shift
-        # t: the entry whose key is the k-th largest (one exists by construction)
+            if h[d] == 1:  # one entry left with these digits: it is the k-th largest
+                break
+        # t: the entry with the digits found (the k-th largest; one exists by construction)
         t = Z[b, 0]
         for j in range(n):
             u = U[b, j]
             key = u ^ np.uint32(0x80000000) if u < np.uint32(0x80000000) else ~u
             key = np.uint32(0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) else key
-            if key == prefix:
+            if (key & pmask) == prefix:
                 t = Z[b, j]
                 break
         row = Z[b]
