@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import prange
+from numba.extending import register_jitable
 
 from ._jit import dispatch, jit
 from ._math import cast_like, fsigmoid, one_like
@@ -94,6 +95,34 @@ def topk_mask_ref(Z, k, M):
     return M
 
 
+@register_jitable(inline="always")
+def _keep_top(row, t, k, mrow, one, zero):
+    """Fill one mask row given the k-th largest value ``t``: 1 for every ``z > t``, then
+    for the lowest-index ``z == t`` until k are kept (the units a stable sort keeps)."""
+    n = row.shape[0]
+    above = 0
+    for j in range(n):  # branch-free
+        gt = row[j] > t
+        mrow[j] = one if gt else zero
+        above += np.int64(gt)
+    ties = k - above
+    for j in range(n):
+        if ties == 0:
+            break
+        if row[j] == t:
+            mrow[j] = one
+            ties -= 1
+
+
+@register_jitable(inline="always")
+def _order_key(u):
+    """A uint32 key that sorts like the float32 whose bits are ``u``: flip all bits of a
+    negative, the sign bit of a positive; NaN gets key 0 (below -inf, as the sort puts
+    it last)."""
+    key = u ^ np.uint32(0x80000000) if u < np.uint32(0x80000000) else ~u
+    return np.uint32(0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) else key
+
+
 @jit(parallel=True)
 def _topk_heap_nb(Z, k, M):
     """Numba version of :func:`topk_mask_ref`, allocation-free per row: the k-th largest
@@ -138,19 +167,7 @@ def _topk_heap_nb(Z, k, M):
                 h[c] = h[l]
                 c = l
             h[c] = v
-        t = h[0]
-        above = 0
-        for j in range(n):  # the units above t (branch-free), then the lowest-index ties
-            gt = row[j] > t
-            M[b, j] = one if gt else zero
-            above += np.int64(gt)
-        ties = k - above
-        for j in range(n):
-            if ties == 0:
-                break
-            if row[j] == t:
-                M[b, j] = one
-                ties -= 1
+        _keep_top(row, h[0], k, M[b], one, zero)
     return M
 
 
@@ -175,12 +192,7 @@ def _topk_radix32_nb(U, Z, k, M):
             for d in range(256):
                 h[d] = 0
             for j in range(n):
-                u = U[b, j]
-                # order-preserving key: flip all bits of a negative, the sign of a
-                # positive; NaN gets key 0 (below -inf: the sort puts it last)
-                key = u ^ np.uint32(0x80000000) if u < np.uint32(0x80000000) else ~u
-                key = np.uint32(0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) \
-                    else key
+                key = _order_key(U[b, j])
                 h[(key >> shift) & np.uint32(255)] += np.int64((key & pmask) == prefix)
             c = 0
             d = 255
@@ -195,25 +207,10 @@ def _topk_radix32_nb(U, Z, k, M):
         # t: the entry with the digits found (the k-th largest; one exists by construction)
         t = Z[b, 0]
         for j in range(n):
-            u = U[b, j]
-            key = u ^ np.uint32(0x80000000) if u < np.uint32(0x80000000) else ~u
-            key = np.uint32(0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) else key
-            if (key & pmask) == prefix:
+            if (_order_key(U[b, j]) & pmask) == prefix:
                 t = Z[b, j]
                 break
-        row = Z[b]
-        above = 0
-        for j in range(n):
-            gt = row[j] > t
-            M[b, j] = one if gt else zero
-            above += np.int64(gt)
-        ties = k - above
-        for j in range(n):
-            if ties == 0:
-                break
-            if row[j] == t:
-                M[b, j] = one
-                ties -= 1
+        _keep_top(Z[b], t, k, M[b], one, zero)
     return M
 
 
