@@ -43,6 +43,18 @@ def _names(model):
     return sym
 
 
+def _add_backward(t, layer, symbols, z=True, a=True):
+    """Add a layer's backward quantities, in the order backprop computes them:
+    ``∂E/∂z`` (its output, optional), ``∂E/∂a`` (δ, optional), ``∂E/∂W``, ``∂E/∂b``."""
+    a_sym, z_sym, W_sym, b_sym = symbols
+    if z:
+        t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", layer.cache["dZ"])
+    if a:
+        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a_sym})", layer.cache["dA"])
+    t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W_sym}", layer.grads["W"])
+    t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b_sym}", layer.grads["b"])
+
+
 def trace_vae(model, X, seed=0, eps=None):
     """Record one forward and backward pass of a VAE on ``X`` (one sample or a few).
 
@@ -97,29 +109,16 @@ def trace_vae(model, X, seed=0, eps=None):
                   "(x̂ − x) / (x̂(1 − x̂)) / B")
     heads = [m.out] + ([m.out_logvar] if gaussian else [])
     for layer in heads:
-        a, _, W, b = sym[layer.name]
-        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a})", layer.cache["dA"])
-        t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W}", layer.grads["W"])
-        t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b}", layer.grads["b"])
+        _add_backward(t, layer, sym[layer.name], z=False)
     for layer in reversed(m.decoder):
-        a, z, W, b = sym[layer.name]
-        t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z}", layer.cache["dZ"])
-        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a})", layer.cache["dA"])
-        t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W}", layer.grads["W"])
-        t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b}", layer.grads["b"])
+        _add_backward(t, layer, sym[layer.name])
     t.add("dE/dz", "∂E/∂z", c["dz"])
     t.add("dE/dmu", "∂E/∂μ", c["dmu"], "∂E/∂z + w_KL μ / B")
     t.add("dE/dlogvar", "∂E/∂log σ²", c["dlogvar"], "∂E/∂z ⊙ ε ⊙ ½σ + w_KL ½(σ² − 1) / B")
     for layer in (m.mu_head, m.logvar_head):
-        _, _, W, b = sym[layer.name]
-        t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W}", layer.grads["W"])
-        t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b}", layer.grads["b"])
+        _add_backward(t, layer, sym[layer.name], z=False, a=False)
     for layer in reversed(m.encoder):
-        a, z, W, b = sym[layer.name]
-        t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z}", layer.cache["dZ"])
-        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a})", layer.cache["dA"])
-        t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W}", layer.grads["W"])
-        t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b}", layer.grads["b"])
+        _add_backward(t, layer, sym[layer.name])
     for k, g in grads.items():
         t.add(f"grad.{k}", f"grad[{k}]", g, "the gradient the optimizer uses")
     return t
