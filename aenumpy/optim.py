@@ -25,6 +25,7 @@ class Optimizer:
         self.t = 0
 
     def step(self, params, grads):
+        """Update ``params`` in place from ``grads`` (same keys)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -36,6 +37,7 @@ class Optimizer:
         return out
 
     def load_state_dict(self, sd: dict):
+        """Restore the state written by :meth:`state_dict` (a checkpoint resumes exactly)."""
         self.t = int(np.asarray(sd["t"]))
         self.state = {}
         for key, arr in sd.items():
@@ -60,6 +62,7 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs momentum > 0")
 
     def step(self, params, grads):
+        """One update of every parameter: ``θ ← θ − η g`` (with momentum ``v ← μv − ηg``, ``θ ← θ + v``)."""
         check_grads(params, grads)
         self.t += 1
         for name, p in params.items():
@@ -85,6 +88,7 @@ class Adam(Optimizer):
         self.eps = check_float("eps", eps, 0, low_open=True)
 
     def step(self, params, grads):
+        """One Adam update of every parameter (bias-corrected moments, see the module docstring)."""
         check_grads(params, grads)
         self.t += 1
         bc1 = 1.0 - self.beta1 ** self.t

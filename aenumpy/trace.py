@@ -28,6 +28,7 @@ class Trace:
         self.entries = []
 
     def add(self, key, symbol, value, note=""):
+        """Record one quantity (a float64 copy) under its key and lecture symbol."""
         self.entries.append((key, symbol, np.array(value, dtype=np.float64), note))
 
     def keys(self):

@@ -20,6 +20,9 @@ from .activation import act_backward_ref
 
 
 def output_loss_ref(X, A, Z, loss_code, act_code, dA):
+    """NumPy reference: squared error ``E = (1/B) Σ ½(x − x̂)²`` with ``dA = (x̂ − x)/B ⊙ f'(a)``,
+    or cross-entropy from the logits ``E = (1/B) Σ softplus(a) − x a`` with ``dA = (σ(a) − x)/B``.
+    Fills ``dA``; returns E (summed in float64)."""
     B = X.shape[0]
     if loss_code == 0:
         diff = Z - X

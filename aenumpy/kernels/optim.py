@@ -19,6 +19,8 @@ from ._math import cast_like
 
 
 def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
+    """NumPy reference of the Adam step: ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
+    ``θ ← θ − (η/bc₁) m / (√(v/bc₂) + ε)``; updates p, m, v in place."""
     m *= b1
     m += (1 - b1) * g
     v *= b2
@@ -54,6 +56,7 @@ adam_update = dispatch(adam_update_ref, adam_update_nb)
 
 
 def sgd_update_ref(p, g, vel, lr, mu, nesterov):
+    """NumPy reference: ``v ← μv − ηg``; ``θ ← θ + v`` (Nesterov: ``θ ← θ + μv − ηg``), in place."""
     vel *= mu
     vel -= lr * g
     if nesterov:
@@ -74,6 +77,7 @@ def _sgd_nb(p, g, vel, lr, mu, nesterov):
 
 
 def sgd_update_nb(p, g, vel, lr, mu, nesterov):
+    """Numba version of :func:`sgd_update_ref` (on the flattened arrays)."""
     _sgd_nb(p.reshape(-1), g.reshape(-1), vel.reshape(-1), lr, mu, nesterov)
 
 

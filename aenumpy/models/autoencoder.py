@@ -104,6 +104,7 @@ class Autoencoder:
 
     @property
     def layers(self):
+        """Every Dense layer, encoder then decoder (``enc0 … dec{L-1}``)."""
         return self.encoder + self.decoder
 
     def get_config(self) -> dict:
@@ -120,6 +121,7 @@ class Autoencoder:
 
     @classmethod
     def from_config(cls, cfg: dict):
+        """Rebuild a model from :meth:`get_config` (fresh weights; ``load`` fills them)."""
         cfg = dict(cfg)
         cfg["regularizers"] = [from_config(r) for r in cfg.get("regularizers", [])]
         return cls(**cfg)
@@ -139,6 +141,7 @@ class Autoencoder:
         return twin
 
     def copy(self):
+        """An independent copy (same dtype, same weights)."""
         return self.astype(self.dtype)
 
     def __repr__(self):

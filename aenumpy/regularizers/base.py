@@ -62,6 +62,7 @@ class InputCorruption(Regularizer):
     at_eval = False
 
     def corrupt(self, X, rng):
+        """Return the corrupted input ``x̃`` (a new array; the loss still compares with X)."""
         raise NotImplementedError
 
 
@@ -84,6 +85,7 @@ class _HiddenRegularizer(Regularizer):
     layer = None
 
     def layer_index(self, model) -> int:
+        """The index i of the encoder layer ``enc{i}`` this regularizer acts on."""
         return encoder_layer_index(model, self.layer, f"{type(self).__name__}: ")
 
     def bind(self, model):
@@ -125,6 +127,7 @@ class HiddenPenalty(_HiddenRegularizer):
     """A loss term on one hidden layer."""
 
     def penalty(self, view: LayerView, need_grad: bool) -> Penalty:
+        """The term's value and, when ``need_grad``, its gradient pieces dZ, dA, dW."""
         raise NotImplementedError
 
 
