@@ -297,6 +297,7 @@ def test_injected_failure_mid_training(bad):
     assert opt.t == 20
     if bad in ("nan loss", "inf loss"):
         assert f"the loss became {bad.split()[0]}" in h.message
+        assert "(not finite)" in h.message
 
 
 def test_divergence_detected_on_the_reference_path_too():
