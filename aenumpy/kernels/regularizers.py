@@ -95,7 +95,7 @@ def topk_mask_ref(Z, k, M):
     return M
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _keep_top(row, t, k, mrow, one, zero):
     """Fill one mask row given the k-th largest value ``t``: 1 for every ``z > t``, then
     for the lowest-index ``z == t`` until k are kept (the units a stable sort keeps)."""
@@ -114,7 +114,7 @@ def _keep_top(row, t, k, mrow, one, zero):
             ties -= 1
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _order_key(u):
     """A uint32 key that sorts like the float32 whose bits are ``u``: flip all bits of a
     negative, the sign bit of a positive; NaN gets key 0 (below -inf, as the sort puts
