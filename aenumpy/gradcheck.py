@@ -42,23 +42,23 @@ def relative_error(a, n):
 
 def _partial(f, x, i, h, order):
     """Numerical ∂f/∂x[i] for a scalar function f of the (mutated, then restored) array x."""
-    flat = x.reshape(-1)
-    old = flat[i]
+    i = np.unravel_index(i, x.shape)  # flat position in C order, whatever x's layout
+    old = x[i]
     try:
         if order == 2:
-            flat[i] = old + h
+            x[i] = old + h
             fp = f()
-            flat[i] = old - h
+            x[i] = old - h
             fm = f()
             return (fp - fm) / (2 * h)
         vals = []
         for k in (-2, -1, 1, 2):
-            flat[i] = old + k * h
+            x[i] = old + k * h
             vals.append(f())
         # differences first: exactly 0 when f does not move, and no ulp residue of f itself
         return (8 * (vals[2] - vals[1]) - (vals[3] - vals[0])) / (12 * h)
     finally:
-        flat[i] = old
+        x[i] = old
 
 
 def numerical_gradient(f, x, h=DEFAULT_H, order=4, indices=None):

@@ -20,15 +20,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
+from ._layout import is_column_major, weight_layout
 from ._validate import (check_dtype, check_int, check_layer_input, check_name, check_rng,
                         check_upstream)
 from .kernels.activation import CODES, act_backward, bias_act
 
 
 def glorot_uniform(n_in, n_out, rng, dtype):
-    """Glorot & Bengio (2010): ``W ~ U(−r, r)``, ``r = √(6 / (n_in + n_out))``."""
+    """Glorot & Bengio (2010): ``W ~ U(−r, r)``, ``r = √(6 / (n_in + n_out))``.
+
+    Shape ``(n_out, n_in)``; stored column-major when ``n_in > n_out`` (the same
+    values: see :mod:`aenumpy._layout`, the BLAS is faster so)."""
     r = np.sqrt(6.0 / (n_in + n_out))
-    return rng.uniform(-r, r, size=(n_out, n_in)).astype(dtype)
+    W = rng.uniform(-r, r, size=(n_out, n_in))
+    return np.array(W, dtype=dtype, order=weight_layout(n_in, n_out))
 
 
 class Dense:
@@ -122,7 +127,9 @@ class Dense:
         ``db = Σ dA``, returns ``dX = dA W``."""
         X = self.cache["X"]
         self.cache["dA"] = dA
-        self.grads = {"W": dA.T @ X, "b": dA.sum(axis=0)}
+        # the same product either way; computed in W's memory layout (_layout.py)
+        gW = (X.T @ dA).T if is_column_major(self.W) else dA.T @ X
+        self.grads = {"W": gW, "b": dA.sum(axis=0)}
         dX = dA @ self.W if need_dX else None
         self.cache["dX"] = dX
         return dX

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._layout import flat_like, flat_view, same_layout
 from ._validate import check_bool, check_float, check_grads
 from .kernels.optim import adam_update, sgd_update
 
@@ -71,7 +72,9 @@ class SGD(Optimizer):
                 p -= self.lr * g
                 continue
             slots = self.state.setdefault(name, {"v": np.zeros_like(p)})
-            sgd_update(p, g, slots["v"], self.lr, self.momentum, self.nesterov)
+            v = _slot(slots, "v", p)
+            sgd_update(flat_view(p), flat_like(g, p), flat_view(v), self.lr, self.momentum,
+                       self.nesterov)
 
     def get_config(self):
         return {"name": "SGD", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -97,12 +100,20 @@ class Adam(Optimizer):
             slots = self.state.get(name)
             if slots is None:
                 slots = self.state[name] = {"m": np.zeros_like(p), "v": np.zeros_like(p)}
-            adam_update(p.reshape(-1), grads[name].reshape(-1), slots["m"].reshape(-1),
-                        slots["v"].reshape(-1), self.lr, self.beta1, self.beta2, self.eps, bc1, bc2)
+            m, v = _slot(slots, "m", p), _slot(slots, "v", p)
+            adam_update(flat_view(p), flat_like(grads[name], p), flat_view(m), flat_view(v),
+                        self.lr, self.beta1, self.beta2, self.eps, bc1, bc2)
 
     def get_config(self):
         return {"name": "Adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                 "eps": self.eps}
+
+
+def _slot(slots, key, p):
+    """The state array ``slots[key]`` in ``p``'s memory layout (re-laid once if a
+    restored state came in another), so that all of them walk in step."""
+    slots[key] = same_layout(slots[key], p)
+    return slots[key]
 
 
 OPTIMIZERS = {"SGD": SGD, "Adam": Adam}

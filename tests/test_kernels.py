@@ -128,10 +128,12 @@ def test_adam_paths_agree_in_each_dtype(dtype, rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("need_grad", [True, False])
-def test_contractive_paths_agree(dtype, need_grad, rng):
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_contractive_paths_agree(dtype, need_grad, order, rng):
+    """Both paths, with W stored row- or column-major (encoders are column-major)."""
     A = rng.normal(0, 2, (9, 6)).astype(dtype)
     A[0, 0] = 40.0
-    W = rng.normal(0, 0.5, (6, 13)).astype(dtype)
+    W = np.array(rng.normal(0, 0.5, (6, 13)), dtype=dtype, order=order)
     res = []
     for fn in (contractive_sigmoid.reference, contractive_sigmoid.compiled):
         dA = np.empty_like(A) if need_grad else None

@@ -105,3 +105,21 @@ def test_fit_rejects_bad_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ae.fit(m, X, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("opt", [lambda: ae.optim.Adam(1e-2),
+                                 lambda: ae.optim.SGD(0.1, momentum=0.9, nesterov=True)])
+def test_optimizers_step_any_memory_layout(opt, rng):
+    """A column-major weight, a gradient in the other layout and a state restored
+    row-major (as a checkpoint gives it) update exactly as all-row-major arrays do."""
+    W = rng.normal(size=(5, 8)).astype(np.float32)
+    pc, pf = {"W": W.copy()}, {"W": np.asfortranarray(W)}
+    oc, of = opt(), opt()
+    for step in range(4):
+        g = rng.normal(size=(5, 8)).astype(np.float32)
+        oc.step(pc, {"W": g})
+        of.step(pf, {"W": g if step % 2 else np.asfortranarray(g)})
+        if step == 1:
+            of.load_state_dict({k: np.array(v, order="C") for k, v in of.state_dict().items()})
+    assert pf["W"].flags.f_contiguous
+    np.testing.assert_array_equal(pf["W"], pc["W"])

@@ -93,7 +93,7 @@ def all_finite_ref(a):
 @jit(parallel=True)
 def _count_nonfinite_nb(bits, mask):
     n = 0
-    for i in range(bits.shape[0]):
+    for i in prange(bits.shape[0]):  # a reduction: parfor-outlined, so it vectorises
         n += (bits[i] & mask) == mask  # exponent all ones: ±inf or NaN
     return n
 
@@ -104,7 +104,7 @@ _EXP_MASK = {4: (np.uint32, np.uint32(0x7F800000)), 8: (np.uint64, np.uint64(0x7
 def all_finite_nb(a):
     """Numba version of :func:`all_finite_ref`: one pass over the IEEE bits (an entry is
     NaN or ±inf exactly when its exponent bits are all ones), no temporary array."""
-    a = np.ascontiguousarray(a).reshape(-1)
+    a = np.ravel(a, order="K")  # a view for a C- or F-ordered array
     if a.dtype.kind != "f" or a.dtype.itemsize not in _EXP_MASK:
         return all_finite_ref(a)
     if a.size == 0:

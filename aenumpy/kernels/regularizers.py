@@ -10,6 +10,7 @@ import numpy as np
 from numba import prange
 from numba.extending import register_jitable
 
+from .._layout import is_column_major
 from ._jit import dispatch, jit
 from ._math import cast_like, fsigmoid, one_like
 
@@ -38,17 +39,24 @@ def contractive_sigmoid_ref(A, W, lam, dA, dW):
 
 
 @jit(parallel=True)
-def _contractive_sigmoid_nb(A, W, lam, need_grad, dA, dW):
+def _contractive_sigmoid_nb(A, W, lam, need_grad, wt, dA, dW):
+    # wt: W and dW come transposed, (d_in, n) (a column-major W, passed as W.T)
     B, n = A.shape
-    d_in = W.shape[1]
     one = one_like(A)
-    S = np.empty(n, dtype=A.dtype)
-    for j in prange(n):
-        s = 0.0
-        for i in range(d_in):
-            w = W[j, i]
-            s += w * w
-        S[j] = s
+    S64 = np.zeros(n, dtype=np.float64)
+    if wt:
+        for i in range(W.shape[0]):  # Σ_i W_ji², row by row of Wᵀ (contiguous in j)
+            for j in range(n):
+                w = W[i, j]
+                S64[j] += w * w
+    else:
+        for j in prange(n):
+            s = 0.0
+            for i in range(W.shape[1]):
+                w = W[j, i]
+                s += w * w
+            S64[j] = s
+    S = S64.astype(A.dtype)
     G = np.empty((B, n), dtype=A.dtype)  # g², summed over the batch below
     c = cast_like(A, 2.0 * lam / B)
     for b in prange(B):
@@ -64,20 +72,30 @@ def _contractive_sigmoid_nb(A, W, lam, need_grad, dA, dW):
             g2sum[j] += G[b, j]
     value = 0.0
     for j in range(n):
-        value += g2sum[j] * S[j]
+        value += g2sum[j] * S64[j]
     if need_grad:
-        for j in prange(n):
-            cj = cast_like(A, c * g2sum[j])
-            for i in range(d_in):
-                dW[j, i] = cj * W[j, i]
+        cg = np.empty(n, dtype=A.dtype)
+        for j in range(n):
+            cg[j] = cast_like(A, c * g2sum[j])
+        if wt:
+            for i in prange(W.shape[0]):
+                for j in range(n):
+                    dW[i, j] = cg[j] * W[i, j]
+        else:
+            for j in prange(n):
+                for i in range(W.shape[1]):
+                    dW[j, i] = cg[j] * W[j, i]
     return lam / B * value
 
 
 def contractive_sigmoid_nb(A, W, lam, dA, dW):
-    """Numba version of :func:`contractive_sigmoid_ref` (one pass over A, one over W)."""
+    """Numba version of :func:`contractive_sigmoid_ref` (one pass over A, one over W,
+    walking W in its memory order: a column-major W goes in as ``Wᵀ``)."""
+    wt = is_column_major(W)
+    Wk = W.T if wt else W
     if dA is None:
-        return _contractive_sigmoid_nb(A, W, float(lam), False, A, W)
-    return _contractive_sigmoid_nb(A, W, float(lam), True, dA, dW)
+        return _contractive_sigmoid_nb(A, Wk, float(lam), False, wt, A, Wk)
+    return _contractive_sigmoid_nb(A, Wk, float(lam), True, wt, dA, dW.T if wt else dW)
 
 
 contractive_sigmoid = dispatch(contractive_sigmoid_ref, contractive_sigmoid_nb)

@@ -68,7 +68,7 @@ class Contractive(HiddenPenalty):
                                                                              np.float64):
             # the same formulas for σ, fused (kernels/regularizers.py; NumPy reference there)
             dA = np.empty_like(A) if need_grad else None
-            dW = np.empty(W.shape, dtype=A.dtype) if need_grad else None
+            dW = np.empty_like(W, dtype=A.dtype) if need_grad else None  # W's layout
             value = contractive_sigmoid(A, W, self.lam, dA, dW)
             if not need_grad:
                 return Penalty(value)

@@ -75,7 +75,7 @@ class WeightDecay(WeightPenalty):
         for n in self.selected(names):
             W = params[n]
             if self.kind == "l2":
-                w = W.ravel()
+                w = W.ravel(order="K")  # a view whatever W's layout
                 value += 0.5 * lam * float(np.dot(w, w))
                 if need_grad:
                     grads[n] = W * W.dtype.type(lam)
