@@ -6,7 +6,8 @@ from aenumpy.kernels import _jit
 from aenumpy.kernels.activation import act_backward, bias_act
 from aenumpy.kernels.loss import output_loss
 from aenumpy.kernels.optim import adam_update, sgd_update
-from aenumpy.kernels.regularizers import add_noise, contractive_sigmoid, kl_sparsity, topk_mask
+from aenumpy.kernels.noise import add_gaussian, box_muller_ref, n_uniforms
+from aenumpy.kernels.regularizers import contractive_sigmoid, kl_sparsity, topk_mask
 
 
 @pytest.mark.parametrize("code", [0, 1, 2, 3])
@@ -199,13 +200,52 @@ def test_kl_sparsity_paths_agree(dtype, need_grad, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_add_noise_paths_are_bit_identical(dtype, rng):
-    X = rng.random((8, 21)).astype(dtype)
-    eps = rng.standard_normal((8, 21)).astype(dtype)
-    a = add_noise.reference(X, 0.3, eps, np.empty_like(X))
-    b = add_noise.compiled(X, 0.3, eps, np.empty_like(X))
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(b, X + dtype(0.3) * eps)
+@pytest.mark.parametrize("shape", [(8, 21), (3, 5), (1, 1), (128, 784)])
+def test_gaussian_noise_paths_agree(dtype, shape, rng):
+    """x + σε with ε by Box–Muller: the Numba polynomials against NumPy's log1p/cos/sin,
+    odd sizes included (the last pair makes one normal too many)."""
+    X = rng.random(shape).astype(dtype)
+    U = rng.random(n_uniforms(X.size)).astype(dtype)
+    U[:2] = [0.0, 0.999]  # u₁ = 0 gives r = 0; θ near a full turn
+    a = add_gaussian.reference(X, 0.3, U, np.empty_like(X))
+    b = add_gaussian.compiled(X, 0.3, U, np.empty_like(X))
+    np.testing.assert_allclose(b, a, rtol=0, atol=3e-6 if dtype == np.float32 else 1e-14)
+    eps = box_muller_ref(U)[:X.size].reshape(shape)
+    np.testing.assert_allclose(a, X + dtype(0.3) * eps, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_box_muller_float32_polynomials_are_accurate():
+    """The float32 kernel's ε against Box–Muller in float64 over 2²¹ uniforms, with the
+    extremes u = 0 and u = 1 − 2⁻²⁴: within 1e-6 absolute (|ε| < 5.8)."""
+    U = np.random.default_rng(1).random(2 ** 21, dtype=np.float32)
+    U[:6] = [0.0, 0.0, np.float32(1 - 2 ** -24), 0.25, 0.5, np.float32(1 - 2 ** -24)]
+    X = np.zeros(U.size, np.float32).reshape(1, -1)
+    eps = add_gaussian.compiled(X, 1.0, U, np.empty_like(X)).ravel().astype(np.float64)
+    exact = box_muller_ref(U.astype(np.float64))
+    assert np.abs(eps - exact).max() < 1e-6
+    assert np.abs(eps).max() <= np.sqrt(48 * np.log(2)) + 1e-5
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_gaussian_corruption_is_standard_normal(jit):
+    """GaussianNoise's ε: mean 0, variance 1, normal quantiles (Kolmogorov–Smirnov
+    distance), and the two members of a Box–Muller pair uncorrelated."""
+    from math import erf
+
+    from aenumpy.regularizers.corruption import _gaussian
+
+    X = np.zeros((400, 501), np.float32)  # odd row length: pairs straddle rows
+    with _jit.use_jit(jit):
+        eps = _gaussian(X, 1.0, np.random.default_rng(3)).astype(np.float64).ravel()
+    n = eps.size
+    assert abs(eps.mean()) < 4 / np.sqrt(n) and abs(eps.var() - 1) < 4 * np.sqrt(2 / n)
+    s = np.sort(eps[::7])
+    cdf = 0.5 * (1 + np.vectorize(erf)(s / np.sqrt(2)))
+    ks = np.max(np.abs(cdf - np.arange(1, s.size + 1) / s.size))
+    assert ks < 1.63 / np.sqrt(s.size)  # the 1% critical value
+    pairs = eps[: n - n % 2].reshape(-1, 2)
+    assert abs(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1]) < 4 / np.sqrt(pairs.shape[0])
+    assert abs(np.corrcoef(pairs[:, 0] ** 2, pairs[:, 1] ** 2)[0, 1]) < 4 / np.sqrt(pairs.shape[0])
 
 
 @pytest.mark.parametrize("variant", ["basic", "denoising", "sparse_kl", "ksparse", "contractive",

@@ -34,6 +34,19 @@ def _i32_as_f32(typingctx, x):
     return sig, codegen
 
 
+@intrinsic
+def _f32_as_i32(typingctx, x):
+    """Reinterpret the bits of a float32 as an int32 (to read its exponent field)."""
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
 @register_jitable(inline="always")
 def _exp32(x):
     """``e^x`` in float32: ``x = k ln2 + r``, ``|r| ≤ ½ ln2``, ``e^x = 2^k · p(r)``."""
@@ -54,7 +67,7 @@ def _exp32(x):
 
 @register_jitable(inline="always")
 def _log1p32(e):
-    """``log(1 + e)`` for ``e ∈ [0, 1]`` in float32: ``2 atanh(s)``, ``s = e/(2 + e) ≤ 1/3``."""
+    """``log(1 + e)`` for ``e ∈ [−½, 1]`` in float32: ``2 atanh(s)``, ``s = e/(2 + e)``, ``|s| ≤ 1/3``."""
     s = e / (np.float32(2.0) + e)
     s2 = s * s
     p = np.float32(1.0 / 15.0)
@@ -67,6 +80,57 @@ def _log1p32(e):
     return np.float32(2.0) * s * (np.float32(1.0) + s2 * p)
 
 
+@register_jitable(inline="always")
+def _log32(w):
+    """``ln w`` for a normal float32 ``w > 0``: ``w = m 2^e``, ``m ∈ [√½, √2)``,
+    ``ln w = e ln2 + 2 atanh(s)``, ``s = (m − 1)/(m + 1)``, ``|s| ≤ 0.172``."""
+    bits = _f32_as_i32(w)
+    e = ((bits >> np.int32(23)) & np.int32(255)) - np.int32(127)
+    m = _i32_as_f32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))  # [1, 2)
+    big = m > np.float32(1.4142135)
+    m = np.float32(0.5) * m if big else m
+    ef = np.float32(e + np.int32(1)) if big else np.float32(e)
+    s = (m - np.float32(1.0)) / (m + np.float32(1.0))
+    s2 = s * s
+    p = np.float32(1.0 / 11.0)
+    p = p * s2 + np.float32(1.0 / 9.0)
+    p = p * s2 + np.float32(1.0 / 7.0)
+    p = p * s2 + np.float32(1.0 / 5.0)
+    p = p * s2 + np.float32(1.0 / 3.0)
+    lm = np.float32(2.0) * s * (np.float32(1.0) + s2 * p)
+    return ef * np.float32(0.693359375) + (lm - ef * np.float32(2.12194440e-4))
+
+
+@register_jitable(inline="always")
+def _sincos_turns32(u):
+    """``(cos 2πu, sin 2πu)`` for ``u ∈ [0, 1)`` in float32: the nearest quarter turn
+    ``k`` is taken out exactly (``4u − k`` is exact), the rest ``|φ| ≤ π/4`` goes
+    through the Taylor polynomials (truncation < 2e-9)."""
+    t = np.float32(4.0) * u
+    k = np.int32(t + np.float32(0.5))  # t ≥ 0: truncation is the floor
+    f = (t - np.float32(k)) * np.float32(1.5707963267948966)
+    f2 = f * f
+    s = np.float32(1.0 / 362880.0)
+    s = s * f2 - np.float32(1.0 / 5040.0)
+    s = s * f2 + np.float32(1.0 / 120.0)
+    s = s * f2 - np.float32(1.0 / 6.0)
+    s = f + f * f2 * s
+    c = np.float32(-1.0 / 3628800.0)
+    c = c * f2 + np.float32(1.0 / 40320.0)
+    c = c * f2 - np.float32(1.0 / 720.0)
+    c = c * f2 + np.float32(1.0 / 24.0)
+    c = c * f2 - np.float32(0.5)
+    c = np.float32(1.0) + f2 * c
+    # rotate by q = k mod 4 quarter turns, branch-free (so the loop vectorises):
+    # q = 0, 1, 2, 3 → (c, s), (−s, c), (−c, −s), (s, −c)
+    odd = (k & np.int32(1)) == np.int32(1)
+    a = s if odd else c
+    b = c if odd else s
+    sign_c = np.float32(np.int32(1) - ((k + np.int32(1)) & np.int32(2)))
+    sign_s = np.float32(np.int32(1) - (k & np.int32(2)))
+    return sign_c * a, sign_s * b
+
+
 def fexp(x):
     """``e^x`` (Python fallback; in a Numba kernel the overload below is used)."""
     return math.exp(x)
@@ -75,6 +139,32 @@ def fexp(x):
 def flog1p(e):
     """``log(1 + e)`` for ``0 ≤ e ≤ 1`` (Python fallback)."""
     return math.log1p(e)
+
+
+def flog1m(u):
+    """``ln(1 − u)`` for ``0 ≤ u < 1`` (Python fallback)."""
+    return math.log1p(-u)
+
+
+def fsincos_turns(u):
+    """``(cos 2πu, sin 2πu)`` (Python fallback)."""
+    return math.cos(2.0 * math.pi * u), math.sin(2.0 * math.pi * u)
+
+
+@overload(flog1m, inline="always")
+def _flog1m_ov(u):
+    if isinstance(u, types.Float) and u.bitwidth == 32:
+        # u < ½: the atanh series of log1p (accurate however small u is; |s| < ⅓);
+        # u ≥ ½: 1 − u is exact (Sterbenz), so ln of it directly
+        return lambda u: _log1p32(-u) if u < np.float32(0.5) else _log32(np.float32(1.0) - u)
+    return lambda u: math.log1p(-u)
+
+
+@overload(fsincos_turns, inline="always")
+def _fsincos_turns_ov(u):
+    if isinstance(u, types.Float) and u.bitwidth == 32:
+        return lambda u: _sincos_turns32(u)
+    return lambda u: (math.cos(2.0 * math.pi * u), math.sin(2.0 * math.pi * u))
 
 
 @overload(fexp, inline="always")

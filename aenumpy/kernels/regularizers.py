@@ -1,4 +1,6 @@
-"""Hot loops of the regularizers: contractive penalty, top-k mask, KL sparsity, Gaussian noise.
+"""Hot loops of the regularizers: contractive penalty, top-k mask, KL sparsity.
+
+(Gaussian corruption noise lives in :mod:`.noise`.)
 
 Each has a plain NumPy reference ``*_ref`` (the formula as the lecture writes it)
 and a Numba version ``*_nb``; the public name dispatches on the JIT switch
@@ -294,26 +296,3 @@ def kl_sparsity_nb(Z, rho, beta, clip, dZ):
 
 
 kl_sparsity = dispatch(kl_sparsity_ref, kl_sparsity_nb)
-
-
-# ------------------------------------------------------------- Gaussian corruption
-def add_noise_ref(X, sigma, eps, out):
-    """``x̃ = x + σ ε`` (the lecture's μ_T) into ``out``; ε drawn beforehand."""
-    np.multiply(eps, X.dtype.type(sigma), out=out)
-    out += X
-    return out
-
-
-@jit(parallel=True, fastmath=False)
-def add_noise_nb(X, sigma, eps, out):
-    """Numba version of :func:`add_noise_ref`, one pass; compiled without fast-math, so
-    ``σ ε`` is rounded before the add exactly as NumPy does (bit-identical draws)."""
-    B, n = X.shape
-    s = cast_like(X, sigma)
-    for b in prange(B):
-        for j in range(n):
-            out[b, j] = X[b, j] + eps[b, j] * s
-    return out
-
-
-add_noise = dispatch(add_noise_ref, add_noise_nb)

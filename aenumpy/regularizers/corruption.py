@@ -9,6 +9,7 @@ Three corruptions ``q``:
 
 * :class:`GaussianNoise` — additive isotropic Gaussian, the lecture's
   ``μ_T``: ``x̃ = x + σ·ε``, ``ε ~ N(0, I)`` (no clipping: x̃ may leave [0, 1]);
+  ε by the Box–Muller transform of the generator's uniforms;
 * :class:`MaskingNoise` — each input is set to 0 with probability ``p``;
 * :class:`SaltAndPepper` — each input is, with probability ``p``, set to ``low``
   or ``high`` (a fair coin decides which).
@@ -22,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_array, check_float, check_rng
-from ..kernels.regularizers import add_noise
+from ..kernels.noise import add_gaussian, n_uniforms
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
 
@@ -35,15 +36,15 @@ def _as_float(X):
 
 
 def _gaussian(X, sigma, rng):
-    """``x̃ = x + σ·ε``, ``ε ~ N(0, 1)`` per entry (the lecture's μ_T)."""
-    X = _as_float(X)
+    """``x̃ = x + σ·ε``, ``ε ~ N(0, 1)`` per entry (the lecture's μ_T).
+
+    ε comes from uniforms of ``rng`` by the Box–Muller transform, fused with the add
+    (:mod:`aenumpy.kernels.noise`, where the choice is explained)."""
+    X = np.ascontiguousarray(_as_float(X))
     if sigma == 0:
         return X.copy()
-    eps = rng.standard_normal(X.shape, dtype=X.dtype)
-    if X.ndim == 2:
-        # X + σ·ε in one pass, written into ε's buffer (kernels/regularizers.py)
-        return add_noise(X, sigma, eps, eps)
-    return X + X.dtype.type(sigma) * eps
+    U = rng.random(n_uniforms(X.size), dtype=X.dtype)
+    return add_gaussian(X, sigma, U, np.empty_like(X))
 
 
 def _masking(X, p, rng):
