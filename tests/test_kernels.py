@@ -6,7 +6,7 @@ from aenumpy.kernels import _jit
 from aenumpy.kernels.activation import act_backward, bias_act
 from aenumpy.kernels.loss import output_loss
 from aenumpy.kernels.optim import adam_update, sgd_update
-from aenumpy.kernels.noise import add_gaussian, box_muller_ref, n_uniforms
+from aenumpy.kernels.noise import add_gaussian, box_muller_ref, n_words, uniforms_ref
 from aenumpy.kernels.regularizers import contractive_sigmoid, kl_sparsity, topk_mask
 
 
@@ -205,23 +205,31 @@ def test_gaussian_noise_paths_agree(dtype, shape, rng):
     """x + σε with ε by Box–Muller: the Numba polynomials against NumPy's log1p/cos/sin,
     odd sizes included (the last pair makes one normal too many)."""
     X = rng.random(shape).astype(dtype)
-    U = rng.random(n_uniforms(X.size)).astype(dtype)
-    U[:2] = [0.0, 0.999]  # u₁ = 0 gives r = 0; θ near a full turn
-    a = add_gaussian.reference(X, 0.3, U, np.empty_like(X))
-    b = add_gaussian.compiled(X, 0.3, U, np.empty_like(X))
+    bits = rng.bit_generator.random_raw(n_words(X.size, dtype))
+    bits[0] = 0  # u₁ = 0 gives r = 0 (and, in float32, u₂ = 0)
+    a = add_gaussian.reference(X, 0.3, bits, np.empty_like(X))
+    b = add_gaussian.compiled(X, 0.3, bits, np.empty_like(X))
     np.testing.assert_allclose(b, a, rtol=0, atol=3e-6 if dtype == np.float32 else 1e-14)
-    eps = box_muller_ref(U)[:X.size].reshape(shape)
+    eps = box_muller_ref(uniforms_ref(bits, dtype))[:X.size].reshape(shape)
     np.testing.assert_allclose(a, X + dtype(0.3) * eps, rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniforms_are_numpys_own(dtype):
+    """The words become exactly the uniforms rng.random would have drawn."""
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    u = uniforms_ref(a.bit_generator.random_raw(6), dtype)
+    np.testing.assert_array_equal(u, b.random(u.size, dtype=dtype))
+
+
 def test_box_muller_float32_polynomials_are_accurate():
-    """The float32 kernel's ε against Box–Muller in float64 over 2²¹ uniforms, with the
-    extremes u = 0 and u = 1 − 2⁻²⁴: within 1e-6 absolute (|ε| < 5.8)."""
-    U = np.random.default_rng(1).random(2 ** 21, dtype=np.float32)
-    U[:6] = [0.0, 0.0, np.float32(1 - 2 ** -24), 0.25, 0.5, np.float32(1 - 2 ** -24)]
-    X = np.zeros(U.size, np.float32).reshape(1, -1)
-    eps = add_gaussian.compiled(X, 1.0, U, np.empty_like(X)).ravel().astype(np.float64)
-    exact = box_muller_ref(U.astype(np.float64))
+    """The float32 kernel's ε against Box–Muller in float64 of the same uniforms over 2²¹
+    draws, with the extremes u = 0 and u = 1 − 2⁻²⁴: within 1e-6 absolute (|ε| < 5.8)."""
+    bits = np.random.default_rng(1).bit_generator.random_raw(2 ** 20)
+    bits[:3] = [0, 0xFFFFFFFFFFFFFFFF, 0x0000000100000000 * 0x40 + 0xFFFFFFFF]
+    X = np.zeros((1, 2 ** 21), np.float32)
+    eps = add_gaussian.compiled(X, 1.0, bits, np.empty_like(X)).ravel().astype(np.float64)
+    exact = box_muller_ref(uniforms_ref(bits, np.float32).astype(np.float64))
     assert np.abs(eps - exact).max() < 1e-6
     assert np.abs(eps).max() <= np.sqrt(48 * np.log(2)) + 1e-5
 

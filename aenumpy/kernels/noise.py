@@ -1,21 +1,22 @@
 """Gaussian corruption ``x̃ = x + σ ε`` with ``ε`` from the Box–Muller transform.
 
 Lecture (denoising autoencoder, the μ_T corruption): ``x̃ = x + σ ε``,
-``ε ~ N(0, I)``. The uniforms come from the model's ``numpy.random.Generator``
-(principle 4); the normals are made from them by Box & Muller (1958): for
-independent ``u₁, u₂ ~ U[0, 1)``::
+``ε ~ N(0, I)``. The random bits come from the model's ``numpy.random.Generator``
+(principle 4: ``rng.bit_generator.random_raw``, 64-bit words); they become uniforms
+exactly as NumPy makes them (:func:`uniforms_ref`), and the uniforms become normals
+by Box & Muller (1958): for independent ``u₁, u₂ ~ U[0, 1)``::
 
     r = √(−2 ln(1 − u₁)),   θ = 2π u₂,   ε₁ = r cos θ,   ε₂ = r sin θ
 
-are two independent N(0, 1) draws. Uniform ``U[2k], U[2k+1]`` make
-``ε[2k], ε[2k+1]`` (row-major order over the batch), so a batch of ``n`` entries
-takes :func:`n_uniforms` ``(n)`` = n rounded up to even uniforms.
+are two independent N(0, 1) draws. Uniforms ``u[2k], u[2k+1]`` make ``ε[2k],
+ε[2k+1]`` (row-major order over the batch); a batch of ``n`` entries takes
+:func:`n_words` ``(n, dtype)`` words (n rounded up to even uniforms).
 
 Why not ``rng.standard_normal``: NumPy's ziggurat costs ~0.86 ms for a 128×784
-float32 batch, a third of a denoising training step, while the uniforms take
-0.18 ms and the transform vectorises (README, "Speed"). The tails: float32
-uniforms are multiples of 2⁻²⁴, so ``|ε| ≤ √(48 ln 2) ≈ 5.77`` (a standard normal
-exceeds that with probability 8e-9); in float64, 8.6.
+float32 batch, a third of a denoising training step; ``rng.random`` would cost
+0.18 ms, the raw words 0.11 ms, and the transform vectorises (README, "Speed").
+The tails: float32 uniforms are multiples of 2⁻²⁴, so ``|ε| ≤ √(48 ln 2) ≈ 5.77``
+(a standard normal exceeds that with probability 8e-9); in float64, 8.6.
 
 The reference is NumPy's ``log1p``/``cos``/``sin``; the Numba version computes
 the same formulas with float32 polynomials (:mod:`._math`), which agree with it
@@ -24,7 +25,8 @@ to a few 1e-7 relative.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from ._jit import dispatch, jit
 from ._math import cast_like, flog1m, fsincos_turns
@@ -33,6 +35,26 @@ from ._math import cast_like, flog1m, fsincos_turns
 def n_uniforms(n: int) -> int:
     """Uniforms needed for ``n`` normals: two per pair, ``n`` rounded up to even."""
     return n + (n & 1)
+
+
+def n_words(n: int, dtype) -> int:
+    """64-bit generator words for ``n`` normals: one per pair in float32 (two 24-bit
+    uniforms per word), two per pair in float64 (one 53-bit uniform per word)."""
+    pairs = (n + 1) // 2
+    return pairs if np.dtype(dtype) == np.float32 else 2 * pairs
+
+
+def uniforms_ref(bits, dtype):
+    """The uniforms in [0, 1) that the words ``bits`` (uint64) make, NumPy's recipes:
+    float32, two per word (low half first), each the top 24 bits of its 32 × 2⁻²⁴;
+    float64, one per word, its top 53 bits × 2⁻⁵³."""
+    bits = np.asarray(bits, dtype=np.uint64)
+    if np.dtype(dtype) == np.float32:
+        u = np.empty(2 * bits.size, np.float32)
+        u[0::2] = ((bits & np.uint64(0xFFFFFFFF)) >> np.uint64(8)).astype(np.float32)
+        u[1::2] = (bits >> np.uint64(40)).astype(np.float32)
+        return u * np.float32(2.0 ** -24)
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
 
 def box_muller_ref(U):
@@ -48,18 +70,42 @@ def box_muller_ref(U):
     return eps
 
 
-def add_gaussian_ref(X, sigma, U, out):
-    """``x̃ = x + σ ε`` into ``out`` (shape of X), ``ε = box_muller(U)[:X.size]``."""
-    eps = box_muller_ref(U)[:X.size].reshape(X.shape)
+def add_gaussian_ref(X, sigma, bits, out):
+    """``x̃ = x + σ ε`` into ``out`` (shape of X), ``ε = box_muller(uniforms(bits))[:X.size]``."""
+    eps = box_muller_ref(uniforms_ref(bits, X.dtype))[:X.size].reshape(X.shape)
     np.multiply(eps, X.dtype.type(sigma), out=out)
     out += X
     return out
 
 
+def _pair_uniforms(x, bits, k):
+    """``(u₁, u₂)`` of pair ``k`` as :func:`uniforms_ref` makes them (Python fallback)."""
+    if x.dtype == np.float32:
+        w = int(bits[k])
+        return np.float32(((w & 0xFFFFFFFF) >> 8) * 2.0 ** -24), np.float32((w >> 40) * 2.0 ** -24)
+    return (int(bits[2 * k]) >> 11) * 2.0 ** -53, (int(bits[2 * k + 1]) >> 11) * 2.0 ** -53
+
+
+@overload(_pair_uniforms, inline="always")
+def _pair_uniforms_ov(x, bits, k):
+    if x.dtype == types.float32:
+        def f32(x, bits, k):
+            w = bits[k]
+            lo = np.int32((w & np.uint64(0xFFFFFFFF)) >> np.uint64(8))  # 24 bits: exact
+            hi = np.int32(w >> np.uint64(40))
+            return np.float32(lo) * np.float32(2.0 ** -24), np.float32(hi) * np.float32(2.0 ** -24)
+        return f32
+
+    def f64(x, bits, k):
+        return (np.float64(bits[2 * k] >> np.uint64(11)) * 2.0 ** -53,
+                np.float64(bits[2 * k + 1] >> np.uint64(11)) * 2.0 ** -53)
+    return f64
+
+
 @jit(parallel=True)
-def _add_gaussian_nb(x, sigma, U, out):
+def _add_gaussian_nb(x, sigma, bits, out):
     n = x.shape[0]
-    h = n // 2
+    h = (n + 1) // 2
     s = cast_like(x, sigma)
     m2 = cast_like(x, -2.0)
     # three simple loops: LLVM vectorises each (one loop doing all of it ran 3x slower)
@@ -67,23 +113,22 @@ def _add_gaussian_nb(x, sigma, U, out):
     C = np.empty(h, dtype=x.dtype)
     S = np.empty(h, dtype=x.dtype)
     for k in prange(h):
-        R[k] = s * np.sqrt(m2 * flog1m(U[2 * k]))
-    for k in prange(h):
-        c, sn = fsincos_turns(U[2 * k + 1])
+        u1, u2 = _pair_uniforms(x, bits, k)
+        R[k] = s * np.sqrt(m2 * flog1m(u1))
+        c, sn = fsincos_turns(u2)
         C[k] = c
         S[k] = sn
-    for k in prange(h):
+    for k in prange(n // 2):
         out[2 * k] = x[2 * k] + R[k] * C[k]
         out[2 * k + 1] = x[2 * k + 1] + R[k] * S[k]
     if n & 1:  # the last pair makes one more normal than needed
-        r = np.sqrt(m2 * flog1m(U[n - 1]))
-        c, sn = fsincos_turns(U[n])
-        out[n - 1] = x[n - 1] + s * (r * c)
+        out[n - 1] = x[n - 1] + R[h - 1] * C[h - 1]
 
 
-def add_gaussian_nb(X, sigma, U, out):
-    """Numba version of :func:`add_gaussian_ref`: one pass over X, U and out (C-contiguous)."""
-    _add_gaussian_nb(X.reshape(-1), float(sigma), U, out.reshape(-1))
+def add_gaussian_nb(X, sigma, bits, out):
+    """Numba version of :func:`add_gaussian_ref`: the words to ``σ r cos θ``, ``σ r sin θ``,
+    then the add (X and out C-contiguous)."""
+    _add_gaussian_nb(X.reshape(-1), float(sigma), bits, out.reshape(-1))
     return out
 
 

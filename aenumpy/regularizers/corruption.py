@@ -9,7 +9,7 @@ Three corruptions ``q``:
 
 * :class:`GaussianNoise` — additive isotropic Gaussian, the lecture's
   ``μ_T``: ``x̃ = x + σ·ε``, ``ε ~ N(0, I)`` (no clipping: x̃ may leave [0, 1]);
-  ε by the Box–Muller transform of the generator's uniforms;
+  ε by the Box–Muller transform of the generator's random bits;
 * :class:`MaskingNoise` — each input is set to 0 with probability ``p``;
 * :class:`SaltAndPepper` — each input is, with probability ``p``, set to ``low``
   or ``high`` (a fair coin decides which).
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_array, check_float, check_rng
-from ..kernels.noise import add_gaussian, n_uniforms
+from ..kernels.noise import add_gaussian, n_words
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
 
@@ -38,13 +38,13 @@ def _as_float(X):
 def _gaussian(X, sigma, rng):
     """``x̃ = x + σ·ε``, ``ε ~ N(0, 1)`` per entry (the lecture's μ_T).
 
-    ε comes from uniforms of ``rng`` by the Box–Muller transform, fused with the add
-    (:mod:`aenumpy.kernels.noise`, where the choice is explained)."""
+    ε comes from ``rng``'s random words by the Box–Muller transform, fused with the
+    add (:mod:`aenumpy.kernels.noise`, where the choice is explained)."""
     X = np.ascontiguousarray(_as_float(X))
     if sigma == 0:
         return X.copy()
-    U = rng.random(n_uniforms(X.size), dtype=X.dtype)
-    return add_gaussian(X, sigma, U, np.empty_like(X))
+    bits = rng.bit_generator.random_raw(n_words(X.size, X.dtype))
+    return add_gaussian(X, sigma, bits, np.empty_like(X))
 
 
 def _masking(X, p, rng):
