@@ -47,6 +47,24 @@ def test_adam_paths_agree(rng):
         np.testing.assert_allclose(x, y, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_kernel_still_propagates_nan_and_zero_moments(dtype, rng):
+    """A NaN gradient gives a NaN parameter (fast-math must not hide it), and v = 0
+    (a zero gradient) gives neither inf nor NaN."""
+    p = rng.normal(size=40).astype(dtype)
+    g = rng.normal(size=40).astype(dtype)
+    g[[3, 17]] = np.nan
+    g[[5, 6]] = 0.0
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    old = p.copy()
+    adam_update.compiled(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.001)
+    assert np.isnan(p[[3, 17]]).all()
+    assert p[5] == old[5] and p[6] == old[6]
+    ok = np.ones(40, bool)
+    ok[[3, 17]] = False
+    assert np.isfinite(p[ok]).all()
+
+
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_paths_agree(nesterov, rng):
     p, g, vel = rng.normal(size=(4, 5)), rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
