@@ -56,7 +56,7 @@ def _kernels():
 
 
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
-           "optim.adam_update", "optim.sgd_update", "optim.all_finite", "regularizers.contractive_sigmoid",
+           "optim.adam_update", "optim.adam_update_many", "optim.sgd_update", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian"}
 
 
@@ -126,6 +126,28 @@ def test_adam_update(data, dtype, n, t, lr, b1, b2, eps):
     for a0, a1 in zip(o0, o1):
         np.testing.assert_allclose(a1, a0, rtol=tol(dtype)["rtol"],
                                    atol=tol(dtype)["rtol"] * max(1.0, lr / np.sqrt(bc2)))
+
+
+@SETTINGS
+@given(st.data(), DTYPES, st.lists(st.integers(1, 60), min_size=1, max_size=5),
+       st.integers(1, 5000), st.floats(1e-5, 1.0))
+def test_adam_update_many(data, dtype, sizes, t, lr):
+    """All the parameters in one call: the same as the reference, parameter by parameter."""
+    from aenumpy.kernels.optim import adam_update_many
+
+    groups = [[arrays(data.draw, dtype, (n,), lo, hi) for n in sizes]
+              for lo, hi in ((-5, 5), (-5, 5), (-1, 1), (0, 2))]
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    outs = []
+    for fn in (adam_update_many.reference, adam_update_many.compiled):
+        g = [[a.copy() for a in grp] for grp in groups]
+        fn(*g, lr, b1, b2, eps, bc1, bc2)
+        outs.append(g)
+    for grp0, grp1 in zip(*outs):
+        for a0, a1 in zip(grp0, grp1):
+            np.testing.assert_allclose(a1, a0, rtol=tol(dtype)["rtol"],
+                                       atol=tol(dtype)["rtol"] * max(1.0, lr / np.sqrt(bc2)))
 
 
 @SETTINGS

@@ -55,6 +55,53 @@ def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
 adam_update = dispatch(adam_update_ref, adam_update_nb)
 
 
+def adam_update_many_ref(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
+    """:func:`adam_update_ref` on each ``(p, g, m, v)`` of the equal-length sequences
+    (every parameter of a model in one call)."""
+    for p, g, m, v in zip(ps, gs, ms, vs):
+        adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+
+
+@jit(parallel=True)
+def _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
+    for t in range(len(ps)):
+        p = ps[t]
+        g = gs[t]
+        m = ms[t]
+        v = vs[t]
+        step = cast_like(p, lr / bc1)
+        inv_bc2 = cast_like(p, 1.0 / bc2)
+        b1_ = cast_like(p, b1)
+        b2_ = cast_like(p, b2)
+        c1 = cast_like(p, 1.0 - b1)
+        c2 = cast_like(p, 1.0 - b2)
+        eps_ = cast_like(p, eps)
+        for i in prange(p.shape[0]):
+            gi = g[i]
+            mi = b1_ * m[i] + c1 * gi
+            vi = b2_ * v[i] + c2 * gi * gi
+            m[i] = mi
+            v[i] = vi
+            p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
+
+
+def adam_update_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
+    """Numba version of :func:`adam_update_many_ref`: one call for all the parameters
+    (the per-call cost, ~6 µs a parameter in Python, was 70 µs of a deep step) when
+    they are 1-D arrays of one type; else one call each."""
+    ps, gs, ms, vs = tuple(ps), tuple(gs), tuple(ms), tuple(vs)
+    try:
+        _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2)
+    except Exception as exc:  # arrays of mixed types make a tuple Numba cannot index in a loop
+        if type(exc).__name__ != "TypingError":
+            raise
+        for p, g, m, v in zip(ps, gs, ms, vs):  # nothing was updated yet: one call each
+            adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+
+
+adam_update_many = dispatch(adam_update_many_ref, adam_update_many_nb)
+
+
 def sgd_update_ref(p, g, vel, lr, mu, nesterov):
     """NumPy reference: ``v ← μv − ηg``; ``θ ← θ + v`` (Nesterov: ``θ ← θ + μv − ηg``), in place."""
     vel *= mu
