@@ -46,7 +46,7 @@ def test_denoising_brings_noisy_images_back_towards_the_clean_ones(mnist, plain)
     noisy = corrupt(Xte, "gaussian", 0.5, np.random.default_rng(1))
     before = np.linalg.norm(noisy - Xte, axis=1).mean()              # ≈ 0.5·√784 = 14
     after = np.linalg.norm(dae.reconstruct(noisy) - Xte, axis=1).mean()
-    # measured: 13.98 → 5.36 (2.6× closer); the plain AE gives 5.40 after 3 epochs
+    # measured: 13.99 → 5.34 (2.6× closer); the plain AE gives 5.39 after 3 epochs
     assert after < before / 2.2, (before, after)
     # the noise is off at evaluation: reconstruct is deterministic
     np.testing.assert_array_equal(dae.reconstruct(Xte[:50]), dae.reconstruct(Xte[:50]))
@@ -72,7 +72,9 @@ def test_topk_leaves_exactly_k_units_per_sample(mnist):
     nonzero = (Z != 0).sum(axis=1)
     assert (nonzero == k).all(), np.unique(nonzero)
     assert ((m.encode(Xte) != 0).sum(axis=1) == 2 * k).all()  # α·k at evaluation
-    assert m.reconstruction_error(Xte) < 20.0  # measured 12.0: it still reconstructs
+    # it still reconstructs: measured 19.7 (the training loss ends at 12.6; evaluation keeps
+    # α·k = 50 units where 25 were trained), against 25.2 for predicting the mean image
+    assert m.reconstruction_error(Xte) < 20.0
 
 
 def test_contractive_autoencoder_has_a_smaller_jacobian(mnist, plain):
