@@ -6,8 +6,10 @@ For each round and each variant this runs, each in its own process,
 peer's own defaults) and ``gemm_floor.py`` (the GEMM-only epoch of the same
 variant, at that same moment), then prints per variant the median samples/s
 (and min–max) of each side, the ratio of the medians, and aenumpy's epoch_s ÷
-the floor's (both medians). The machine is shared and noisy, so only the
-medians of interleaved rounds mean anything (see the peer's RESULTS-peer.md).
+the floor's (both medians); and, as a second view, the median (min–max) of the
+per-round ratios, each round's aenumpy against the peer and the floor measured
+in the same minute. The machine is shared and noisy, so only the medians of
+interleaved rounds mean anything (see the peer's RESULTS-peer.md).
 
     python benchmarks/compare.py --rounds 3                      # every variant
     python benchmarks/compare.py --variants basic deep --rounds 5 --out runs/speed.jsonl
@@ -90,10 +92,11 @@ def main():
     a = p.parse_args()
     if a.summarize:
         recs = {v: {"aenumpy": [], "torch-eager": [], "gemm-floor": []} for v in a.variants}
-        for path in a.summarize:
+        for src, path in enumerate(a.summarize):
             for ln in open(path):
                 if ln.strip().startswith("{"):
                     r = json.loads(ln)
+                    r["_src"] = src  # rounds of different files are different rounds
                     if r.get("variant") in recs and r.get("impl") in recs[r["variant"]]:
                         recs[r["variant"]][r["impl"]].append(r)
         table(a.variants, recs)
@@ -145,11 +148,26 @@ def main():
     return 0
 
 
+def paired(recs_a, recs_b, key_a, key_b):
+    """Per-round ratios ``a[key_a] / b[key_b]`` of the records measured in the same round
+    (the machine's slow spells hit both sides of a round alike, so these vary less
+    than the ratio of the medians)."""
+    b = {(r.get("_src", 0), r.get("round")): r.get(key_b) for r in recs_b}
+    out = []
+    for r in recs_a:
+        other = b.get((r.get("_src", 0), r.get("round")))
+        if r.get(key_a) and other:
+            out.append(r[key_a] / other)
+    return med_range(out)
+
+
 def table(variants, recs):
-    """The markdown table: medians (min–max) per variant, the ratio and ÷ floor."""
-    print(f"\n| variant | aenumpy samples/s | peer samples/s | ratio | aenumpy epoch_s | "
-          f"floor epoch_s | ÷ floor | peak RSS MB (ours / peer) | cold start s (ours) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    """The markdown table: medians (min–max) per variant, the ratio of the medians and
+    the median of the per-round ratios, and the same for ÷ floor."""
+    print(f"\n| variant | aenumpy samples/s | peer samples/s | ratio | ratio per round | "
+          f"aenumpy epoch_s | floor epoch_s | ÷ floor | ÷ floor per round | "
+          f"peak RSS MB (ours / peer) | cold start s (ours) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for v in variants:
         ours = med_range([r.get("samples_per_s") for r in recs[v]["aenumpy"]])
         them = med_range([r.get("samples_per_s") for r in recs[v]["torch-eager"]])
@@ -160,9 +178,11 @@ def table(variants, recs):
         cold = med_range([r.get("cold_start_s") for r in recs[v]["aenumpy"]])
         ratio = f"{ours[0] / them[0]:.2f}×" if ours and them else "n/a"
         vs_floor = f"{ep[0] / fl[0]:.2f}×" if ep and fl else "n/a"
+        pr = paired(recs[v]["aenumpy"], recs[v]["torch-eager"], "samples_per_s", "samples_per_s")
+        pf = paired(recs[v]["aenumpy"], recs[v]["gemm-floor"], "epoch_s", "epoch_s")
         rss = (f"{rss_o[0]:.0f} / {rss_t[0]:.0f}" if rss_o and rss_t else "n/a")
-        print(f"| {v} | {fmt(ours)} | {fmt(them)} | {ratio} | {fmt(ep, 2)} | {fmt(fl, 2)} | "
-              f"{vs_floor} | {rss} | {fmt(cold, 2)} |")
+        print(f"| {v} | {fmt(ours)} | {fmt(them)} | {ratio} | {fmt(pr, 2)}× | {fmt(ep, 2)} | "
+              f"{fmt(fl, 2)} | {vs_floor} | {fmt(pf, 2)}× | {rss} | {fmt(cold, 2)} |")
 
 
 if __name__ == "__main__":
