@@ -115,6 +115,7 @@ def main():
     if a.steps is not None:
         common += ["--steps", str(a.steps)]
     out = open(a.out, "a") if a.out else None
+    run = time.strftime("%Y-%m-%d %H:%M", time.gmtime())  # rounds pair within one run
     recs = {v: {"aenumpy": [], "torch-eager": [], "gemm-floor": []} for v in a.variants}
     print(f"# compare: {a.rounds} rounds x {len(a.variants)} variants, threads={a.threads}, "
           f"n={a.n}, started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}",
@@ -131,6 +132,7 @@ def main():
             for kind, cmd in jobs:
                 for r in run_json(cmd, a.timeout):
                     r["round"] = rnd
+                    r["run"] = run
                     r.setdefault("impl", kind)
                     r.setdefault("variant", v)
                     if r.get("impl") == kind:
@@ -152,10 +154,13 @@ def paired(recs_a, recs_b, key_a, key_b):
     """Per-round ratios ``a[key_a] / b[key_b]`` of the records measured in the same round
     (the machine's slow spells hit both sides of a round alike, so these vary less
     than the ratio of the medians)."""
-    b = {(r.get("_src", 0), r.get("round")): r.get(key_b) for r in recs_b}
+    def key(r):
+        return r.get("_src", 0), r.get("run"), r.get("round")
+
+    b = {key(r): r.get(key_b) for r in recs_b}
     out = []
     for r in recs_a:
-        other = b.get((r.get("_src", 0), r.get("round")))
+        other = b.get(key(r))
         if r.get(key_a) and other:
             out.append(r[key_a] / other)
     return med_range(out)
