@@ -66,9 +66,9 @@ def _exp32(x):
 
 
 @register_jitable(inline="always")
-def _log1p32(e):
-    """``log(1 + e)`` for ``e ∈ [−½, 1]`` in float32: ``2 atanh(s)``, ``s = e/(2 + e)``, ``|s| ≤ 1/3``."""
-    s = e / (np.float32(2.0) + e)
+def _two_atanh32(s):
+    """``2 atanh(s) = ln((1 + s)/(1 − s))`` for ``|s| ≤ 1/3`` in float32: the odd series
+    ``2(s + s³/3 + … + s¹⁵/15)`` (truncation < 4e-10)."""
     s2 = s * s
     p = np.float32(1.0 / 15.0)
     p = p * s2 + np.float32(1.0 / 13.0)
@@ -81,6 +81,12 @@ def _log1p32(e):
 
 
 @register_jitable(inline="always")
+def _log1p32(e):
+    """``log(1 + e)`` for ``e ∈ [−½, 1]`` in float32: ``2 atanh(s)``, ``s = e/(2 + e)``, ``|s| ≤ 1/3``."""
+    return _two_atanh32(e / (np.float32(2.0) + e))
+
+
+@register_jitable(inline="always")
 def _log32(w):
     """``ln w`` for a normal float32 ``w > 0``: ``w = m 2^e``, ``m ∈ [√½, √2)``,
     ``ln w = e ln2 + 2 atanh(s)``, ``s = (m − 1)/(m + 1)``, ``|s| ≤ 0.172``."""
@@ -90,14 +96,7 @@ def _log32(w):
     big = m > np.float32(1.4142135)
     m = np.float32(0.5) * m if big else m
     ef = np.float32(e + np.int32(1)) if big else np.float32(e)
-    s = (m - np.float32(1.0)) / (m + np.float32(1.0))
-    s2 = s * s
-    p = np.float32(1.0 / 11.0)
-    p = p * s2 + np.float32(1.0 / 9.0)
-    p = p * s2 + np.float32(1.0 / 7.0)
-    p = p * s2 + np.float32(1.0 / 5.0)
-    p = p * s2 + np.float32(1.0 / 3.0)
-    lm = np.float32(2.0) * s * (np.float32(1.0) + s2 * p)
+    lm = _two_atanh32((m - np.float32(1.0)) / (m + np.float32(1.0)))
     return ef * np.float32(0.693359375) + (lm - ef * np.float32(2.12194440e-4))
 
 

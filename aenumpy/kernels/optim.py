@@ -28,28 +28,10 @@ def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     p -= (lr / bc1) * m / (np.sqrt(v / bc2) + eps)
 
 
-@jit(parallel=True)
-def _adam_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    step = cast_like(p, lr / bc1)
-    inv_bc2 = cast_like(p, 1.0 / bc2)
-    b1_ = cast_like(p, b1)
-    b2_ = cast_like(p, b2)
-    c1 = cast_like(p, 1.0 - b1)
-    c2 = cast_like(p, 1.0 - b2)
-    eps_ = cast_like(p, eps)
-    for i in prange(p.shape[0]):
-        gi = g[i]
-        mi = b1_ * m[i] + c1 * gi
-        vi = b2_ * v[i] + c2 * gi * gi
-        m[i] = mi
-        v[i] = vi
-        p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
-
-
 def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
     """Numba version of :func:`adam_update_ref`, one pass over the four arrays, in the
     arrays' dtype (float32 arithmetic for float32 parameters, as the reference does)."""
-    _adam_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+    _adam_many_nb((p,), (g,), (m,), (v,), lr, b1, b2, eps, bc1, bc2)
 
 
 adam_update = dispatch(adam_update_ref, adam_update_nb)
@@ -64,6 +46,7 @@ def adam_update_many_ref(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
 
 @jit(parallel=True)
 def _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
+    # the Adam step on each (p, g, m, v) of the tuples, one vectorised pass each
     for t in range(len(ps)):
         p = ps[t]
         g = gs[t]
