@@ -11,6 +11,10 @@ version runs ~10× faster inside a loop. Their relative error is below 2e-7
 Nothing here is compiled at import: ``numba.extending.overload`` only registers
 the float32 / float64 implementations; they are compiled into the kernels that
 call them.
+
+For developers: Numba's on-disk cache is keyed on each kernel's own source file,
+so after editing a helper here, delete ``aenumpy/kernels/__pycache__`` or the
+kernels that use it keep their old compiled code (a fresh install compiles anew).
 """
 from __future__ import annotations
 
