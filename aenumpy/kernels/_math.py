@@ -1,12 +1,14 @@
-"""Scalar math for the Numba kernels: ``fexp``, ``flog1p_exp_neg`` (softplus's tail).
+"""Scalar math for the Numba kernels: ``fexp``, ``flog1p`` (softplus's tail), ``flog1m``
+(``ln(1 − u)``) and ``fsincos_turns`` (``cos 2πu``, ``sin 2πu``) for Box–Muller.
 
-In float64 these are ``math.exp`` / ``math.log1p``. In float32 they are
-written out as polynomials (Cody–Waite range reduction and a degree-6 minimax
-polynomial for ``exp``, the ``atanh`` series for ``log1p``), because the
-library ``expf`` is a scalar call that LLVM cannot vectorise: the written-out
-version runs ~10× faster inside a loop. Their relative error is below 2e-7
-(about 1.5 float32 ulp); ``tests/test_kernels.py`` checks them against
-``np.exp`` / ``np.log1p`` in float64.
+In float64 these are ``math.exp`` / ``math.log1p`` / ``math.cos`` / ``math.sin``. In
+float32 they are written out as polynomials (Cody–Waite range reduction and a
+degree-6 minimax polynomial for ``exp``, the ``atanh`` series for the logarithms,
+Taylor polynomials after taking out the nearest quarter turn for ``sin``/``cos``),
+because the library ``expf`` is a scalar call that LLVM cannot vectorise: the
+written-out version runs ~10× faster inside a loop. Their error is below 2e-7
+relative (about 1.5 float32 ulp); ``tests/test_kernels.py`` checks them against
+NumPy in float64.
 
 Nothing here is compiled at import: ``numba.extending.overload`` only registers
 the float32 / float64 implementations; they are compiled into the kernels that
