@@ -87,6 +87,9 @@ def main():
     p.add_argument("--floor-repeats", type=int, default=3)
     p.add_argument("--timeout", type=int, default=600, help="per process (s)")
     p.add_argument("--out", default=None, help="append every JSON record to this file")
+    p.add_argument("--by-spell", action="store_true",
+                   help="also split the rounds by the machine's state, read from the floor of "
+                        "the same round: quiet (within 15%% of the variant's fastest floor) or slow")
     p.add_argument("--summarize", metavar="JSONL", nargs="+", default=None,
                    help="print the table from files an earlier run wrote (runs nothing)")
     a = p.parse_args()
@@ -100,6 +103,8 @@ def main():
                     if r.get("variant") in recs and r.get("impl") in recs[r["variant"]]:
                         recs[r["variant"]][r["impl"]].append(r)
         table(a.variants, recs)
+        if a.by_spell:
+            spells(a.variants, recs)
         return 0
     if a.rounds < 1:
         p.error("--rounds must be >= 1")
@@ -147,6 +152,8 @@ def main():
     if out is not None:
         out.close()
     table(a.variants, recs)
+    if a.by_spell:
+        spells(a.variants, recs)
     return 0
 
 
@@ -164,6 +171,31 @@ def paired(recs_a, recs_b, key_a, key_b):
         if r.get(key_a) and other:
             out.append(r[key_a] / other)
     return med_range(out)
+
+
+def spells(variants, recs, margin=1.15):
+    """The per-round ratios split by the machine's state in that round. This VM has slow
+    spells (everything at 0.5–0.75× speed for seconds to minutes); the floor measured in
+    the same round says which state the round was in: quiet when within ``margin`` of
+    the variant's fastest floor, slow otherwise."""
+    print("\n| variant | quiet rounds | ratio per round | ÷ floor per round | slow rounds | "
+          "ratio per round | ÷ floor per round |")
+    print("|---|---|---|---|---|---|---|")
+    for v in variants:
+        key = lambda r: (r.get("_src", 0), r.get("run"), r.get("round"))  # noqa: E731
+        floor = {key(r): r["epoch_s"] for r in recs[v]["gemm-floor"] if r.get("epoch_s")}
+        if not floor:
+            continue
+        fastest = min(floor.values())
+        cells = []
+        for quiet in (True, False):
+            keep = {k for k, f in floor.items() if (f <= margin * fastest) == quiet}
+            sub = {kind: [r for r in rs if key(r) in keep] for kind, rs in recs[v].items()}
+            pr = paired(sub["aenumpy"], sub["torch-eager"], "samples_per_s", "samples_per_s")
+            pf = paired(sub["aenumpy"], sub["gemm-floor"], "epoch_s", "epoch_s")
+            cells += [str(len(keep)), f"{fmt(pr, 2)}×" if pr else "n/a",
+                      f"{fmt(pf, 2)}×" if pf else "n/a"]
+        print(f"| {v} | " + " | ".join(cells) + " |")
 
 
 def table(variants, recs):
