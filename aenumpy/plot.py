@@ -22,7 +22,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ._validate import check_has, check_path
+from ._validate import check_has, check_path, check_rng
 
 __all__ = ["reconstructions", "filters", "latent_space", "history", "denoising", "samples",
            "manifold", "interpolation", "completion", "region_mask", "save"]
@@ -92,6 +92,12 @@ def _as_batch(X, name="X"):
         raise ValueError(f"{name} must be a batch of images of shape (B, n_features), got shape "
                          f"{X.shape}")
     return X
+
+
+def _rng(rng):
+    """The Generator given (checked), else a fresh ``default_rng(0)``: figures are
+    reproducible unless you pass your own (principle 4)."""
+    return np.random.default_rng(0) if check_rng(rng) is None else rng
 
 
 def _check_n(name, n, low=1):
@@ -323,10 +329,7 @@ def denoising(model, X, corruption, n=8, rng=None, title=None):
     if not callable(getattr(corruption, "corrupt", None)):
         raise TypeError(f"corruption must have a corrupt(X, rng) method (an aenumpy.regularizers "
                         f"input corruption such as GaussianNoise(0.3)), got {corruption!r}")
-    if rng is None:
-        rng = np.random.default_rng(0)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    rng = _rng(rng)
     X = _as_batch(X)[:n]
     side = _side(X.shape[1])
     dtype = getattr(model, "dtype", X.dtype)
@@ -346,9 +349,7 @@ def samples(vae, n=64, rng=None, title=None):
     if not callable(getattr(vae, "sample", None)):
         raise TypeError(f"samples() needs a generative model with sample(n, rng) "
                         f"(an aenumpy.VariationalAutoencoder), got {type(vae).__name__}")
-    if rng is None:
-        rng = np.random.default_rng(0)
-    Xs = np.asarray(vae.sample(n, rng=rng))
+    Xs = np.asarray(vae.sample(n, rng=_rng(rng)))
     side = _side(Xs.shape[1])
     return _grid_figure(Xs, side, title or f"{n} samples x = decoder(z), z ~ N(0, I)")
 

@@ -22,7 +22,7 @@ import numpy as np
 from . import io as _io
 from . import optim as optim_mod
 from .kernels.optim import all_finite
-from ._validate import check_fit_args, check_int, check_rng
+from ._validate import check_fit_args, check_int
 
 
 class TrainingDiverged(RuntimeWarning):

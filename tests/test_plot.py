@@ -143,6 +143,22 @@ def test_manifold_decodes_a_grid_at_normal_quantiles():
     assert Z[0, 1] > Z[-1, 1]          # z₂ grows upwards: the first row is the top
 
 
+def test_samples_checks_rng_before_sampling():
+    """A bad rng is refused by samples() itself, before the model draws anything."""
+    calls = []
+
+    class Recorder(StandInVAE):
+        def sample(self, n, rng=None):
+            calls.append(rng)
+            return super().sample(n, rng)
+
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        plot.samples(Recorder(), n=4, rng=3)
+    assert calls == []
+    plot.samples(Recorder(), n=4)  # default: a seeded generator
+    assert isinstance(calls[0], np.random.Generator)
+
+
 @pytest.mark.skipif(not HAS_VAE, reason="ae.VariationalAutoencoder not in this tree yet")
 def test_real_vae_figures(digits, tmp_path):
     Xtr, _, Xte, yte = digits

@@ -12,15 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, losses
-from .._validate import (check_bool, check_choice, check_data, check_dtype, check_int,
-                         check_regularizer_list, check_rng)
+from .._validate import (check_bool, check_data, check_dtype, check_int,
+                         check_regularizer_list)
 from ..kernels.loss import output_loss
 from ..layers import Dense
+from .base import Model
 from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, Regularizer,
                             WeightPenalty, from_config)
 
 
-class Autoencoder:
+class Autoencoder(Model):
     """A (stacked) autoencoder with hand-written backprop.
 
     Parameters
@@ -76,12 +77,9 @@ class Autoencoder:
             partner = self.encoder[L - 1 - i] if self.tied else None
             self.decoder.append(Dense(d_in, d_out, act, rng=init_rng, dtype=self.dtype,
                                       name=f"dec{i}", tied_to=partner))
-        self.params = {}
-        for layer in self.encoder + self.decoder:
-            for k, v in layer.params.items():
-                self.params[f"{layer.name}.{k}"] = v
+        self._collect_params()
         #: the Generator every noise draw uses when no ``rng`` is passed (principle 4)
-        self.rng = np.random.default_rng([self.seed, 1])
+        self._seed_rng()
         self.regularizers = []
         for r in regularizers or ():
             if not isinstance(r, Regularizer):
@@ -136,13 +134,7 @@ class Autoencoder:
                           loss=self.loss_fn, seed=self.seed, dtype=np.dtype(dtype).name)
         twin.regularizers = self.regularizers  # same objects, so schedules stay in step
         twin.unit_range = self.unit_range
-        for k, v in self.params.items():
-            twin.params[k][...] = v
-        return twin
-
-    def copy(self):
-        """An independent copy (same dtype, same weights)."""
-        return self.astype(self.dtype)
+        return self._with_weights(twin)
 
     def __repr__(self):
         sizes = " → ".join(str(s) for s in [self.n_in] + self.hidden + self.hidden[-2::-1] + [self.n_in])
@@ -205,10 +197,6 @@ class Autoencoder:
         """``x̂ = decode(encode(X))`` in evaluation mode."""
         X = self._check_X(X, targets=False)
         return self._decode(self._encode(X, self._rng(rng), training=False, keep=False), keep=False)
-
-    def _rng(self, rng):
-        check_rng(rng)
-        return self.rng if rng is None else rng
 
     # ---------------------------------------------------------------- loss
     def loss_and_grads(self, X, rng=None):

@@ -46,10 +46,11 @@ import math
 import numpy as np
 
 from .. import activations
-from .._validate import check_choice, check_data, check_dtype, check_float, check_int, check_rng
+from .._validate import check_choice, check_data, check_dtype, check_float, check_int
 from ..activations import softplus
 from ..kernels.loss import output_loss
 from ..layers import Dense
+from .base import Model
 
 LOG2PI = math.log(2.0 * math.pi)
 DECODERS = ("bernoulli", "gaussian")
@@ -62,7 +63,7 @@ def logsumexp(a, axis):
     return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
 
 
-class VariationalAutoencoder:
+class VariationalAutoencoder(Model):
     """A variational autoencoder with hand-written backprop (lecture: the VAE section).
 
     Parameters
@@ -122,12 +123,9 @@ class VariationalAutoencoder:
         gaussian = self.decoder_kind == "gaussian"
         self.out = mk(self.hidden[0], self.n_in, "identity" if gaussian else "sigmoid", "out")
         self.out_logvar = mk(self.hidden[0], self.n_in, "identity", "out_logvar") if gaussian else None
-        self.params = {}
-        for layer in self.layers:
-            for k, v in layer.params.items():
-                self.params[f"{layer.name}.{k}"] = v
+        self._collect_params()
         #: the Generator every ε is drawn from when no ``rng``/``eps`` is passed (principle 4)
-        self.rng = np.random.default_rng([self.seed, 1])
+        self._seed_rng()
         #: fit() calls each regularizer's on_epoch_begin; a VAE has none
         self.regularizers = []
         #: what the last forward pass computed (μ, log σ², σ, ε, z, terms, and the backward's)
@@ -175,14 +173,8 @@ class VariationalAutoencoder:
         twin = type(self)(self.n_in, self.hidden, self.n_latent, activation=self.activation,
                           decoder=self.decoder_kind, seed=self.seed, dtype=np.dtype(dtype).name,
                           beta=self.beta, kl_warmup=self.kl_warmup)
-        twin.kl_weight = self.kl_weight
-        for k, v in self.params.items():
-            twin.params[k][...] = v
-        return twin
-
-    def copy(self):
-        """An independent copy (same dtype, same weights, same KL weight)."""
-        return self.astype(self.dtype)
+        twin.kl_weight = self.kl_weight  # so a copy has the same KL weight
+        return self._with_weights(twin)
 
     def __repr__(self):
         sizes = " → ".join(str(s) for s in [self.n_in] + self.hidden)
@@ -198,11 +190,6 @@ class VariationalAutoencoder:
         bern = targets and self.decoder_kind == "bernoulli"
         return check_data(X, self.n_in, self.dtype, name, unit_range=bern,
                           why="(the targets of a Bernoulli decoder)" if bern else "")
-
-    def _rng(self, rng):
-        """Principle 4: the Generator given, else the model's own :attr:`rng`."""
-        check_rng(rng)
-        return self.rng if rng is None else rng
 
     def _eps(self, eps, B, rng):
         """ε of shape ``(B, n_latent)``: the one given (checked), else drawn from ``rng``."""
