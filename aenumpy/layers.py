@@ -24,6 +24,7 @@ from ._layout import is_column_major, weight_layout
 from ._validate import (check_dtype, check_int, check_layer_input, check_name, check_rng,
                         check_upstream)
 from .kernels.activation import CODES, act_backward, bias_act
+from .kernels.blas import matmul
 
 
 def glorot_uniform(n_in, n_out, rng, dtype):
@@ -96,7 +97,7 @@ class Dense:
     def forward(self, X, keep=True):
         """``Z = f(X Wᵀ + b)``; with ``keep`` the cache keeps X, A, Z for backward."""
         check_layer_input(self, X)
-        A = X @ self.W.T
+        A = matmul(X, self.W.T)  # X @ W.T, on the kernels' threads (kernels/blas.py)
         if self.code is not None:
             Z = np.empty_like(A)
             bias_act(A, self.b, self.code, Z)
@@ -128,9 +129,9 @@ class Dense:
         X = self.cache["X"]
         self.cache["dA"] = dA
         # the same product either way; computed in W's memory layout (_layout.py)
-        gW = (X.T @ dA).T if is_column_major(self.W) else dA.T @ X
+        gW = matmul(X.T, dA).T if is_column_major(self.W) else matmul(dA.T, X)
         self.grads = {"W": gW, "b": dA.sum(axis=0)}
-        dX = dA @ self.W if need_dX else None
+        dX = matmul(dA, self.W) if need_dX else None
         self.cache["dX"] = dX
         return dX
 

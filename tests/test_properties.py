@@ -57,7 +57,8 @@ def _kernels():
 
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "optim.adam_update", "optim.adam_update_many", "optim.sgd_update", "optim.all_finite", "regularizers.contractive_sigmoid",
-           "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian"}
+           "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
+           "blas.matmul"}
 
 
 def test_every_kernel_has_a_property_test():
@@ -184,6 +185,34 @@ def test_all_finite(data, dtype, shape, specials, transpose):
     truth = bool(np.isfinite(a).all())
     assert kopt.all_finite.reference(a) is truth
     assert kopt.all_finite.compiled(a) is truth
+
+
+# ---------------------------------------------------------------- matrix products
+def _laid_out(draw, dtype, shape):
+    """A random ``shape`` operand as the step's products see them: C-ordered,
+    F-ordered (a transposed weight), or a column slice of a wider array (a leading
+    dimension larger than its width), or with a step the BLAS cannot take."""
+    kind = draw(st.sampled_from(["C", "F", "wide", "strided"]))
+    if kind == "wide":
+        base = arrays(draw, dtype, (shape[0], shape[1] + 3), -2, 2)
+        return base[:, 1:1 + shape[1]]
+    if kind == "strided":
+        return arrays(draw, dtype, (shape[0], 2 * shape[1]), -2, 2)[:, ::2]
+    return np.asarray(arrays(draw, dtype, shape, -2, 2), order=kind)
+
+
+@SETTINGS
+@given(st.data(), DTYPES, st.integers(1, 80), st.integers(1, 40), st.integers(1, 80))
+def test_matmul(data, dtype, m, k, n):
+    from aenumpy.kernels.blas import matmul
+
+    A = _laid_out(data.draw, dtype, (m, k))
+    B = _laid_out(data.draw, dtype, (k, n))
+    exact = A.astype(np.float64) @ B.astype(np.float64)
+    for fn in (matmul.reference, matmul.compiled):
+        C = fn(A, B)
+        assert C.shape == (m, n) and C.dtype == dtype and C.flags.c_contiguous
+        np.testing.assert_allclose(C, exact, rtol=0, atol=k * (3e-6 if dtype == np.float32 else 1e-14))
 
 
 # ---------------------------------------------------------------- regularizer kernels

@@ -31,10 +31,12 @@ def use_jit(enabled: bool):
     """Run the body with the Numba path on (True) or off (False)."""
     old = _state["jit"]
     _state["jit"] = bool(enabled)
+    _state.pop("threads", None)
     try:
         yield
     finally:
         _state["jit"] = old
+        _state.pop("threads", None)
 
 
 #: LLVM fast-math flags the kernels are compiled with: reassociation (so sums over a
@@ -43,14 +45,32 @@ def use_jit(enabled: bool):
 FASTMATH = {"reassoc", "contract", "nsz"}
 
 
-#: threads a ``parallel`` kernel runs on. The kernels are compiled with
-#: ``parallel=True`` because Numba's parfor pass outlines the loop with no-alias
-#: arrays, which is what lets LLVM vectorise it (measured: the sigmoid kernel on a
-#: 128×784 batch takes 34 µs so, 318 µs as a plain serial loop); but they run on one
-#: thread: the BLAS threads of the neighbouring matrix products are still spinning
-#: on the other cores, and a fork/join per kernel then cost far more than it saved
-#: (Adam on 2 threads: 3.2 ms per call against 0.1 ms on one).
-KERNEL_THREADS = 1
+def kernel_threads() -> int:
+    """Threads a ``parallel`` kernel runs on: all of Numba's (``NUMBA_NUM_THREADS``,
+    by default the cores) when the matrix products run split over them
+    (:mod:`aenumpy.kernels.blas`), else one.
+
+    One, because NumPy's OpenBLAS runs each product on its own threads, which then
+    busy-wait on the other cores: a kernel forking onto them right after a product
+    cost far more than it saved (Adam on 2 threads: 3.2 ms a call against 0.1 ms on
+    one). The kernels are compiled with ``parallel=True`` even then, because Numba's
+    parfor pass outlines the loop with no-alias arrays, which is what lets LLVM
+    vectorise it (the sigmoid kernel on a 128×784 batch: 34 µs so, 318 µs as a plain
+    serial loop)."""
+    n = _state.get("threads")
+    if n is None:
+        from . import blas
+
+        if blas.split_blas():
+            import numba
+
+            n = max(1, int(numba.config.NUMBA_NUM_THREADS))
+        else:
+            n = 1
+        _state["threads"] = n
+    return n
+
+
 _threads = {}
 
 
@@ -96,10 +116,11 @@ def jit(parallel: bool = False, fastmath: bool = True):
                     _threads["get"], _threads["set"] = _thread_count_accessors(numba)
             if not parallel:
                 return compiled(*args)
+            want = kernel_threads()
             old = _threads["get"]()
-            if old == KERNEL_THREADS:
+            if old == want:
                 return compiled(*args)
-            _threads["set"](KERNEL_THREADS)
+            _threads["set"](want)
             try:
                 return compiled(*args)
             finally:

@@ -48,6 +48,7 @@ import numpy as np
 from .. import activations
 from .._validate import check_choice, check_data, check_dtype, check_float, check_int
 from ..activations import softplus
+from ..kernels.blas import matmul
 from ..kernels.loss import output_loss
 from ..layers import Dense
 from .base import Model
@@ -230,7 +231,7 @@ class VariationalAutoencoder(Model):
         step: 3.39 against 3.45 ms with the heads one by one, interleaved in one
         process); the heads' caches are filled as :meth:`Dense.forward` fills them."""
         L = self.n_latent
-        A = h @ self._heads_W.T
+        A = matmul(h, self._heads_W.T)
         mu = A[:, :L] + self.mu_head.b
         lv = A[:, L:] + self.logvar_head.b
         if keep:
@@ -245,13 +246,13 @@ class VariationalAutoencoder(Model):
         L = self.n_latent
         h = self.mu_head.cache["X"]
         d = np.concatenate((dmu, dlv), axis=1)
-        gW = d.T @ h
+        gW = matmul(d.T, h)
         gb = d.sum(axis=0)
         for head, dA, rows in ((self.mu_head, dmu, slice(0, L)),
                                (self.logvar_head, dlv, slice(L, 2 * L))):
             head.cache["dA"] = dA
             head.grads = {"W": gW[rows], "b": gb[rows]}
-        return d @ self._heads_W
+        return matmul(d, self._heads_W)
 
     def _decode(self, Z, keep):
         """Decoder forward; returns the output layer's value (x̂ or μ_x) and, if

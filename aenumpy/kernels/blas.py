@@ -1,0 +1,168 @@
+"""Matrix products on the BLAS, run by the kernels' own threads.
+
+Every matrix product of a training step (``X Wᵀ``, ``dAᵀ X``, ``dA W``) goes
+through :func:`matmul`. The reference is ``np.matmul``. The Numba version calls
+the *same* BLAS routine (NumPy's bundled OpenBLAS ``sgemm``/``dgemm``) but splits
+the product into one stripe of the output per kernel thread; each thread runs its
+stripe with a thread-local BLAS thread count of one.
+
+Why: OpenBLAS runs a product on its own thread pool, whose threads then
+busy-wait on the other cores for a while. A Numba kernel run on two threads
+right after a product fought those spinning threads and was 1.2–3× *slower*
+than on one thread, so all the elementwise work of a step (Adam, activations,
+loss, noise) had to run on one core. With the products split by the kernels'
+own threads, OpenBLAS's pool never wakes during a step, and every kernel runs
+on all the threads. Measured on 2 cores (128×784 @ 784×256): NumPy with 2
+OpenBLAS threads 279 µs, two single-threaded stripes 267 µs; Adam over the
+basic model's 401k parameters then takes 60 µs instead of 117 µs.
+
+The split path needs an OpenBLAS with ``openblas_set_num_threads_local``
+(0.3.27 or later, as in NumPy's wheels for Linux and Windows). When NumPy's BLAS
+is another one (Accelerate, MKL), when an operand has strides the BLAS cannot
+take, or with ``AENUMPY_JIT=0``, :func:`matmul` is ``np.matmul`` and the kernels
+keep to one thread (:func:`aenumpy.kernels._jit.kernel_threads`).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+
+import numpy as np
+from numba import prange, types
+
+from ._jit import _OFF, _state as _jit_state, dispatch, jit, kernel_threads
+
+# CBLAS constants (row-major storage, no transpose / transpose)
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+# the symbols of NumPy's bundled OpenBLAS (scipy-openblas64: 64-bit integers, suffixed)
+_SGEMM, _DGEMM, _LOCAL = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", "openblas_set_num_threads_local"
+
+
+def find_openblas():
+    """Path of NumPy's bundled OpenBLAS when it has the three symbols the split path
+    calls, else None (looked for next to NumPy: ``numpy.libs`` or ``numpy/.dylibs``)."""
+    root = os.path.dirname(np.__file__)
+    pats = [os.path.join(root, "..", "numpy.libs", "*openblas64*"),
+            os.path.join(root, ".dylibs", "*openblas64*")]
+    for path in sorted(p for pat in pats for p in glob.glob(pat)):
+        try:
+            lib = ctypes.CDLL(path)
+            if all(hasattr(lib, s) for s in (_SGEMM, _DGEMM, _LOCAL)):
+                return os.path.realpath(path)
+        except OSError:
+            continue
+    return None
+
+
+def matmul_ref(A, B):
+    """NumPy reference: ``A @ B`` (a new C-ordered array)."""
+    return np.matmul(A, B)
+
+
+def _operand(X):
+    """``(transpose flag, leading dimension)`` for a 2-D operand the BLAS can read
+    as it lies (row-major, or a transposed view of one), else None."""
+    s = X.itemsize
+    r, c = X.strides
+    if c == s and r % s == 0 and r >= s * max(1, X.shape[1]):
+        return _NO_TRANS, r // s
+    if r == s and c % s == 0 and c >= s * max(1, X.shape[0]):
+        return _TRANS, c // s
+    return None
+
+
+def matmul_nb(A, B):
+    """``A @ B`` by :func:`_gemm_stripes_nb`: the output in one stripe per kernel
+    thread, each a single-threaded BLAS call (module docstring). Falls back to
+    ``np.matmul`` for what the BLAS cannot take as it lies."""
+    if (A.ndim != 2 or B.ndim != 2 or A.dtype != B.dtype or A.dtype.char not in "fd"
+            or A.shape[1] != B.shape[0] or min(A.shape + B.shape) == 0 or not split_blas()):
+        return np.matmul(A, B)
+    oa, ob = _operand(A), _operand(B)
+    if oa is None or ob is None:
+        return np.matmul(A, B)
+    M, K = A.shape
+    N = B.shape[1]
+    C = np.empty((M, N), A.dtype)
+    _gemm_stripes_nb(A.itemsize, oa[0], ob[0], M, N, K, A.ctypes.data, oa[1], B.ctypes.data,
+                     ob[1], C.ctypes.data, N, M >= N, kernel_threads())
+    return C
+
+
+matmul = dispatch(matmul_ref, matmul_nb)
+
+
+# the BLAS entry points as Numba external functions: called by symbol name, so the
+# compiled kernel caches to disk; split_blas() loads the library into LLVM's table
+_I32, _I64, _P = types.int32, types.int64, types.intp
+_sgemm, _dgemm = (types.ExternalFunction(name, types.void(_I32, _I32, _I32, _I64, _I64, _I64, t, _P,
+                                                          _I64, _P, _I64, t, _P, _I64))
+                  for name, t in ((_SGEMM, types.float32), (_DGEMM, types.float64)))
+_set_local = types.ExternalFunction(_LOCAL, types.int32(types.int32))
+_split = {}
+
+
+def split_blas() -> bool:
+    """True when products run split over the kernel threads: the JIT is on, NumPy's
+    OpenBLAS has what it takes, and ``AENUMPY_SPLIT_BLAS`` is not ``0``."""
+    if not _jit_state["jit"]:
+        return False
+    if "on" not in _split:
+        path = None
+        if os.environ.get("AENUMPY_SPLIT_BLAS", "1").strip().lower() not in _OFF:
+            path = find_openblas()
+        if path is not None:
+            import llvmlite.binding as llvm
+
+            llvm.load_library_permanently(path)
+        _split["found"] = _split["on"] = path is not None
+    return _split["on"]
+
+
+@contextlib.contextmanager
+def use_split(enabled: bool):
+    """Run the body with the split products on (when available) or off; the kernels'
+    thread count follows (tests use it to run both ways)."""
+    split_blas()
+    old = _split["on"]
+    _split["on"] = bool(enabled) and _split["found"]
+    _jit_state.pop("threads", None)
+    try:
+        yield
+    finally:
+        _split["on"] = old
+        _jit_state.pop("threads", None)
+
+
+@jit(parallel=True)
+def _gemm_stripes_nb(size, ta, tb, M, N, K, a, lda, b, ldb, c, ldc, by_rows, parts):
+    # C (M×N, row-major, leading dim ldc) = op(A) op(B), the rows (by_rows) or the
+    # columns of C cut into `parts` stripes of a multiple of 16, one BLAS call each
+    # with the calling thread's BLAS thread count set to one
+    n = M if by_rows else N
+    width = ((n + parts - 1) // parts + 15) // 16 * 16
+    for t in prange(parts):
+        lo = min(n, t * width)
+        hi = min(n, lo + width)
+        if hi > lo:
+            if by_rows:
+                m, nn = hi - lo, N
+                offa = lo * lda if ta == _NO_TRANS else lo
+                offb = 0
+                offc = lo * ldc
+            else:
+                m, nn = M, hi - lo
+                offa = 0
+                offb = lo if tb == _NO_TRANS else lo * ldb
+                offc = lo
+            _set_local(1)
+            if size == 4:
+                _sgemm(_ROW_MAJOR, ta, tb, m, nn, K, np.float32(1.0), a + 4 * offa, lda,
+                       b + 4 * offb, ldb, np.float32(0.0), c + 4 * offc, ldc)
+            else:
+                _dgemm(_ROW_MAJOR, ta, tb, m, nn, K, 1.0, a + 8 * offa, lda, b + 8 * offb, ldb,
+                       0.0, c + 8 * offc, ldc)
+            _set_local(0)
+

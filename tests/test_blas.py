@@ -1,0 +1,72 @@
+"""The split matrix products (aenumpy/kernels/blas.py): when they are on, how many
+threads the kernels then use, and that a training step gives the same numbers
+either way."""
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import aenumpy as ae
+from aenumpy.kernels import _jit, blas
+
+
+def _numpy_has_scipy_openblas():
+    cfg = np.show_config(mode="dicts")
+    return cfg["Build Dependencies"]["blas"]["name"] == "scipy-openblas"
+
+
+@pytest.mark.skipif(sys.platform != "linux" or not _numpy_has_scipy_openblas(),
+                    reason="the split path is looked for in NumPy's Linux OpenBLAS wheels")
+def test_split_path_is_found_with_numpys_openblas_wheel():
+    assert blas.find_openblas() is not None
+    with ae.kernels.use_jit(True):
+        assert blas.split_blas()
+
+
+def test_kernel_threads_follow_the_split():
+    with ae.kernels.use_jit(True):
+        with blas.use_split(True):
+            on = blas.split_blas()
+            assert _jit.kernel_threads() == (numba.config.NUMBA_NUM_THREADS if on else 1)
+        with blas.use_split(False):
+            assert not blas.split_blas()
+            assert _jit.kernel_threads() == 1
+    with ae.kernels.use_jit(False):
+        assert not blas.split_blas()
+
+
+def test_env_switch_turns_the_split_off(monkeypatch):
+    monkeypatch.setenv("AENUMPY_SPLIT_BLAS", "0")
+    monkeypatch.setattr(blas, "_split", {})
+    with ae.kernels.use_jit(True):
+        assert not blas.split_blas()
+        assert _jit.kernel_threads() == 1
+    monkeypatch.setattr(blas, "_split", {})  # the next test looks again
+
+
+@pytest.mark.parametrize("kind", ["basic", "vae"])
+def test_a_training_step_agrees_split_or_not(kind):
+    X = np.random.default_rng(0).random((64, 40)).astype(np.float32)
+    out = []
+    for split in (True, False):
+        if kind == "vae":
+            m = ae.VariationalAutoencoder(40, [24], 4, seed=0, dtype="float32")
+        else:
+            m = ae.Autoencoder(40, hidden=[24], seed=0, dtype="float32")
+        with ae.kernels.use_jit(True), blas.use_split(split):
+            E, g = m.loss_and_grads(X, rng=np.random.default_rng(1))
+        out.append((E, g))
+    (E0, g0), (E1, g1) = out
+    assert E1 == pytest.approx(E0, rel=1e-5)
+    for k in g0:
+        np.testing.assert_allclose(g1[k], g0[k], rtol=1e-4, atol=1e-6)
+
+
+def test_a_step_sized_product_with_a_transposed_weight_is_right():
+    rng = np.random.default_rng(3)
+    A = rng.random((128, 784), dtype=np.float32)
+    W = np.asarray(rng.random((256, 784), dtype=np.float32), order="F")
+    with ae.kernels.use_jit(True):
+        C = blas.matmul(A, W.T)
+    np.testing.assert_allclose(C, A.astype(np.float64) @ W.T.astype(np.float64), rtol=1e-5)
