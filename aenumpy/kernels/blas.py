@@ -31,6 +31,7 @@ import os
 
 import numpy as np
 from numba import prange, types
+from numba.extending import register_jitable
 
 from ._jit import _OFF, _state as _jit_state, dispatch, jit, kernel_threads
 
@@ -61,33 +62,16 @@ def matmul_ref(A, B):
     return np.matmul(A, B)
 
 
-def _operand(X):
-    """``(transpose flag, leading dimension)`` for a 2-D operand the BLAS can read
-    as it lies (row-major, or a transposed view of one), else None."""
-    s = X.itemsize
-    r, c = X.strides
-    if c == s and r % s == 0 and r >= s * max(1, X.shape[1]):
-        return _NO_TRANS, r // s
-    if r == s and c % s == 0 and c >= s * max(1, X.shape[0]):
-        return _TRANS, c // s
-    return None
-
-
 def matmul_nb(A, B):
-    """``A @ B`` by :func:`_gemm_stripes_nb`: the output in one stripe per kernel
-    thread, each a single-threaded BLAS call (module docstring). Falls back to
-    ``np.matmul`` for what the BLAS cannot take as it lies."""
+    """``A @ B`` by :func:`_gemm_nb`: the output in one stripe per kernel thread, each
+    a single-threaded BLAS call (module docstring). Falls back to ``np.matmul`` for
+    what the BLAS cannot take as it lies."""
     if (A.ndim != 2 or B.ndim != 2 or A.dtype != B.dtype or A.dtype.char not in "fd"
-            or A.shape[1] != B.shape[0] or min(A.shape + B.shape) == 0 or not split_blas()):
+            or A.shape[1] != B.shape[0] or not split_blas()):
         return np.matmul(A, B)
-    oa, ob = _operand(A), _operand(B)
-    if oa is None or ob is None:
-        return np.matmul(A, B)
-    M, K = A.shape
-    N = B.shape[1]
-    C = np.empty((M, N), A.dtype)
-    _gemm_stripes_nb(A.itemsize, oa[0], ob[0], M, N, K, A.ctypes.data, oa[1], B.ctypes.data,
-                     ob[1], C.ctypes.data, N, M >= N, kernel_threads())
+    C = np.empty((A.shape[0], B.shape[1]), A.dtype)
+    if not _gemm_nb(A, B, C, kernel_threads()):
+        np.matmul(A, B, out=C)
     return C
 
 
@@ -96,7 +80,7 @@ matmul = dispatch(matmul_ref, matmul_nb)
 
 # the BLAS entry points as Numba external functions: called by symbol name, so the
 # compiled kernel caches to disk; split_blas() loads the library into LLVM's table
-_I32, _I64, _P = types.int32, types.int64, types.intp
+_I32, _I64, _P = types.int32, types.int64, types.uintp
 _sgemm, _dgemm = (types.ExternalFunction(name, types.void(_I32, _I32, _I32, _I64, _I64, _I64, t, _P,
                                                           _I64, _P, _I64, t, _P, _I64))
                   for name, t in ((_SGEMM, types.float32), (_DGEMM, types.float64)))
@@ -136,11 +120,34 @@ def use_split(enabled: bool):
         _jit_state.pop("threads", None)
 
 
+@register_jitable
+def _operand_nb(X):
+    # (transpose flag, leading dimension) of a 2-D operand the BLAS can read as it
+    # lies (row-major, or a transposed view of one); (0, 0) when it cannot
+    size = X.itemsize
+    r, c = X.strides
+    if c == size and r % size == 0 and r >= size * max(1, X.shape[1]):
+        return _NO_TRANS, r // size
+    if r == size and c % size == 0 and c >= size * max(1, X.shape[0]):
+        return _TRANS, c // size
+    return 0, 0
+
+
 @jit(parallel=True)
-def _gemm_stripes_nb(size, ta, tb, M, N, K, a, lda, b, ldb, c, ldc, by_rows, parts):
-    # C (M×N, row-major, leading dim ldc) = op(A) op(B), the rows (by_rows) or the
-    # columns of C cut into `parts` stripes of a multiple of 16, one BLAS call each
-    # with the calling thread's BLAS thread count set to one
+def _gemm_nb(A, B, C, parts):
+    # C = A B (C row-major) in `parts` stripes of C's rows (when it is tall) or
+    # columns, each a multiple of 16 wide, one BLAS call each with the calling
+    # thread's BLAS thread count set to one; False (nothing done) when an operand
+    # has strides the BLAS cannot take or a size is zero
+    M, K = A.shape
+    N = B.shape[1]
+    ta, lda = _operand_nb(A)
+    tb, ldb = _operand_nb(B)
+    if ta == 0 or tb == 0 or M == 0 or N == 0 or K == 0:
+        return False
+    a, b, c = A.ctypes.data, B.ctypes.data, C.ctypes.data
+    size = A.itemsize
+    by_rows = M >= N
     n = M if by_rows else N
     width = ((n + parts - 1) // parts + 15) // 16 * 16
     for t in prange(parts):
@@ -151,7 +158,7 @@ def _gemm_stripes_nb(size, ta, tb, M, N, K, a, lda, b, ldb, c, ldc, by_rows, par
                 m, nn = hi - lo, N
                 offa = lo * lda if ta == _NO_TRANS else lo
                 offb = 0
-                offc = lo * ldc
+                offc = lo * N
             else:
                 m, nn = M, hi - lo
                 offa = 0
@@ -159,10 +166,10 @@ def _gemm_stripes_nb(size, ta, tb, M, N, K, a, lda, b, ldb, c, ldc, by_rows, par
                 offc = lo
             _set_local(1)
             if size == 4:
-                _sgemm(_ROW_MAJOR, ta, tb, m, nn, K, np.float32(1.0), a + 4 * offa, lda,
-                       b + 4 * offb, ldb, np.float32(0.0), c + 4 * offc, ldc)
+                _sgemm(_ROW_MAJOR, ta, tb, m, nn, K, np.float32(1.0), a + size * offa, lda,
+                       b + size * offb, ldb, np.float32(0.0), c + size * offc, N)
             else:
-                _dgemm(_ROW_MAJOR, ta, tb, m, nn, K, 1.0, a + 8 * offa, lda, b + 8 * offb, ldb,
-                       0.0, c + 8 * offc, ldc)
+                _dgemm(_ROW_MAJOR, ta, tb, m, nn, K, 1.0, a + size * offa, lda,
+                       b + size * offb, ldb, 0.0, c + size * offc, N)
             _set_local(0)
-
+    return True
