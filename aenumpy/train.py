@@ -21,6 +21,7 @@ import numpy as np
 
 from . import io as _io
 from . import optim as optim_mod
+from .kernels.gather import gather_rows
 from .kernels.optim import all_finite
 from ._validate import check_fit_args, check_int
 
@@ -171,7 +172,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                 xb = bufs.get(len(idx))  # X[idx], gathered into a buffer kept per batch size
                 if xb is None:
                     xb = bufs[len(idx)] = np.empty((len(idx),) + X.shape[1:], X.dtype)
-                np.take(X, idx, axis=0, out=xb, mode="clip")  # idx is a permutation: in range
+                gather_rows(X, idx, xb)  # on all the kernel threads (kernels/gather.py)
                 loss, grads = model._loss_and_grads(xb, rng)
                 if first_loss is None and math.isfinite(loss):
                     first_loss = abs(loss)

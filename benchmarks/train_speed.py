@@ -12,7 +12,8 @@ What is timed (SPEC.md, "Timing"): 20 warm-up steps at batch 128 and one step
 on the short tail batch, untimed; then ``--steps`` steps (default
 ``ceil(N/128)``, one epoch's worth of samples), each one
 
-1. the gather ``X[idx]`` (a copy, ``np.take`` into a preallocated batch buffer),
+1. the gather ``X[idx]`` (a copy into a preallocated batch buffer, by the
+   library's ``kernels.gather.gather_rows`` as ``fit`` does it),
 2. the library's own training step, exactly what :func:`aenumpy.fit` does per
    batch: ``model._loss_and_grads(xb, rng)`` (forward, loss, backward: the
    gradients are overwritten, so there is nothing to zero) and
@@ -146,18 +147,20 @@ class Trainer:
 
     def __init__(self, variant, X, seed):
         import aenumpy as ae
+        from aenumpy.kernels.gather import gather_rows
 
         self.model = build(variant, seed)
         self.opt = ae.optim.Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
         self.rng = np.random.default_rng([seed, 2])
         self.X = X
         self._bufs = {}
+        self._gather_rows = gather_rows
 
     def gather(self, idx):
         buf = self._bufs.get(len(idx))
         if buf is None:
             buf = self._bufs[len(idx)] = np.empty((len(idx), self.X.shape[1]), self.X.dtype)
-        return np.take(self.X, idx, axis=0, out=buf, mode="clip")  # a permutation: in range
+        return self._gather_rows(self.X, idx, buf)
 
     def step(self, idx):
         xb = self.gather(idx)

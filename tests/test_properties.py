@@ -58,7 +58,7 @@ def _kernels():
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "optim.adam_update", "optim.adam_update_many", "optim.sgd_update", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
-           "blas.matmul"}
+           "blas.matmul", "gather.gather_rows"}
 
 
 def test_every_kernel_has_a_property_test():
@@ -213,6 +213,29 @@ def test_matmul(data, dtype, m, k, n):
         C = fn(A, B)
         assert C.shape == (m, n) and C.dtype == dtype and C.flags.c_contiguous
         np.testing.assert_allclose(C, exact, rtol=0, atol=k * (3e-6 if dtype == np.float32 else 1e-14))
+
+
+@SETTINGS
+@given(st.data(), DTYPES, st.integers(1, 50), st.integers(1, 30), st.integers(0, 40))
+def test_gather_rows(data, dtype, n, d, b):
+    from aenumpy.kernels.gather import gather_rows
+
+    X = arrays(data.draw, dtype, (n, d))
+    idx = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=b, max_size=b)), np.int64)
+    for fn in (gather_rows.reference, gather_rows.compiled):
+        out = np.full((b, d), np.nan, dtype)
+        assert fn(X, idx, out) is out
+        np.testing.assert_array_equal(out, X[idx])
+
+
+@pytest.mark.parametrize("bad", [-1, 7])
+def test_gather_rows_refuses_an_index_out_of_range(bad):
+    from aenumpy.kernels.gather import gather_rows
+
+    X = np.arange(14, dtype=np.float32).reshape(7, 2)
+    for fn in (gather_rows.reference, gather_rows.compiled):
+        with pytest.raises(IndexError, match=r"outside \[0, 7\)"):
+            fn(X, np.array([0, bad, 1]), np.empty((3, 2), np.float32))
 
 
 # ---------------------------------------------------------------- regularizer kernels
