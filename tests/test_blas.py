@@ -70,3 +70,10 @@ def test_a_step_sized_product_with_a_transposed_weight_is_right():
     with ae.kernels.use_jit(True):
         C = blas.matmul(A, W.T)
     np.testing.assert_allclose(C, A.astype(np.float64) @ W.T.astype(np.float64), rtol=1e-5)
+
+
+def test_use_split_works_with_the_jit_off():
+    with ae.kernels.use_jit(False), blas.use_split(True):
+        assert not blas.split_blas()
+        A = np.ones((3, 2), np.float32)
+        np.testing.assert_array_equal(blas.matmul(A, A.T), np.full((3, 3), 2, np.float32))

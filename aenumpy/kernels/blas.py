@@ -88,12 +88,10 @@ _set_local = types.ExternalFunction(_LOCAL, types.int32(types.int32))
 _split = {}
 
 
-def split_blas() -> bool:
-    """True when products run split over the kernel threads: the JIT is on, NumPy's
-    OpenBLAS has what it takes, and ``AENUMPY_SPLIT_BLAS`` is not ``0``."""
-    if not _jit_state["jit"]:
-        return False
-    if "on" not in _split:
+def _discover():
+    """Look once for NumPy's OpenBLAS (unless ``AENUMPY_SPLIT_BLAS=0``) and load it
+    into LLVM's symbol table; sets ``_split["found"]`` and ``_split["on"]``."""
+    if "found" not in _split:
         path = None
         if os.environ.get("AENUMPY_SPLIT_BLAS", "1").strip().lower() not in _OFF:
             path = find_openblas()
@@ -102,6 +100,14 @@ def split_blas() -> bool:
 
             llvm.load_library_permanently(path)
         _split["found"] = _split["on"] = path is not None
+
+
+def split_blas() -> bool:
+    """True when products run split over the kernel threads: the JIT is on, NumPy's
+    OpenBLAS has what it takes, and ``AENUMPY_SPLIT_BLAS`` is not ``0``."""
+    if not _jit_state["jit"]:
+        return False
+    _discover()
     return _split["on"]
 
 
@@ -109,7 +115,7 @@ def split_blas() -> bool:
 def use_split(enabled: bool):
     """Run the body with the split products on (when available) or off; the kernels'
     thread count follows (tests use it to run both ways)."""
-    split_blas()
+    _discover()
     old = _split["on"]
     _split["on"] = bool(enabled) and _split["found"]
     _jit_state.pop("threads", None)
