@@ -58,7 +58,7 @@ def _kernels():
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "optim.adam_update", "optim.adam_update_many", "optim.sgd_update", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
-           "blas.matmul", "gather.gather_rows"}
+           "blas.matmul", "gather.gather_rows", "pcg64.raw_words"}
 
 
 def test_every_kernel_has_a_property_test():
@@ -236,6 +236,31 @@ def test_gather_rows_refuses_an_index_out_of_range(bad):
     for fn in (gather_rows.reference, gather_rows.compiled):
         with pytest.raises(IndexError, match=r"outside \[0, 7\)"):
             fn(X, np.array([0, bad, 1]), np.empty((3, 2), np.float32))
+
+
+@SETTINGS
+@given(st.integers(0, 2**63), st.integers(0, 3000), st.integers(0, 5))
+def test_raw_words(seed, n, skip):
+    """The threaded PCG64 words are random_raw's, bit for bit, and leave the same state."""
+    from aenumpy.kernels.pcg64 import raw_words
+
+    a, b = np.random.PCG64(seed), np.random.PCG64(seed)
+    a.random_raw(skip)  # a generator part-way through its stream
+    b.random_raw(skip)
+    np.testing.assert_array_equal(raw_words.compiled(a, n), raw_words.reference(b, n))
+    assert a.state == b.state
+    assert a.random_raw() == b.random_raw()
+
+
+def test_raw_words_other_generators_and_large_counts():
+    from aenumpy.kernels.pcg64 import raw_words
+
+    for make in (lambda: np.random.Philox(7), lambda: np.random.MT19937(7)):
+        a, b = make(), make()
+        np.testing.assert_array_equal(raw_words.compiled(a, 100), b.random_raw(100))
+    a, b = np.random.PCG64(123), np.random.PCG64(123)
+    np.testing.assert_array_equal(raw_words.compiled(a, 50_177), b.random_raw(50_177))
+    assert a.state == b.state
 
 
 # ---------------------------------------------------------------- regularizer kernels

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._validate import check_array, check_float, check_rng
 from ..kernels.noise import add_gaussian, n_words
+from ..kernels.pcg64 import raw_words
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
 
@@ -43,7 +44,7 @@ def _gaussian(X, sigma, rng):
     X = np.ascontiguousarray(_as_float(X))
     if sigma == 0:
         return X.copy()
-    bits = rng.bit_generator.random_raw(n_words(X.size, X.dtype))
+    bits = raw_words(rng.bit_generator, n_words(X.size, X.dtype))  # kernels/pcg64.py
     return add_gaussian(X, sigma, bits, np.empty_like(X))
 
 
