@@ -77,3 +77,19 @@ def test_use_split_works_with_the_jit_off():
         assert not blas.split_blas()
         A = np.ones((3, 2), np.float32)
         np.testing.assert_array_equal(blas.matmul(A, A.T), np.full((3, 3), 2, np.float32))
+
+
+def test_small_products_and_small_kernels_stay_on_one_thread():
+    """Below OpenBLAS's own threading threshold a product is np.matmul's, bit for bit, and
+    a kernel call on fewer than SMALL_WORK entries runs on one thread."""
+    rng = np.random.default_rng(5)
+    A = rng.random((32, 64), dtype=np.float32)
+    B = rng.random((64, 32), dtype=np.float32)
+    assert A.shape[0] * A.shape[1] * B.shape[1] < blas.SMALL_PRODUCT
+    with ae.kernels.use_jit(True):
+        np.testing.assert_array_equal(blas.matmul(A, B), np.matmul(A, B))
+    small = np.zeros(_jit.SMALL_WORK - 1, np.float32)
+    big = np.zeros(_jit.SMALL_WORK, np.float32)
+    assert _jit._work((small, 1.0)) < _jit.SMALL_WORK <= _jit._work((big,))
+    assert _jit._work(((small, small), 0)) == 2 * small.size
+    assert _jit._work((3, small)) == _jit.SMALL_WORK  # no array first: use the threads

@@ -57,6 +57,12 @@ def find_openblas():
     return None
 
 
+#: M·N·K below which a product goes to ``np.matmul``: OpenBLAS itself runs those on
+#: the calling thread (its ``GEMM_MULTITHREAD_THRESHOLD``: 4 · 65536), so its thread
+#: pool stays asleep, and a stripe per thread would only add the fork and join
+SMALL_PRODUCT = 4 * 65536
+
+
 def matmul_ref(A, B):
     """NumPy reference: ``A @ B`` (a new C-ordered array)."""
     return np.matmul(A, B)
@@ -67,7 +73,8 @@ def matmul_nb(A, B):
     a single-threaded BLAS call (module docstring). Falls back to ``np.matmul`` for
     what the BLAS cannot take as it lies."""
     if (A.ndim != 2 or B.ndim != 2 or A.dtype != B.dtype or A.dtype.char not in "fd"
-            or A.shape[1] != B.shape[0] or not split_blas()):
+            or A.shape[1] != B.shape[0] or not split_blas()
+            or A.shape[0] * A.shape[1] * B.shape[1] < SMALL_PRODUCT):
         return np.matmul(A, B)
     C = np.empty((A.shape[0], B.shape[1]), A.dtype)
     if not _gemm_nb(A, B, C, kernel_threads()):
