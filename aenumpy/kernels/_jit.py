@@ -27,16 +27,22 @@ def jit_enabled() -> bool:
 
 
 @contextlib.contextmanager
-def use_jit(enabled: bool):
-    """Run the body with the Numba path on (True) or off (False)."""
-    old = _state["jit"]
-    _state["jit"] = bool(enabled)
+def switched(flags: dict, key: str, value):
+    """Run the body with ``flags[key] = value``, restored after; the kernels' thread
+    count (which follows the switches) is worked out again on both sides."""
+    old = flags[key]
+    flags[key] = value
     _state.pop("threads", None)
     try:
         yield
     finally:
-        _state["jit"] = old
+        flags[key] = old
         _state.pop("threads", None)
+
+
+def use_jit(enabled: bool):
+    """Run the body with the Numba path on (True) or off (False)."""
+    return switched(_state, "jit", bool(enabled))
 
 
 #: LLVM fast-math flags the kernels are compiled with: reassociation (so sums over a

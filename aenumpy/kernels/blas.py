@@ -24,7 +24,6 @@ keep to one thread (:func:`aenumpy.kernels._jit.kernel_threads`).
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import glob
 import os
@@ -33,7 +32,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import register_jitable
 
-from ._jit import _OFF, _state as _jit_state, dispatch, jit, kernel_threads
+from ._jit import _OFF, _state as _jit_state, dispatch, jit, kernel_threads, switched
 
 # CBLAS constants (row-major storage, no transpose / transpose)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -118,19 +117,11 @@ def split_blas() -> bool:
     return _split["on"]
 
 
-@contextlib.contextmanager
 def use_split(enabled: bool):
     """Run the body with the split products on (when available) or off; the kernels'
     thread count follows (tests use it to run both ways)."""
     _discover()
-    old = _split["on"]
-    _split["on"] = bool(enabled) and _split["found"]
-    _jit_state.pop("threads", None)
-    try:
-        yield
-    finally:
-        _split["on"] = old
-        _jit_state.pop("threads", None)
+    return switched(_split, "on", bool(enabled) and _split["found"])
 
 
 @register_jitable
