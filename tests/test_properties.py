@@ -4,6 +4,7 @@ reference on random shapes and values, and gradcheck on random small models.
 Each kernel is a ``dispatch`` object with ``.reference`` (the readable NumPy) and
 ``.compiled`` (Numba). Examples are derandomized so CI sees the same cases every run.
 """
+import contextlib
 import importlib
 import pkgutil
 
@@ -188,6 +189,20 @@ def test_all_finite(data, dtype, shape, specials, transpose):
 
 
 # ---------------------------------------------------------------- matrix products
+@contextlib.contextmanager
+def _threaded():
+    """Small inputs through the threaded paths too (normally they stay on one thread:
+    ``blas.SMALL_PRODUCT``, ``_jit.SMALL_WORK``), so the stripes and their edges are tested."""
+    from aenumpy.kernels import _jit, blas
+
+    old = blas.SMALL_PRODUCT, _jit.SMALL_WORK
+    blas.SMALL_PRODUCT, _jit.SMALL_WORK = 0, 0
+    try:
+        yield
+    finally:
+        blas.SMALL_PRODUCT, _jit.SMALL_WORK = old
+
+
 def _laid_out(draw, dtype, shape):
     """A random ``shape`` operand as the step's products see them: C-ordered,
     F-ordered (a transposed weight), or a column slice of a wider array (a leading
@@ -210,7 +225,8 @@ def test_matmul(data, dtype, m, k, n):
     B = _laid_out(data.draw, dtype, (k, n))
     exact = A.astype(np.float64) @ B.astype(np.float64)
     for fn in (matmul.reference, matmul.compiled):
-        C = fn(A, B)
+        with _threaded():
+            C = fn(A, B)
         assert C.shape == (m, n) and C.dtype == dtype and C.flags.c_contiguous
         np.testing.assert_allclose(C, exact, rtol=0, atol=k * (3e-6 if dtype == np.float32 else 1e-14))
 
@@ -224,7 +240,8 @@ def test_gather_rows(data, dtype, n, d, b):
     idx = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=b, max_size=b)), np.int64)
     for fn in (gather_rows.reference, gather_rows.compiled):
         out = np.full((b, d), np.nan, dtype)
-        assert fn(X, idx, out) is out
+        with _threaded():
+            assert fn(X, idx, out) is out
         np.testing.assert_array_equal(out, X[idx])
 
 
