@@ -76,7 +76,10 @@ def matmul_nb(A, B):
             or A.shape[0] * A.shape[1] * B.shape[1] < SMALL_PRODUCT):
         return np.matmul(A, B)
     C = np.empty((A.shape[0], B.shape[1]), A.dtype)
-    if not _gemm_nb(A, B, C, kernel_threads()):
+    # the thread count first: a scalar, so the jit wrapper gives the call all the threads
+    # (its small-work rule measures the first argument, and a thin A, 128×20, would
+    # otherwise run the stripes one after another on one thread)
+    if not _gemm_nb(kernel_threads(), A, B, C):
         np.matmul(A, B, out=C)
     return C
 
@@ -138,7 +141,7 @@ def _operand_nb(X):
 
 
 @jit(parallel=True)
-def _gemm_nb(A, B, C, parts):
+def _gemm_nb(parts, A, B, C):
     # C = A B (C row-major) in `parts` stripes of C's rows (when it is tall) or
     # columns, each a multiple of 16 wide, one BLAS call each with the calling
     # thread's BLAS thread count set to one; False (nothing done) when an operand

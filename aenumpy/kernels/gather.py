@@ -21,8 +21,10 @@ def gather_rows_ref(X, idx, out):
 
 
 @jit(parallel=True)
-def _gather_rows_nb(X, idx, out):
-    # rows idx[i] of X into out[i]; False (nothing copied) when an index is out of range
+def _gather_rows_nb(out, X, idx):
+    # rows idx[i] of X into out[i]; False (nothing copied) when an index is out of range.
+    # out first: the jit wrapper sizes the work by the first argument (the batch, not
+    # the whole data set: a small batch stays on one thread)
     n = X.shape[0]
     for i in range(idx.shape[0]):
         if idx[i] < 0 or idx[i] >= n:
@@ -38,7 +40,7 @@ def _gather_rows_nb(X, idx, out):
 def gather_rows_nb(X, idx, out):
     """Numba version of :func:`gather_rows_ref`: the rows copied on all the kernel
     threads, the indices checked first."""
-    if not _gather_rows_nb(X, idx, out):
+    if not _gather_rows_nb(out, X, idx):
         raise IndexError(f"a batch index is outside [0, {X.shape[0]})")
     return out
 

@@ -22,6 +22,7 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic, register_jitable
 
+from . import _jit
 from ._jit import dispatch, jit, kernel_threads
 
 _M64 = (1 << 64) - 1
@@ -77,8 +78,9 @@ def _advance(sh, sl, ih, il, delta):
 
 
 @jit(parallel=True)
-def _fill_nb(sh, sl, ih, il, out, parts):
+def _fill_nb(out, sh, sl, ih, il, parts):
     # out[j] = the word after j + 1 steps from state (sh, sl); returns the state after n
+    # (out first: the jit wrapper sizes the work by it, so a few words stay on one thread)
     n = out.shape[0]
     width = (n + parts - 1) // parts
     for t in prange(parts):
@@ -118,8 +120,9 @@ def raw_words_nb(bit_generator, n):
     st = bit_generator.state
     s, c = st["state"]["state"], st["state"]["inc"]
     out = np.empty(n, np.uint64)
-    h, lo = _fill_nb(np.uint64(s >> 64), np.uint64(s & _M64), np.uint64(c >> 64),
-                     np.uint64(c & _M64), out, kernel_threads())
+    parts = kernel_threads() if n >= _jit.SMALL_WORK else 1  # as many ranges as threads run
+    h, lo = _fill_nb(out, np.uint64(s >> 64), np.uint64(s & _M64), np.uint64(c >> 64),
+                     np.uint64(c & _M64), parts)
     st["state"]["state"] = (int(h) << 64) | int(lo)
     bit_generator.state = st
     return out

@@ -18,7 +18,6 @@ tests check them against finite differences, tied and untied, sigmoid and tanh.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from .. import activations
