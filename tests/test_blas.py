@@ -93,3 +93,29 @@ def test_small_products_and_small_kernels_stay_on_one_thread():
     assert _jit._work((small, 1.0)) < _jit.SMALL_WORK <= _jit._work((big,))
     assert _jit._work(((small, small), 0)) == 2 * small.size
     assert _jit._work((3, small)) == _jit.SMALL_WORK  # no array first: use the threads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n", [(128, 256, 784), (128, 64, 256), (100, 30, 333)])
+def test_a_product_with_a_row_major_weight_worked_as_its_transpose(dtype, m, k, n):
+    """X Wᵀ with W row-major (a decoder's forward) splits by columns, so the kernel
+    computes Cᵀ = W Xᵀ by rows and transposes each stripe into C: the same numbers as
+    the column stripes, and right against float64."""
+    rng = np.random.default_rng(7)
+    X = rng.random((m, k)).astype(dtype)
+    W = rng.random((n, k)).astype(dtype)  # row-major, so W.T is a transposed view
+    exact = X.astype(np.float64) @ W.T.astype(np.float64)
+    out = {}
+    with ae.kernels.use_jit(True):
+        old = blas.SMALL_PRODUCT, blas.NT_BY_TRANSPOSE
+        try:
+            blas.SMALL_PRODUCT = 0
+            for flip in (True, False):
+                blas.NT_BY_TRANSPOSE = flip
+                out[flip] = blas.matmul(X, W.T)
+        finally:
+            blas.SMALL_PRODUCT, blas.NT_BY_TRANSPOSE = old
+    for C in out.values():
+        assert C.shape == (m, n) and C.dtype == dtype and C.flags.c_contiguous
+        np.testing.assert_allclose(C, exact, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(out[True], out[False], rtol=1e-6 if dtype == np.float32 else 1e-14)
