@@ -68,7 +68,7 @@ def find_openblas():
 SMALL_PRODUCT = 4 * 65536
 
 #: compute ``C = A Bᵀ``-shaped products (B a transposed view, as ``X Wᵀ`` with a
-#: row-major W) that split by columns as ``Cᵀ = B'A'`` split by rows, each stripe then
+#: row-major W) that split by columns as ``Cᵀ = Bᵀ Aᵀ`` split by rows, each stripe then
 #: transposed into C by OpenBLAS's ``omatcopy`` (see :func:`_gemm_nb`); a switch so that
 #: the benchmark and the tests can run both ways
 NT_BY_TRANSPOSE = True
