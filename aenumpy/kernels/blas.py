@@ -157,7 +157,8 @@ def _operand_nb(X):
 
 @register_jitable
 def _gemm_call(size, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
-    # c (m×n, row-major, leading dimension ldc) = op(a) op(b), in the operands' precision
+    """``c = op(a) op(b)`` (c m×n, row-major, leading dimension ldc) by the BLAS's
+    ``sgemm`` or ``dgemm``, as ``size`` (the operands' item size) says."""
     if size == 4:
         _sgemm(_ROW_MAJOR, ta, tb, m, n, k, np.float32(1.0), a, lda, b, ldb, np.float32(0.0), c, ldc)
     else:
@@ -166,7 +167,8 @@ def _gemm_call(size, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
 
 @register_jitable
 def _transpose_into(size, rows, cols, src, lds, dst, ldd):
-    # dst (cols×rows, leading dimension ldd) = srcᵀ, src rows×cols with leading dimension lds
+    """``dst = srcᵀ`` (src rows×cols with leading dimension lds, dst cols×rows with ldd)
+    by the BLAS's ``somatcopy`` or ``domatcopy``."""
     if size == 4:
         _somatcopy(_ROW_MAJOR, _TRANS, rows, cols, np.float32(1.0), src, lds, dst, ldd)
     else:
