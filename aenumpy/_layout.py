@@ -7,8 +7,9 @@ product ``∂E/∂W`` runs 1.4–2× faster when its output is tall rather than 
 (measured with NumPy's OpenBLAS on 2 cores: ``784×256`` in 270 µs, ``256×784`` in
 370 µs), and the forward product ``X Wᵀ`` is faster too when ``Wᵀ`` is contiguous.
 Storing each ``W`` so that its gradient comes out tall made the contractive step
-15 % faster and the others a few % (README, "Speed"). A tied decoder's ``W' = Wᵀ`` is then row-major, which is its
-fast layout, and its gradient adds to the encoder's without a transposed copy.
+15 % faster and the others a few % (README, "Speed"). A tied decoder's ``W' = Wᵀ``
+is then row-major, which is its fast layout, and its gradient adds to the encoder's
+without a transposed copy.
 
 Everything elementwise on parameters (the optimizers, the divergence check) walks
 arrays in memory order through :func:`flat_view` and :func:`flat_like`, so it works

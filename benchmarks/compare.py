@@ -157,17 +157,20 @@ def main():
     return 0
 
 
+def _round(r):
+    """Which round a record belongs to: (file, run, round), so that rounds of different
+    files or runs never pair."""
+    return r.get("_src", 0), r.get("run"), r.get("round")
+
+
 def paired(recs_a, recs_b, key_a, key_b):
     """Per-round ratios ``a[key_a] / b[key_b]`` of the records measured in the same round
     (the machine's slow spells hit both sides of a round alike, so these vary less
     than the ratio of the medians)."""
-    def key(r):
-        return r.get("_src", 0), r.get("run"), r.get("round")
-
-    b = {key(r): r.get(key_b) for r in recs_b}
+    b = {_round(r): r.get(key_b) for r in recs_b}
     out = []
     for r in recs_a:
-        other = b.get(key(r))
+        other = b.get(_round(r))
         if r.get(key_a) and other:
             out.append(r[key_a] / other)
     return med_range(out)
@@ -182,15 +185,14 @@ def spells(variants, recs, margin=1.15):
           "ratio per round | ÷ floor per round |")
     print("|---|---|---|---|---|---|---|")
     for v in variants:
-        key = lambda r: (r.get("_src", 0), r.get("run"), r.get("round"))  # noqa: E731
-        floor = {key(r): r["epoch_s"] for r in recs[v]["gemm-floor"] if r.get("epoch_s")}
+        floor = {_round(r): r["epoch_s"] for r in recs[v]["gemm-floor"] if r.get("epoch_s")}
         if not floor:
             continue
         fastest = min(floor.values())
         cells = []
         for quiet in (True, False):
             keep = {k for k, f in floor.items() if (f <= margin * fastest) == quiet}
-            sub = {kind: [r for r in rs if key(r) in keep] for kind, rs in recs[v].items()}
+            sub = {kind: [r for r in rs if _round(r) in keep] for kind, rs in recs[v].items()}
             pr = paired(sub["aenumpy"], sub["torch-eager"], "samples_per_s", "samples_per_s")
             pf = paired(sub["aenumpy"], sub["gemm-floor"], "epoch_s", "epoch_s")
             cells += [str(len(keep)), f"{fmt(pr, 2)}×" if pr else "n/a",

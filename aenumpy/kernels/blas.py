@@ -144,8 +144,8 @@ def use_split(enabled: bool):
 
 @register_jitable
 def _operand_nb(X):
-    # (transpose flag, leading dimension) of a 2-D operand the BLAS can read as it
-    # lies (row-major, or a transposed view of one); (0, 0) when it cannot
+    """(transpose flag, leading dimension) of a 2-D operand the BLAS can read as it lies
+    (row-major, or a transposed view of one); (0, 0) when it cannot"""
     size = X.itemsize
     r, c = X.strides
     if c == size and r % size == 0 and r >= size * max(1, X.shape[1]):
@@ -177,16 +177,15 @@ def _transpose_into(size, rows, cols, src, lds, dst, ldd):
 
 @jit(parallel=True)
 def _gemm_nb(parts, A, B, C, nt_by_transpose):
-    # C = A B (C row-major) in `parts` stripes of C's rows (when it is tall) or
-    # columns, each a multiple of 16 wide, one BLAS call each with the calling
-    # thread's BLAS thread count set to one; False (nothing done) when an operand
-    # has strides the BLAS cannot take or a size is zero.
-    # With `nt_by_transpose`, a product split by columns whose B is a transposed view
-    # and A row-major (the forward X Wᵀ of a row-major W, or δ W of a column-major one)
-    # is worked as its transpose: stripe t computes rows lo:hi of Cᵀ = Bᵀ Aᵀ (B's stored
-    # rows lo:hi times Aᵀ) into a scratch, then transposes them into C's columns lo:hi.
-    # OpenBLAS runs the transposed problem 5–30 % faster (128×256 @ 256×784: 300 against
-    # 340 µs, transpose included), and the numbers come out the same.
+    """C = A B (C row-major) in `parts` stripes of C's rows (when it is tall) or columns,
+    each a multiple of 16 wide, one BLAS call each with the calling thread's BLAS thread
+    count set to one; False (nothing done) when an operand has strides the BLAS cannot
+    take or a size is zero. With `nt_by_transpose`, a product split by columns whose B
+    is a transposed view and A row-major (the forward X Wᵀ of a row-major W, or δ W of a
+    column-major one) is worked as its transpose: stripe t computes rows lo:hi of Cᵀ =
+    Bᵀ Aᵀ (B's stored rows lo:hi times Aᵀ) into a scratch, then transposes them into C's
+    columns lo:hi. OpenBLAS runs the transposed problem 5–30 % faster (128×256 @
+    256×784: 300 against 340 µs, transpose included), and the numbers come out the same."""
     M, K = A.shape
     N = B.shape[1]
     ta, lda = _operand_nb(A)

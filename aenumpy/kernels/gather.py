@@ -22,9 +22,9 @@ def gather_rows_ref(X, idx, out):
 
 @jit(parallel=True)
 def _gather_rows_nb(out, X, idx):
-    # rows idx[i] of X into out[i]; False (nothing copied) when an index is out of range.
-    # out first: the jit wrapper sizes the work by the first argument (the batch, not
-    # the whole data set: a small batch stays on one thread)
+    """rows idx[i] of X into out[i]; False (nothing copied) when an index is out of range.
+    out first: the jit wrapper sizes the work by the first argument (the batch, not the
+    whole data set: a small batch stays on one thread)"""
     n = X.shape[0]
     for i in range(idx.shape[0]):
         if idx[i] < 0 or idx[i] >= n:

@@ -46,7 +46,9 @@ def adam_update_many_ref(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
 
 @jit(parallel=True)
 def _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
-    # the Adam step on each (p, g, m, v) of the tuples, one vectorised pass each
+    """The Adam step ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
+    ``θ ← θ − (η/bc₁) m / (√(v/bc₂) + ε)`` on each (p, g, m, v) of the tuples, one
+    vectorised pass each."""
     for t in range(len(ps)):
         p = ps[t]
         g = gs[t]

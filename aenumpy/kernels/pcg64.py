@@ -32,7 +32,7 @@ _MH, _ML = np.uint64(0x2360ED051FC65DA4), np.uint64(0x4385DF649FCCF645)
 
 @intrinsic
 def _muladd128(typingctx, xh, xl, mh, ml, ch, cl):
-    # (x·m + c) mod 2¹²⁸ on (high, low) uint64 halves, in LLVM's 128-bit integers
+    """(x·m + c) mod 2¹²⁸ on (high, low) uint64 halves, in LLVM's 128-bit integers"""
     u64 = types.uint64
     sig = types.UniTuple(u64, 2)(u64, u64, u64, u64, u64, u64)
 
@@ -53,7 +53,7 @@ def _muladd128(typingctx, xh, xl, mh, ml, ch, cl):
 
 @register_jitable(inline="always")
 def _word(h, lo):
-    # PCG's XSL-RR output: rotate hi ⊕ lo right by the top 6 bits of the state
+    """PCG's XSL-RR output: rotate hi ⊕ lo right by the top 6 bits of the state"""
     rot = h >> np.uint64(58)
     x = h ^ lo
     return (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
@@ -61,7 +61,7 @@ def _word(h, lo):
 
 @register_jitable
 def _advance(sh, sl, ih, il, delta):
-    # the state `delta` steps after (sh, sl): s·M^δ + c·(M^δ − 1)/(M − 1), by squaring
+    """the state `delta` steps after (sh, sl): s·M^δ + c·(M^δ − 1)/(M − 1), by squaring"""
     zero, one = np.uint64(0), np.uint64(1)
     ah, al, ph, pl = zero, one, zero, zero
     mh, ml = _MH, _ML
@@ -79,8 +79,8 @@ def _advance(sh, sl, ih, il, delta):
 
 @jit(parallel=True)
 def _fill_nb(out, sh, sl, ih, il, parts):
-    # out[j] = the word after j + 1 steps from state (sh, sl); returns the state after n
-    # (out first: the jit wrapper sizes the work by it, so a few words stay on one thread)
+    """out[j] = the word after j + 1 steps from state (sh, sl); returns the state after n
+    (out first: the jit wrapper sizes the work by it, so a few words stay on one thread)"""
     n = out.shape[0]
     width = (n + parts - 1) // parts
     for t in prange(parts):
