@@ -3,7 +3,7 @@
 Follows the lecture "Autoencoder y Aprendizaje Profundo": ``z = σ(Wx + b)``,
 ``x̂ = σ'(W'z + b')``, ``E = ½(x − x̂)²``. See README.md for a tour.
 """
-from . import activations, datasets, kernels, layers, losses, optim, regularizers
+from . import activations, datasets, fast, layers, losses, optim, regularizers
 from .gradcheck import check_layer, gradcheck, numerical_gradient
 from .io import load, save
 from .models import Autoencoder, VariationalAutoencoder
@@ -13,7 +13,7 @@ from .train import History, TrainingDiverged, fit
 __version__ = "0.1.0"
 
 __all__ = ["Autoencoder", "VariationalAutoencoder", "fit", "gradcheck", "trace", "save", "load",
-           "datasets", "regularizers", "optim", "activations", "layers", "losses", "kernels", "History",
+           "datasets", "regularizers", "optim", "activations", "layers", "losses", "fast", "History",
            "TrainingDiverged", "numerical_gradient", "check_layer"]
 
 

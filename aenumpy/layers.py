@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from ._layout import is_column_major, weight_layout
+from .fast.layout import is_column_major, weight_layout
 from ._validate import (check_dtype, check_int, check_layer_input, check_name, check_rng,
                         check_upstream)
-from .kernels.activation import CODES, act_backward, bias_act
-from .kernels.blas import matmul
+from .fast.activation import CODES, act_backward, bias_act
+from .fast.blas import matmul
 
 
 def glorot_uniform(n_in, n_out, rng, dtype):

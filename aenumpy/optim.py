@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._layout import flat_like, flat_view, same_layout
+from .fast.layout import flat_like, flat_view, same_layout
 from ._validate import check_bool, check_float, check_grads
-from .kernels.optim import adam_update_many, sgd_update
+from .fast.optim import adam_update_many, sgd_update
 
 
 class Optimizer:

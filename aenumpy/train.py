@@ -21,8 +21,8 @@ import numpy as np
 
 from . import io as _io
 from . import optim as optim_mod
-from .kernels.gather import gather_rows
-from .kernels.optim import all_finite
+from .fast.gather import gather_rows
+from .fast.optim import all_finite
 from ._validate import check_fit_args, check_int
 
 

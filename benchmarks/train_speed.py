@@ -147,7 +147,7 @@ class Trainer:
 
     def __init__(self, variant, X, seed):
         import aenumpy as ae
-        from aenumpy.kernels.gather import gather_rows
+        from aenumpy.fast.gather import gather_rows
 
         self.model = build(variant, seed)
         self.opt = ae.optim.Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
@@ -190,7 +190,7 @@ def run_timing(a):
     import aenumpy as ae
 
     log(f"[aenumpy] {a.variant}: data={source} n={n} threads={a.threads} "
-        f"jit={ae.kernels.jit_enabled()} warmup {a.warmup} steps took "
+        f"jit={ae.fast.jit_enabled()} warmup {a.warmup} steps took "
         f"{time.perf_counter() - t_w0:.2f} s")
 
     samples = 0
@@ -208,7 +208,7 @@ def run_timing(a):
                   step_ms=round(1000 * elapsed / steps, 4), cold_start_s=round(cold, 3),
                   peak_rss_mb=round(peak_rss_mb(), 1),
                   final_loss=round(float(loss), 6) if loss is not None else None,
-                  jit=ae.kernels.jit_enabled())
+                  jit=ae.fast.jit_enabled())
     log(f"[aenumpy] timed {steps} steps / {samples} samples in {elapsed:.3f} s")
     return result
 

@@ -1,4 +1,4 @@
-"""The split matrix products (aenumpy/kernels/blas.py): when they are on, how many
+"""The split matrix products (aenumpy/fast/blas.py): when they are on, how many
 threads the kernels then use, and that a training step gives the same numbers
 either way."""
 import sys
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import aenumpy as ae
-from aenumpy.kernels import _jit, blas
+from aenumpy.fast import _jit, blas
 
 
 def _numpy_has_scipy_openblas():
@@ -20,26 +20,26 @@ def _numpy_has_scipy_openblas():
                     reason="the split path is looked for in NumPy's Linux OpenBLAS wheels")
 def test_split_path_is_found_with_numpys_openblas_wheel():
     assert blas.find_openblas() is not None
-    with ae.kernels.use_jit(True):
+    with ae.fast.use_jit(True):
         assert blas.split_blas()
 
 
 def test_kernel_threads_follow_the_split():
-    with ae.kernels.use_jit(True):
+    with ae.fast.use_jit(True):
         with blas.use_split(True):
             on = blas.split_blas()
             assert _jit.kernel_threads() == (numba.config.NUMBA_NUM_THREADS if on else 1)
         with blas.use_split(False):
             assert not blas.split_blas()
             assert _jit.kernel_threads() == 1
-    with ae.kernels.use_jit(False):
+    with ae.fast.use_jit(False):
         assert not blas.split_blas()
 
 
 def test_env_switch_turns_the_split_off(monkeypatch):
     monkeypatch.setenv("AENUMPY_SPLIT_BLAS", "0")
     monkeypatch.setattr(blas, "_split", {})
-    with ae.kernels.use_jit(True):
+    with ae.fast.use_jit(True):
         assert not blas.split_blas()
         assert _jit.kernel_threads() == 1
     monkeypatch.setattr(blas, "_split", {})  # the next test looks again
@@ -54,7 +54,7 @@ def test_a_training_step_agrees_split_or_not(kind):
             m = ae.VariationalAutoencoder(40, [24], 4, seed=0, dtype="float32")
         else:
             m = ae.Autoencoder(40, hidden=[24], seed=0, dtype="float32")
-        with ae.kernels.use_jit(True), blas.use_split(split):
+        with ae.fast.use_jit(True), blas.use_split(split):
             E, g = m.loss_and_grads(X, rng=np.random.default_rng(1))
         out.append((E, g))
     (E0, g0), (E1, g1) = out
@@ -67,13 +67,13 @@ def test_a_step_sized_product_with_a_transposed_weight_is_right():
     rng = np.random.default_rng(3)
     A = rng.random((128, 784), dtype=np.float32)
     W = np.asarray(rng.random((256, 784), dtype=np.float32), order="F")
-    with ae.kernels.use_jit(True):
+    with ae.fast.use_jit(True):
         C = blas.matmul(A, W.T)
     np.testing.assert_allclose(C, A.astype(np.float64) @ W.T.astype(np.float64), rtol=1e-5)
 
 
 def test_use_split_works_with_the_jit_off():
-    with ae.kernels.use_jit(False), blas.use_split(True):
+    with ae.fast.use_jit(False), blas.use_split(True):
         assert not blas.split_blas()
         A = np.ones((3, 2), np.float32)
         np.testing.assert_array_equal(blas.matmul(A, A.T), np.full((3, 3), 2, np.float32))
@@ -86,7 +86,7 @@ def test_small_products_and_small_kernels_stay_on_one_thread():
     A = rng.random((32, 64), dtype=np.float32)
     B = rng.random((64, 32), dtype=np.float32)
     assert A.shape[0] * A.shape[1] * B.shape[1] < blas.SMALL_PRODUCT
-    with ae.kernels.use_jit(True):
+    with ae.fast.use_jit(True):
         np.testing.assert_array_equal(blas.matmul(A, B), np.matmul(A, B))
     small = np.zeros(_jit.SMALL_WORK - 1, np.float32)
     big = np.zeros(_jit.SMALL_WORK, np.float32)
@@ -106,7 +106,7 @@ def test_a_product_with_a_row_major_weight_worked_as_its_transpose(dtype, m, k, 
     W = rng.random((n, k)).astype(dtype)  # row-major, so W.T is a transposed view
     exact = X.astype(np.float64) @ W.T.astype(np.float64)
     out = {}
-    with ae.kernels.use_jit(True):
+    with ae.fast.use_jit(True):
         old = blas.SMALL_PRODUCT, blas.NT_BY_TRANSPOSE
         try:
             blas.SMALL_PRODUCT = 0

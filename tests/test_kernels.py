@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from aenumpy.kernels import _jit
-from aenumpy.kernels.activation import act_backward, bias_act
-from aenumpy.kernels.loss import output_loss
-from aenumpy.kernels.optim import adam_update, sgd_update
-from aenumpy.kernels.noise import add_gaussian, box_muller_ref, n_words, uniforms_ref
-from aenumpy.kernels.regularizers import contractive_sigmoid, kl_sparsity, topk_mask
+from aenumpy.fast import _jit
+from aenumpy.fast.activation import act_backward, bias_act
+from aenumpy.fast.loss import output_loss
+from aenumpy.fast.optim import adam_update, sgd_update
+from aenumpy.fast.noise import add_gaussian, box_muller_ref, n_words, uniforms_ref
+from aenumpy.fast.regularizers import contractive_sigmoid, kl_sparsity, topk_mask
 
 
 @pytest.mark.parametrize("code", [0, 1, 2, 3])
@@ -97,7 +97,7 @@ def test_float32_exp_and_log1p_are_accurate():
     """The written-out float32 e^x and log(1+e) of kernels/_math.py: relative error < 3e-7."""
     import numba
 
-    from aenumpy.kernels._math import fexp, flog1p
+    from aenumpy.fast._math import fexp, flog1p
 
     @numba.njit
     def run(x, e, out1, out2):
@@ -121,7 +121,7 @@ def test_float32_log1m_and_sincos_are_accurate():
     2e-7 absolute."""
     import numba
 
-    from aenumpy.kernels._math import flog1m, fsincos_turns
+    from aenumpy.fast._math import flog1m, fsincos_turns
 
     @numba.njit
     def run(u, out1, out2, out3):
@@ -326,8 +326,8 @@ def test_importing_compiles_nothing():
     import subprocess
     import sys
 
-    code = ("import aenumpy, aenumpy.kernels._jit as j, aenumpy.regularizers, "
-            "aenumpy.kernels.regularizers; print(len(j.COMPILED))")
+    code = ("import aenumpy, aenumpy.fast._jit as j, aenumpy.regularizers, "
+            "aenumpy.fast.regularizers; print(len(j.COMPILED))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
 
@@ -336,7 +336,7 @@ def test_importing_compiles_nothing():
 @pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
 def test_all_finite_paths_agree(dtype, bad, rng):
     """fit's divergence check: the one-pass kernel sees a single NaN or inf anywhere."""
-    from aenumpy.kernels.optim import all_finite
+    from aenumpy.fast.optim import all_finite
 
     for where in (0, 517, 999):
         a = rng.normal(size=(10, 100)).astype(dtype)

@@ -3,8 +3,8 @@ import pytest
 
 from aenumpy import losses
 from aenumpy.gradcheck import numerical_gradient, relative_error
-from aenumpy.kernels import use_jit
-from aenumpy.kernels.loss import output_loss
+from aenumpy.fast import use_jit
+from aenumpy.fast.loss import output_loss
 
 
 def test_squared_error_definition(rng):

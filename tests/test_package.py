@@ -21,14 +21,14 @@ def test_no_pickle_loading_in_the_package():
 
 
 def test_import_compiles_nothing_and_pulls_no_matplotlib():
-    code = ("import sys, aenumpy; from aenumpy.kernels import _jit; "
+    code = ("import sys, aenumpy; from aenumpy.fast import _jit; "
             "print('matplotlib' in sys.modules, _jit.COMPILED)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False []"
 
 
 def test_reference_path_runs_with_jit_off(tmp_path):
-    code = ("import numpy as np, aenumpy as ae; from aenumpy.kernels import jit_enabled; "
+    code = ("import numpy as np, aenumpy as ae; from aenumpy.fast import jit_enabled; "
             "assert not jit_enabled(); m = ae.Autoencoder(6, [3]); "
             "print(m.loss(np.random.default_rng(0).random((4, 6))))")
     import os

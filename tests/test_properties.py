@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis): every kernel in aenumpy/kernels against its NumPy
+"""Property-based tests (hypothesis): every kernel in aenumpy/fast against its NumPy
 reference on random shapes and values, and gradcheck on random small models.
 
 Each kernel is a ``dispatch`` object with ``.reference`` (the readable NumPy) and
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import aenumpy as ae
-import aenumpy.kernels as kernels_pkg
+import aenumpy.fast as fast_pkg
 
 SETTINGS = settings(max_examples=30, derandomize=True, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -46,10 +46,10 @@ def both(kernel, *args, out=()):
 
 
 def _kernels():
-    """Every dispatch object in every module of aenumpy.kernels."""
+    """Every dispatch object in every module of aenumpy.fast."""
     found = {}
-    for mod in pkgutil.iter_modules(kernels_pkg.__path__):
-        m = importlib.import_module(f"aenumpy.kernels.{mod.name}")
+    for mod in pkgutil.iter_modules(fast_pkg.__path__):
+        m = importlib.import_module(f"aenumpy.fast.{mod.name}")
         for name, obj in vars(m).items():
             if hasattr(obj, "reference") and hasattr(obj, "compiled") and callable(obj):
                 found[f"{mod.name}.{name}"] = obj
@@ -71,7 +71,7 @@ def test_every_kernel_has_a_property_test():
 @SETTINGS
 @given(st.data(), DTYPES, SHAPES, st.integers(0, 3))
 def test_bias_act(data, dtype, shape, code):
-    from aenumpy.kernels.activation import bias_act
+    from aenumpy.fast.activation import bias_act
 
     A = arrays(data.draw, dtype, shape)
     b = arrays(data.draw, dtype, shape[1:], -5, 5)
@@ -84,7 +84,7 @@ def test_bias_act(data, dtype, shape, code):
 @SETTINGS
 @given(st.data(), DTYPES, SHAPES, st.integers(0, 3))
 def test_act_backward(data, dtype, shape, code):
-    from aenumpy.kernels.activation import act_backward
+    from aenumpy.fast.activation import act_backward
 
     lo, hi = {0: (-5, 5), 1: (0, 1), 2: (-1, 1), 3: (0, 5)}[code]
     Z = arrays(data.draw, dtype, shape, lo, hi)
@@ -97,8 +97,8 @@ def test_act_backward(data, dtype, shape, code):
 @SETTINGS
 @given(st.data(), DTYPES, SHAPES, st.sampled_from([(0, 0), (0, 1), (0, 2), (0, 3), (1, 1)]))
 def test_output_loss(data, dtype, shape, codes):
-    from aenumpy.kernels.activation import bias_act
-    from aenumpy.kernels.loss import output_loss
+    from aenumpy.fast.activation import bias_act
+    from aenumpy.fast.loss import output_loss
 
     loss_code, act_code = codes
     X = arrays(data.draw, dtype, shape, 0, 1)
@@ -117,7 +117,7 @@ def test_output_loss(data, dtype, shape, codes):
 @given(st.data(), DTYPES, st.integers(1, 200), st.integers(1, 5000),
        st.floats(1e-5, 1.0), st.floats(0.0, 0.99), st.floats(0.9, 0.99999), st.floats(1e-10, 1e-3))
 def test_adam_update(data, dtype, n, t, lr, b1, b2, eps):
-    from aenumpy.kernels.optim import adam_update
+    from aenumpy.fast.optim import adam_update
 
     p = arrays(data.draw, dtype, (n,), -5, 5)
     g = arrays(data.draw, dtype, (n,), -5, 5)
@@ -135,7 +135,7 @@ def test_adam_update(data, dtype, n, t, lr, b1, b2, eps):
        st.integers(1, 5000), st.floats(1e-5, 1.0))
 def test_adam_update_many(data, dtype, sizes, t, lr):
     """All the parameters in one call: the same as the reference, parameter by parameter."""
-    from aenumpy.kernels.optim import adam_update_many
+    from aenumpy.fast.optim import adam_update_many
 
     groups = [[arrays(data.draw, dtype, (n,), lo, hi) for n in sizes]
               for lo, hi in ((-5, 5), (-5, 5), (-1, 1), (0, 2))]
@@ -155,7 +155,7 @@ def test_adam_update_many(data, dtype, sizes, t, lr):
 @SETTINGS
 @given(st.data(), DTYPES, SHAPES, st.floats(1e-5, 2.0), st.floats(0.0, 0.99), st.booleans())
 def test_sgd_update(data, dtype, shape, lr, mu, nesterov):
-    from aenumpy.kernels.optim import sgd_update
+    from aenumpy.fast.optim import sgd_update
 
     p, g, vel = (arrays(data.draw, dtype, shape, -5, 5) for _ in range(3))
     (_, o0), (_, o1) = both(sgd_update, p, g, vel, lr, mu, nesterov, out=(0, 2))
@@ -171,7 +171,7 @@ SPECIALS = st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40, -1e-310,
 @given(st.data(), DTYPES, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=20),
        st.lists(st.tuples(st.floats(0, 1), SPECIALS), max_size=4), st.booleans())
 def test_all_finite(data, dtype, shape, specials, transpose):
-    from aenumpy.kernels import optim as kopt
+    from aenumpy.fast import optim as kopt
 
     if not hasattr(kopt, "all_finite"):
         pytest.skip("all_finite is not in this tree")
@@ -193,7 +193,7 @@ def test_all_finite(data, dtype, shape, specials, transpose):
 def _threaded():
     """Small inputs through the threaded paths too (normally they stay on one thread:
     ``blas.SMALL_PRODUCT``, ``_jit.SMALL_WORK``), so the stripes and their edges are tested."""
-    from aenumpy.kernels import _jit, blas
+    from aenumpy.fast import _jit, blas
 
     old = blas.SMALL_PRODUCT, _jit.SMALL_WORK
     blas.SMALL_PRODUCT, _jit.SMALL_WORK = 0, 0
@@ -219,7 +219,7 @@ def _laid_out(draw, dtype, shape):
 @SETTINGS
 @given(st.data(), DTYPES, st.integers(1, 80), st.integers(1, 40), st.integers(1, 80))
 def test_matmul(data, dtype, m, k, n):
-    from aenumpy.kernels.blas import matmul
+    from aenumpy.fast.blas import matmul
 
     A = _laid_out(data.draw, dtype, (m, k))
     B = _laid_out(data.draw, dtype, (k, n))
@@ -234,7 +234,7 @@ def test_matmul(data, dtype, m, k, n):
 @SETTINGS
 @given(st.data(), DTYPES, st.integers(1, 50), st.integers(1, 30), st.integers(0, 40))
 def test_gather_rows(data, dtype, n, d, b):
-    from aenumpy.kernels.gather import gather_rows
+    from aenumpy.fast.gather import gather_rows
 
     X = arrays(data.draw, dtype, (n, d))
     idx = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=b, max_size=b)), np.int64)
@@ -247,7 +247,7 @@ def test_gather_rows(data, dtype, n, d, b):
 
 @pytest.mark.parametrize("bad", [-1, 7])
 def test_gather_rows_refuses_an_index_out_of_range(bad):
-    from aenumpy.kernels.gather import gather_rows
+    from aenumpy.fast.gather import gather_rows
 
     X = np.arange(14, dtype=np.float32).reshape(7, 2)
     for fn in (gather_rows.reference, gather_rows.compiled):
@@ -259,7 +259,7 @@ def test_gather_rows_refuses_an_index_out_of_range(bad):
 @given(st.integers(0, 2**63), st.integers(0, 3000), st.integers(0, 5))
 def test_raw_words(seed, n, skip):
     """The threaded PCG64 words are random_raw's, bit for bit, and leave the same state."""
-    from aenumpy.kernels.pcg64 import raw_words
+    from aenumpy.fast.pcg64 import raw_words
 
     a, b = np.random.PCG64(seed), np.random.PCG64(seed)
     a.random_raw(skip)  # a generator part-way through its stream
@@ -270,7 +270,7 @@ def test_raw_words(seed, n, skip):
 
 
 def test_raw_words_other_generators_and_large_counts():
-    from aenumpy.kernels.pcg64 import raw_words
+    from aenumpy.fast.pcg64 import raw_words
 
     for make in (lambda: np.random.Philox(7), lambda: np.random.MT19937(7)):
         a, b = make(), make()
@@ -282,7 +282,7 @@ def test_raw_words_other_generators_and_large_counts():
 
 # ---------------------------------------------------------------- regularizer kernels
 def _reg_kernel(name):
-    mod = pytest.importorskip("aenumpy.kernels.regularizers")
+    mod = pytest.importorskip("aenumpy.fast.regularizers")
     return getattr(mod, name)
 
 
@@ -327,7 +327,7 @@ def test_kl_sparsity(data, dtype, shape, rho, beta, need_grad):
 @SETTINGS
 @given(st.data(), DTYPES, SHAPES, st.floats(0.0, 2.0))
 def test_add_gaussian(data, dtype, shape, sigma):
-    from aenumpy.kernels.noise import add_gaussian, n_words
+    from aenumpy.fast.noise import add_gaussian, n_words
 
     X = arrays(data.draw, dtype, shape, 0, 1)
     bits = data.draw(hnp.arrays(np.uint64, (n_words(X.size, dtype),)))

@@ -351,7 +351,7 @@ def test_gaussian_denoising_loss_is_against_the_clean_input(U):
     sigma = 0.3
     m = _one_layer(U, regs=[GaussianNoise(sigma)])
     # μ_T, no clipping; ε by Box–Muller from the generator's uniforms (kernels/noise.py)
-    from aenumpy.kernels.noise import box_muller_ref, n_uniforms
+    from aenumpy.fast.noise import box_muller_ref, n_uniforms
     u = np.random.default_rng(5).random(n_uniforms(U.size))  # the words make these uniforms
     Xt = U + sigma * box_muller_ref(u)[:U.size].reshape(U.shape)
     W, b = m.params["enc0.W"], m.params["enc0.b"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import aenumpy as ae
-from aenumpy.kernels import use_jit
+from aenumpy.fast import use_jit
 
 
 def _regs():

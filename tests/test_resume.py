@@ -9,7 +9,7 @@ import pytest
 
 import aenumpy as ae
 from aenumpy.io import ModelFileError
-from aenumpy.kernels import use_jit
+from aenumpy.fast import use_jit
 from aenumpy.regularizers import REGISTRY, InputCorruption
 
 

@@ -17,9 +17,9 @@ import pytest
 from conftest import assert_passes
 
 import aenumpy as ae
-from aenumpy.kernels import use_jit
-from aenumpy.kernels.activation import bias_act
-from aenumpy.kernels.loss import output_loss
+from aenumpy.fast import use_jit
+from aenumpy.fast.activation import bias_act
+from aenumpy.fast.loss import output_loss
 
 EXTREME = np.array([-1e4, -800.0, -100.0, -30.0, -1e-8, 0.0, 1e-8, 30.0, 100.0, 800.0, 1e4])
 

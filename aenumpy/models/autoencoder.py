@@ -14,7 +14,7 @@ import numpy as np
 from .. import activations, losses
 from .._validate import (check_bool, check_data, check_dtype, check_int,
                          check_regularizer_list)
-from ..kernels.loss import output_loss
+from ..fast.loss import output_loss
 from ..layers import Dense
 from .base import Model
 from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, Regularizer,

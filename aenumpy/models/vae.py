@@ -48,8 +48,8 @@ import numpy as np
 from .. import activations
 from .._validate import check_choice, check_data, check_dtype, check_float, check_int
 from ..activations import softplus
-from ..kernels.blas import matmul
-from ..kernels.loss import output_loss
+from ..fast.blas import matmul
+from ..fast.loss import output_loss
 from ..layers import Dense
 from .base import Model
 

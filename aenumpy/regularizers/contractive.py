@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import activations
 from .._validate import check_model
-from ..kernels.regularizers import contractive_sigmoid
+from ..fast.regularizers import contractive_sigmoid
 from ._checks import check_layer_arg, check_nonneg
 from .base import HiddenMask, HiddenPenalty, LayerView, Penalty, encoder_layer_index
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_array, check_float, check_rng
-from ..kernels.noise import add_gaussian, n_words
-from ..kernels.pcg64 import raw_words
+from ..fast.noise import add_gaussian, n_words
+from ..fast.pcg64 import raw_words
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
 
@@ -40,7 +40,7 @@ def _gaussian(X, sigma, rng):
     """``x̃ = x + σ·ε``, ``ε ~ N(0, 1)`` per entry (the lecture's μ_T).
 
     ε comes from ``rng``'s random words by the Box–Muller transform, fused with the
-    add (:mod:`aenumpy.kernels.noise`, where the choice is explained)."""
+    add (:mod:`aenumpy.fast.noise`, where the choice is explained)."""
     X = np.ascontiguousarray(_as_float(X))
     if sigma == 0:
         return X.copy()

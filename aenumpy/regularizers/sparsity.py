@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_float
-from ..kernels.regularizers import kl_sparsity
+from ..fast.regularizers import kl_sparsity
 from ._checks import check_layer_arg, check_nonneg
 from .base import HiddenPenalty, LayerView, Penalty
 

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from .._validate import check_float, check_int
-from ..kernels.regularizers import topk_mask as _topk_kernel
+from ..fast.regularizers import topk_mask as _topk_kernel
 from ._checks import check_layer_arg
 from .base import HiddenMask
 

@@ -24,7 +24,7 @@
 #
 # ¿De dónde sale $\varepsilon$? De números uniformes $u_1, u_2 \in [0, 1)$ del generador, con la
 # transformación de Box–Muller: $r = \sqrt{-2\ln(1-u_1)}$, $\theta = 2\pi u_2$ dan dos normales
-# independientes $r\cos\theta$ y $r\sin\theta$ (`aenumpy/kernels/noise.py`; así es tres veces
+# independientes $r\cos\theta$ y $r\sin\theta$ (`aenumpy/fast/noise.py`; así es tres veces
 # más rápido que `rng.standard_normal`).
 #
 # **Para que el cuaderno tarde menos de tres minutos** usamos 10 000 imágenes de MNIST para

@@ -12,7 +12,7 @@ import numpy as np
 from numba import prange
 from numba.extending import register_jitable
 
-from .._layout import is_column_major
+from .layout import is_column_major
 from ._jit import dispatch, jit
 from ._math import cast_like, fsigmoid, one_like
 

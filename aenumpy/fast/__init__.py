@@ -1,6 +1,6 @@
 """The hot loops: each a plain NumPy reference and a Numba version that agree.
 
-See :mod:`aenumpy.kernels._jit` for the switch (``AENUMPY_JIT=0``).
+See :mod:`aenumpy.fast._jit` for the switch (``AENUMPY_JIT=0``).
 """
 from ._jit import jit_enabled, use_jit
 

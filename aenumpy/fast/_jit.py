@@ -54,7 +54,7 @@ FASTMATH = {"reassoc", "contract", "nsz"}
 def kernel_threads() -> int:
     """Threads a ``parallel`` kernel runs on: all of Numba's (``NUMBA_NUM_THREADS``,
     by default the cores) when the matrix products run split over them
-    (:mod:`aenumpy.kernels.blas`), else one.
+    (:mod:`aenumpy.fast.blas`), else one.
 
     One, because NumPy's OpenBLAS runs each product on its own threads, which then
     busy-wait on the other cores: a kernel forking onto them right after a product

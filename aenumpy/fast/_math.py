@@ -15,7 +15,7 @@ the float32 / float64 implementations; they are compiled into the kernels that
 call them.
 
 For developers: Numba's on-disk cache is keyed on each kernel's own source file,
-so after editing a helper here, delete ``aenumpy/kernels/__pycache__`` or the
+so after editing a helper here, delete ``aenumpy/fast/__pycache__`` or the
 kernels that use it keep their old compiled code (a fresh install compiles anew).
 """
 from __future__ import annotations

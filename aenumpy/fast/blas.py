@@ -20,7 +20,7 @@ The split path needs an OpenBLAS with ``openblas_set_num_threads_local``
 (0.3.27 or later, as in NumPy's wheels for Linux and Windows). When NumPy's BLAS
 is another one (Accelerate, MKL), when an operand has strides the BLAS cannot
 take, or with ``AENUMPY_JIT=0``, :func:`matmul` is ``np.matmul`` and the kernels
-keep to one thread (:func:`aenumpy.kernels._jit.kernel_threads`).
+keep to one thread (:func:`aenumpy.fast._jit.kernel_threads`).
 
 One shape is worked differently: a product whose output is cut into column stripes
 and whose B is a transposed view (``X Wᵀ`` with a row-major W) runs 10–15 % below
