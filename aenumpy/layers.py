@@ -1,44 +1,59 @@
-"""The dense layer, with its forward and backward pass written out.
+"""Layers, each with its forward and backward pass written out in plain NumPy.
 
-Lecture: ``z = σ(Wx + b)``. Rows are samples (principle 1), so for a batch
-``X`` of shape ``(B, d_in)`` the layer computes ``A = X Wᵀ + b`` and
-``Z = f(A)``, with ``W`` of shape ``(d_out, d_in)`` exactly as in the lecture.
+Every layer has the same small interface, so :func:`aenumpy.check_layer` checks any
+of them (a student's own layer too):
 
-Backward, given ``dZ = ∂E/∂Z``::
+* ``params`` and ``grads``: dicts with the same keys (empty for a layer without weights);
+* ``forward(X) -> Z``, which keeps in ``cache`` what the backward pass needs;
+* ``backward(dZ) -> dX``: given ``dZ = ∂E/∂Z``, fills ``grads`` and returns ``∂E/∂X``;
+* ``init_params(rng)``: draws the weights again from a ``numpy.random.Generator``.
+
+The dense layer is the lecture's ``z = σ(Wx + b)``. Rows are samples, so for a
+batch ``X`` of shape ``(B, d_in)`` it computes ``A = X Wᵀ + b`` and ``Z = f(A)``,
+with ``W`` of shape ``(d_out, d_in)`` exactly as in the lecture. Its backward,
+given ``dZ = ∂E/∂Z``::
 
     dA = dZ ⊙ f'(A)          δ, the error at the pre-activation
     dW = dAᵀ X               ∂E/∂W  (d_out, d_in)
     db = Σ_batch dA          ∂E/∂b
     dX = dA W                ∂E/∂X, handed to the layer below
-
-A layer of your own needs the same four things: ``params`` and ``grads``
-dicts with the same keys, ``forward(X)`` and ``backward(dY) -> dX``; then
-:func:`aenumpy.gradcheck.check_layer` checks it.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import activations
-from .fast.layout import is_column_major, weight_layout
 from ._validate import (check_dtype, check_int, check_layer_input, check_name, check_rng,
                         check_upstream)
-from .fast.activation import CODES, act_backward, bias_act
-from .fast.blas import matmul
+
+
+class Layer:
+    """The interface every layer follows (see the module docstring). Subclass it to
+    write your own: set ``params`` in ``__init__``, fill ``grads`` in ``backward``."""
+
+    name = "layer"
+
+    def __init__(self):
+        self.params, self.grads, self.cache = {}, {}, {}
+
+    def init_params(self, rng):
+        """Draw the weights again from ``rng`` (nothing to draw for a layer without weights)."""
+
+    def forward(self, X):
+        raise NotImplementedError
+
+    def backward(self, dZ):
+        raise NotImplementedError
 
 
 def glorot_uniform(n_in, n_out, rng, dtype):
-    """Glorot & Bengio (2010): ``W ~ U(−r, r)``, ``r = √(6 / (n_in + n_out))``.
-
-    Shape ``(n_out, n_in)``; stored column-major when ``n_in > n_out`` (the same
-    values: see :mod:`aenumpy._layout`, the BLAS is faster so)."""
+    """Glorot & Bengio (2010): ``W ~ U(−r, r)``, ``r = √(6 / (n_in + n_out))``, shape ``(n_out, n_in)``."""
     r = np.sqrt(6.0 / (n_in + n_out))
-    W = rng.uniform(-r, r, size=(n_out, n_in))
-    return np.array(W, dtype=dtype, order=weight_layout(n_in, n_out))
+    return rng.uniform(-r, r, size=(n_out, n_in)).astype(dtype)
 
 
-class Dense:
-    """Fully connected layer ``Z = f(X Wᵀ + b)``.
+class Dense(Layer):
+    """Fully connected layer ``Z = f(X Wᵀ + b)``, the lecture's ``z = σ(Wx + b)``.
 
     Parameters
     ----------
@@ -52,33 +67,31 @@ class Dense:
         transposed, into the other layer's gradient.
 
     After ``forward`` the attribute ``cache`` holds ``X`` (input), ``A``
-    (``Wx + b``) and ``Z`` (output); after ``backward``, ``grads`` holds
-    ``W`` and ``b`` gradients and ``cache['dA']`` the error δ.
+    (``Wx + b``) and ``Z`` (output); after ``backward``, ``grads`` holds the
+    ``W`` and ``b`` gradients and ``cache`` also ``dZ``, ``dA`` (the error δ) and ``dX``.
     """
 
     def __init__(self, n_in, n_out, activation="sigmoid", *, rng=None, dtype="float32",
                  name="dense", tied_to=None):
+        super().__init__()
         self.n_in = check_int("n_in", n_in, 1)
         self.n_out = check_int("n_out", n_out, 1)
         self.dtype = check_dtype(dtype)
         self.activation = activations.get(activation)
-        self.code = CODES.get(self.activation.name) if type(self.activation) in (
-            activations.Sigmoid, activations.Tanh, activations.ReLU, activations.Identity) else None
         self.name = check_name("name", name, "a string such as 'enc0'")
         if tied_to is not None and not isinstance(tied_to, Dense):
             raise TypeError(f"tied_to must be a Dense layer or None, got {type(tied_to).__name__}")
+        if tied_to is not None and (tied_to.n_in, tied_to.n_out) != (self.n_out, self.n_in):
+            raise ValueError(f"a tied layer {n_in}->{n_out} needs a partner {n_out}->{n_in}, "
+                             f"got {tied_to.n_in}->{tied_to.n_out}")
         self.tied_to = tied_to
-        rng = np.random.default_rng(0) if check_rng(rng) is None else rng
-        if tied_to is not None:
-            if (tied_to.n_in, tied_to.n_out) != (self.n_out, self.n_in):
-                raise ValueError(f"a tied layer {n_in}->{n_out} needs a partner {n_out}->{n_in}, "
-                                 f"got {tied_to.n_in}->{tied_to.n_out}")
-            self.params = {"b": np.zeros(self.n_out, dtype=self.dtype)}
-        else:
-            self.params = {"W": glorot_uniform(self.n_in, self.n_out, rng, self.dtype),
-                           "b": np.zeros(self.n_out, dtype=self.dtype)}
-        self.grads = {}
-        self.cache = {}
+        self.init_params(np.random.default_rng(0) if check_rng(rng) is None else rng)
+
+    def init_params(self, rng):
+        """``W`` by Glorot's uniform rule (not for a tied layer: it has no W of its own), ``b = 0``."""
+        self.params = {} if self.tied_to is not None else {
+            "W": glorot_uniform(self.n_in, self.n_out, rng, self.dtype)}
+        self.params["b"] = np.zeros(self.n_out, dtype=self.dtype)
 
     @property
     def W(self):
@@ -89,50 +102,30 @@ class Dense:
     def b(self):
         return self.params["b"]
 
-    # ------------------------------------------------------------- forward
-    def preactivation(self, X):
-        """``A = X Wᵀ + b`` (a fresh array)."""
-        return X @ self.W.T + self.b
-
-    def forward(self, X, keep=True):
-        """``Z = f(X Wᵀ + b)``; with ``keep`` the cache keeps X, A, Z for backward."""
+    def forward(self, X):
+        """``A = X Wᵀ + b``, ``Z = f(A)``; the cache keeps X, A and Z for the backward pass."""
         check_layer_input(self, X)
-        A = matmul(X, self.W.T)  # X @ W.T, on the kernels' threads (kernels/blas.py)
-        if self.code is not None:
-            Z = np.empty_like(A)
-            bias_act(A, self.b, self.code, Z)
-        else:
-            A += self.b
-            Z = np.asarray(self.activation(A), dtype=A.dtype)
-        if keep:
-            self.cache = {"X": X, "A": A, "Z": Z}
+        A = X @ self.W.T + self.b
+        Z = self.activation(A)
+        self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
-    # ------------------------------------------------------------ backward
-    def activation_backward(self, dZ):
-        """``δ = dZ ⊙ f'(A)`` from the cached forward."""
-        A, Z = self.cache["A"], self.cache["Z"]
-        if self.code is not None:
-            dA = np.empty_like(dZ)
-            return act_backward(dZ, Z, self.code, dA)
-        return dZ * self.activation.grad(A, Z)
-
     def backward(self, dZ, need_dX=True):
-        """Backprop ``dZ = ∂E/∂Z``: fills ``grads`` and returns ``∂E/∂X`` (or None)."""
+        """Backprop ``dZ = ∂E/∂Z``: ``δ = dZ ⊙ f'(A)``, then :meth:`backward_delta`.
+        Fills ``grads``; returns ``∂E/∂X`` (None when ``need_dX`` is False: the first
+        layer's input is the data, which has no use for its gradient)."""
         check_upstream(self, dZ)
+        dA = dZ * self.activation.grad(self.cache["A"], self.cache["Z"])
         self.cache["dZ"] = dZ
-        return self.backward_linear(self.activation_backward(dZ), need_dX)
+        return self.backward_delta(dA, need_dX)
 
-    def backward_linear(self, dA, need_dX=True):
-        """Backprop from the pre-activation error ``dA = ∂E/∂A``: ``dW = dAᵀX``,
-        ``db = Σ dA``, returns ``dX = dA W``."""
+    def backward_delta(self, dA, need_dX=True):
+        """Backprop from the error at the pre-activation ``δ = dA = ∂E/∂A``:
+        ``dW = δᵀX``, ``db = Σ δ``, and returns ``dX = δ W``."""
         X = self.cache["X"]
-        self.cache["dA"] = dA
-        # the same product either way; computed in W's memory layout (_layout.py)
-        gW = matmul(X.T, dA).T if is_column_major(self.W) else matmul(dA.T, X)
-        self.grads = {"W": gW, "b": dA.sum(axis=0)}
-        dX = matmul(dA, self.W) if need_dX else None
-        self.cache["dX"] = dX
+        self.grads = {"W": dA.T @ X, "b": dA.sum(axis=0)}
+        dX = dA @ self.W if need_dX else None
+        self.cache.update(dA=dA, dX=dX)
         return dX
 
     def __repr__(self):
