@@ -2,24 +2,30 @@
 
 Follows the lecture "Autoencoder y Aprendizaje Profundo": ``z = σ(Wx + b)``,
 ``x̂ = σ'(W'z + b')``, ``E = ½(x − x̂)²``. See README.md for a tour.
+
+The teaching path (activations, layers, losses, optim, regularizers, models) is plain
+NumPy; :mod:`aenumpy.fast` registers its compiled twins with :mod:`aenumpy.backend`
+on import, without importing anything compiled.
 """
-from . import activations, datasets, fast, layers, losses, optim, regularizers
+from . import activations, backend, datasets, layers, losses, optim, regularizers
+from . import fast  # noqa: F401  (registers the speed backend's twins; compiles nothing)
 from .gradcheck import check_layer, gradcheck, numerical_gradient
+from .history import History
 from .io import load, save
 from .models import Autoencoder, VariationalAutoencoder
 from .trace import trace
-from .train import History, TrainingDiverged, fit
+from .train import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = ["Autoencoder", "VariationalAutoencoder", "fit", "gradcheck", "trace", "save", "load",
-           "datasets", "regularizers", "optim", "activations", "layers", "losses", "fast", "History",
-           "TrainingDiverged", "numerical_gradient", "check_layer"]
+           "datasets", "regularizers", "optim", "activations", "layers", "losses", "backend",
+           "History", "TrainingDiverged", "numerical_gradient", "check_layer"]
 
 
-def __getattr__(name):  # plot pulls in matplotlib: import it only when asked for
-    if name == "plot":
+def __getattr__(name):  # plot and explore pull in matplotlib: import them only when asked for
+    if name in ("plot", "explore"):
         import importlib
 
-        return importlib.import_module(".plot", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'aenumpy' has no attribute {name!r}")

@@ -6,6 +6,7 @@ Principle 6 of the design: a bad argument ends in a clear ``ValueError`` or
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -133,8 +134,6 @@ def check_callable(name, value, allow_none=True):
 
 def check_path(name, value, allow_none=False):
     """A file name: ``str`` or ``os.PathLike``."""
-    import os
-
     if value is None and allow_none:
         return value
     if not isinstance(value, (str, os.PathLike)):
@@ -144,10 +143,10 @@ def check_path(name, value, allow_none=False):
 
 
 def check_model(model, name="model"):
-    """An aenumpy model: an Autoencoder or a VariationalAutoencoder (anything with
-    ``params``, ``_check_X`` and ``_loss_and_grads``)."""
-    if not (isinstance(getattr(model, "params", None), dict) and hasattr(model, "_check_X")
-            and hasattr(model, "_loss_and_grads")):
+    """An aenumpy model: an Autoencoder, a VariationalAutoencoder or a ConvAutoencoder
+    (anything with ``params``, ``validate`` and ``loss_and_grads``)."""
+    if not (isinstance(getattr(model, "params", None), dict) and hasattr(model, "validate")
+            and hasattr(model, "loss_and_grads")):
         raise TypeError(f"{name} must be an aenumpy model (ae.Autoencoder or "
                         f"ae.VariationalAutoencoder), got {type(model).__name__}")
     return model
@@ -200,52 +199,11 @@ def check_grads(params, grads):
             raise ValueError(f"grads[{k!r}] has shape {np.shape(g)}, the parameter {p.shape}")
 
 
-def check_fit_args(model, optimizer, *, progress, shuffle, explode_factor, callback, history,
-                   start_epoch, checkpoint, resume):
-    """Every argument of :func:`aenumpy.fit` but the data and the sizes."""
-    from .optim import Optimizer
-
-    check_model(model)
-    if optimizer is not None and not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an aenumpy.optim optimizer (e.g. ae.optim.Adam(lr=1e-3)),"
-                        f" got {type(optimizer).__name__}")
-    check_bool("progress", progress)
-    check_bool("shuffle", shuffle)
-    check_float("explode_factor", explode_factor, 1, low_open=True)
-    check_callable("callback", callback)
-    if history is not None and not isinstance(history, dict):
-        raise TypeError(f"history must be an aenumpy History (what fit returns) or None, got "
-                        f"{type(history).__name__}")
-    check_int("start_epoch", start_epoch, 0)
-    check_path("checkpoint", checkpoint, allow_none=True)
-    check_path("resume", resume, allow_none=True)
-    if resume is not None and (history is not None or start_epoch != 0):
-        raise ValueError("resume= restores the history and the epoch from the checkpoint; "
-                         "do not pass history= or start_epoch= with it")
-
-
 def check_name(name, value, expected):
     """A name given as a string (activations, losses): a clear TypeError otherwise."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a name ({expected}), got {value!r} ({type(value).__name__})")
     return value
-
-
-def check_regularizer_list(regularizers):
-    """``regularizers=`` is a list or tuple of regularizer objects (or None/empty)."""
-    from .regularizers.base import Regularizer
-
-    if regularizers is None:
-        return []
-    if isinstance(regularizers, Regularizer):
-        raise TypeError(f"regularizers must be a list, e.g. regularizers=[{regularizers!r}]")
-    if not isinstance(regularizers, (list, tuple)):
-        raise TypeError(f"regularizers must be a list of aenumpy.regularizers objects, got "
-                        f"{type(regularizers).__name__}")
-    for r in regularizers:
-        if not isinstance(r, Regularizer):
-            raise TypeError(f"regularizers must be aenumpy.regularizers objects, got {r!r}")
-    return list(regularizers)
 
 
 def check_layer_like(layer):

@@ -180,7 +180,7 @@ def gradcheck(model, X, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7, 
     check_fd_args(h, order, max_entries, tol, seed)
     check_param_names(params, model.params)
     m = model.astype("float64")
-    X = m._check_X(X)
+    X = m.validate(X)
     is_vae = getattr(m, "kind", "") == "vae"
     if is_vae and eps is None:
         eps = np.random.default_rng([seed, 99]).standard_normal((X.shape[0], m.n_latent))

@@ -34,6 +34,12 @@ import zlib
 
 import numpy as np
 
+from . import optim
+from ._validate import check_path
+from .history import History
+from .models import Autoencoder, VariationalAutoencoder
+from .optim import Optimizer
+
 FORMAT = "aenumpy-model"
 VERSION = 1
 #: refuse archives whose members declare more than this many bytes in total
@@ -48,16 +54,8 @@ class ModelFileError(ValueError):
 
 
 def _model_classes():
-    from .models import Autoencoder
-
-    classes = {"autoencoder": Autoencoder}
-    try:
-        from .models import VariationalAutoencoder
-
-        classes["vae"] = VariationalAutoencoder
-    except ImportError:  # pragma: no cover
-        pass
-    return classes
+    """The model classes a file may hold, by their ``kind``."""
+    return {cls.kind: cls for cls in (Autoencoder, VariationalAutoencoder)}
 
 
 def _json_default(o):
@@ -76,14 +74,8 @@ def _json_array(obj, what="extra"):
                         f"{exc}") from None
 
 
-def _check_path(path, name="path"):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a str or os.PathLike file name, got {type(path).__name__}")
-    return os.fspath(path)
-
-
 def _write_atomic(path, arrays):
-    path = _check_path(path)
+    path = os.fspath(check_path("path", path))
     if not path.endswith(".npz"):
         path += ".npz"
     folder = os.path.dirname(os.path.abspath(path))
@@ -116,10 +108,8 @@ def save(model, path, optimizer=None, extra=None):
     kind = getattr(model, "kind", None)
     if kind not in _model_classes():
         raise TypeError(f"save() takes an aenumpy model, got {type(model).__name__}")
-    _check_path(path)
+    check_path("path", path)
     if optimizer is not None:
-        from .optim import Optimizer
-
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be an aenumpy.optim optimizer or None, got "
                             f"{type(optimizer).__name__}")
@@ -179,7 +169,7 @@ def _read_member(zf, info, path):
 
 def _read(path):
     """Every array of a model file, without pickle; ModelFileError on anything odd."""
-    path = _check_path(path)
+    path = os.fspath(check_path("path", path))
     if not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"  # save() appends the suffix; accept the name it was given
     try:
@@ -241,8 +231,6 @@ _CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, O
 
 
 def _load_optimizer(arrays, model, path):
-    from . import optim
-
     cfg = _json(arrays, "__optim__", path)
     if not isinstance(cfg, dict):
         raise ModelFileError(f"{path}: malformed optimizer configuration")
@@ -368,11 +356,9 @@ def load_training_state(path, model, optimizer=None):
 
     The checkpoint's model configuration must equal ``model.get_config()``.
     Returns a dict: ``optimizer``, ``epoch``, ``step``, ``seed``, ``history`` (a
-    :class:`aenumpy.train.History`), ``rng`` (a Generator), ``first_loss``; the
+    :class:`aenumpy.history.History`), ``rng`` (a Generator), ``first_loss``; the
     model's parameters and its ``rng`` are set from the file.
     """
-    from .train import History
-
     saved, opt, extra = load_checkpoint(path)
     path = os.fspath(path)
     st = extra.get("training") if isinstance(extra, dict) else None
@@ -388,7 +374,7 @@ def load_training_state(path, model, optimizer=None):
     if opt is None:
         raise ModelFileError(f"{path}: the checkpoint has no optimizer state")
     if optimizer is not None:
-        if type(optimizer) is not type(opt) or optimizer.get_config() != opt.get_config():
+        if optimizer.get_config() != opt.get_config():
             raise ValueError(f"{path}: the checkpoint was trained with {opt.get_config()}, "
                              f"the optimizer given is {optimizer.get_config()}; pass "
                              "optimizer=None to continue with the checkpoint's")

@@ -111,20 +111,24 @@ class Dense(Layer):
         return Z
 
     def backward(self, dZ, need_dX=True):
-        """Backprop ``dZ = ∂E/∂Z``: ``δ = dZ ⊙ f'(A)``, then :meth:`backward_delta`.
-        Fills ``grads``; returns ``∂E/∂X`` (None when ``need_dX`` is False: the first
-        layer's input is the data, which has no use for its gradient)."""
+        """Backprop ``dZ = ∂E/∂Z``: ``δ = dZ ⊙ f'(A)`` (:meth:`delta`), then ``dW = δᵀX``,
+        ``db = Σ δ``, ``dX = δ W`` (:meth:`backward_delta`). Fills ``grads``; returns
+        ``∂E/∂X`` (None when ``need_dX`` is False: the first layer's input is the data,
+        which has no use for its gradient)."""
+        return self.backward_delta(self.delta(dZ), need_dX)
+
+    def delta(self, dZ):
+        """``δ = dZ ⊙ f'(A)``, the error at the pre-activation, from the cached forward."""
         check_upstream(self, dZ)
-        dA = dZ * self.activation.grad(self.cache["A"], self.cache["Z"])
         self.cache["dZ"] = dZ
-        return self.backward_delta(dA, need_dX)
+        return dZ * self.activation.grad(self.cache["A"], self.cache["Z"])
 
     def backward_delta(self, dA, need_dX=True):
         """Backprop from the error at the pre-activation ``δ = dA = ∂E/∂A``:
         ``dW = δᵀX``, ``db = Σ δ``, and returns ``dX = δ W``."""
         X = self.cache["X"]
-        self.grads = {"W": dA.T @ X, "b": dA.sum(axis=0)}
-        dX = dA @ self.W if need_dX else None
+        self.grads = {"W": dA.T @ X, "b": dA.sum(axis=0)}   # ∂E/∂W = δᵀX, ∂E/∂b = Σ δ
+        dX = dA @ self.W if need_dX else None                # ∂E/∂X = δ W
         self.cache.update(dA=dA, dX=dX)
         return dX
 

@@ -1,4 +1,4 @@
-"""Reconstruction losses, exactly as DESIGN.md defines them.
+"""Reconstruction losses, exactly as the lecture defines them.
 
 * squared error ``E = ½ Σ_features (x − x̂)²``, averaged over the batch (the
   lecture's ``E = ½(x − x̂)²``);
@@ -8,14 +8,15 @@
 Each loss gives its value and ``∂E/∂x̂``. The cross-entropy clips x̂ to
 ``[ε, 1 − ε]`` (ε = 1e-7 in float32, 1e-12 in float64) so it stays finite when
 x̂ reaches 0 or 1; when the output is a sigmoid the models use
-:func:`binary_cross_entropy_logits` instead, which needs no clipping at all.
+:func:`binary_cross_entropy_logits` instead (through :meth:`Loss.value_and_delta`),
+which needs no clipping at all.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._validate import check_name, check_pair
-from .activations import sigmoid, softplus
+from .activations import Sigmoid, sigmoid, softplus
 
 
 def _eps(dtype):
@@ -74,6 +75,12 @@ class Loss:
     def grad(self, X, Xhat):
         raise NotImplementedError
 
+    def value_and_delta(self, X, A, Xhat, activation, need_grad=True):
+        """``E`` and the error at the output's pre-activation, ``δ = ∂E/∂a = ∂E/∂x̂ ⊙ f'(a)``
+        for ``x̂ = f(a)`` (δ is None without ``need_grad``)."""
+        E = self.value(X, Xhat)
+        return E, (self.grad(X, Xhat) * activation.grad(A, Xhat) if need_grad else None)
+
     def __repr__(self):
         return self.name
 
@@ -82,7 +89,6 @@ class SquaredError(Loss):
     """``½ Σ (x − x̂)²`` averaged over the batch."""
 
     name = "mse"
-    code = 0
 
     def value(self, X, Xhat):
         return squared_error(X, Xhat)
@@ -95,13 +101,20 @@ class BinaryCrossEntropy(Loss):
     """``−Σ [x log x̂ + (1−x) log(1−x̂)]`` averaged over the batch; targets in [0, 1]."""
 
     name = "bce"
-    code = 1
 
     def value(self, X, Xhat):
         return binary_cross_entropy(X, Xhat)
 
     def grad(self, X, Xhat):
         return binary_cross_entropy_grad(X, Xhat)
+
+    def value_and_delta(self, X, A, Xhat, activation, need_grad=True):
+        """For a sigmoid output, from the logits (:func:`binary_cross_entropy_logits`):
+        ``δ = (σ(a) − x)/B``, finite however saturated the output is."""
+        if isinstance(activation, Sigmoid):
+            E, dA = binary_cross_entropy_logits(X, A)
+            return E, (dA.astype(A.dtype, copy=False) if need_grad else None)
+        return super().value_and_delta(X, A, Xhat, activation, need_grad)
 
 
 LOSSES = {"mse": SquaredError, "bce": BinaryCrossEntropy}

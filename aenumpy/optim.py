@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fast.layout import flat_like, flat_view, same_layout
 from ._validate import check_bool, check_float, check_grads
-from .fast.optim import adam_update_many, sgd_update
+from .backend import Replaceable
 
 
-class Optimizer:
-    """Base: keeps per-parameter state keyed by parameter name."""
+class Optimizer(Replaceable):
+    """Base: keeps per-parameter state keyed by parameter name. With the speed backend on,
+    building :class:`Adam` builds its fast twin (:mod:`aenumpy.fast.optim`)."""
 
     def __init__(self):
         self.state = {}
@@ -63,7 +63,8 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs momentum > 0")
 
     def step(self, params, grads):
-        """One update of every parameter: ``θ ← θ − η g`` (with momentum ``v ← μv − ηg``, ``θ ← θ + v``)."""
+        """One update of every parameter: ``θ ← θ − η g`` (with momentum ``v ← μv − ηg``,
+        ``θ ← θ + v``; Nesterov ``θ ← θ + μv − ηg``)."""
         check_grads(params, grads)
         self.t += 1
         for name, p in params.items():
@@ -71,10 +72,10 @@ class SGD(Optimizer):
             if self.momentum == 0:
                 p -= self.lr * g
                 continue
-            slots = self.state.setdefault(name, {"v": np.zeros_like(p)})
-            v = _slot(slots, "v", p)
-            sgd_update(flat_view(p), flat_like(g, p), flat_view(v), self.lr, self.momentum,
-                       self.nesterov)
+            v = self.state.setdefault(name, {"v": np.zeros_like(p)})["v"]
+            v *= self.momentum
+            v -= self.lr * g
+            p += self.momentum * v - self.lr * g if self.nesterov else v
 
     def get_config(self):
         return {"name": "SGD", "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -89,49 +90,26 @@ class Adam(Optimizer):
         self.beta1 = check_float("beta1", beta1, 0, 1, high_open=True)
         self.beta2 = check_float("beta2", beta2, 0, 1, high_open=True)
         self.eps = check_float("eps", eps, 0, low_open=True)
-        self._flat = None  # see _flat_views
 
     def step(self, params, grads):
-        """One Adam update of every parameter (bias-corrected moments, see the module docstring)."""
+        """One Adam update of every parameter (the module docstring's formula)."""
         check_grads(params, grads)
         self.t += 1
         bc1 = 1.0 - self.beta1 ** self.t
         bc2 = 1.0 - self.beta2 ** self.t
-        flat = self._flat_views(params)
-        gs = [flat_like(grads[name], p) for name, p, *_ in flat]
-        adam_update_many([f[2] for f in flat], gs, [f[3] for f in flat], [f[4] for f in flat],
-                         self.lr, self.beta1, self.beta2, self.eps, bc1, bc2)
-
-    def _flat_views(self, params):
-        """Per parameter ``(name, p, flat p, flat m, flat v)``, the moments created (or
-        re-laid in p's layout) when needed; kept between steps while the arrays stay
-        the same objects (rebuilding them was half of the optimizer's Python time)."""
-        cache = getattr(self, "_flat", None)
-        if cache is not None and len(cache) == len(params) and all(
-                params.get(name) is p and self.state.get(name, {}).get("m") is m
-                and self.state[name].get("v") is v for name, p, m, v in cache):
-            return self._flat_list
-        cache, flat = [], []
         for name, p in params.items():
-            slots = self.state.get(name)
-            if slots is None:
-                slots = self.state[name] = {"m": np.zeros_like(p), "v": np.zeros_like(p)}
-            m, v = _slot(slots, "m", p), _slot(slots, "v", p)
-            cache.append((name, p, m, v))
-            flat.append((name, p, flat_view(p), flat_view(m), flat_view(v)))
-        self._flat, self._flat_list = cache, flat
-        return flat
+            g = grads[name]
+            slots = self.state.setdefault(name, {"m": np.zeros_like(p), "v": np.zeros_like(p)})
+            m, v = slots["m"], slots["v"]
+            m *= self.beta1
+            m += (1 - self.beta1) * g              # m ← β₁m + (1 − β₁)g
+            v *= self.beta2
+            v += (1 - self.beta2) * g * g          # v ← β₂v + (1 − β₂)g²
+            p -= self.lr * (m / bc1) / (np.sqrt(v / bc2) + self.eps)   # θ ← θ − η m̂/(√v̂ + ε)
 
     def get_config(self):
         return {"name": "Adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                 "eps": self.eps}
-
-
-def _slot(slots, key, p):
-    """The state array ``slots[key]`` in ``p``'s memory layout (re-laid once if a
-    restored state came in another), so that all of them walk in step."""
-    slots[key] = same_layout(slots[key], p)
-    return slots[key]
 
 
 OPTIMIZERS = {"SGD": SGD, "Adam": Adam}

@@ -21,31 +21,14 @@ import numpy as np
 
 from . import io as _io
 from . import optim as optim_mod
-from .fast.gather import gather_rows
-from .fast.optim import all_finite
-from ._validate import check_fit_args, check_int
+from ._validate import (check_bool, check_callable, check_float, check_int, check_model,
+                        check_path)
+from .backend import routine
+from .history import History
 
 
 class TrainingDiverged(RuntimeWarning):
     """Warned when fit() stops because the loss became non-finite or exploded."""
-
-
-class History(dict):
-    """Per-epoch record: ``loss`` (mean training objective), ``val_loss``,
-    ``seconds``; plus ``stopped_early`` and ``message``. A dict of lists."""
-
-    def __init__(self):
-        super().__init__(loss=[], val_loss=[], seconds=[])
-        self.stopped_early = False
-        self.message = ""
-
-    @property
-    def epochs(self):
-        return len(self["loss"])
-
-    def __repr__(self):
-        last = f", last loss {self['loss'][-1]:.4f}" if self["loss"] else ""
-        return f"History({self.epochs} epochs{last}{', stopped early' if self.stopped_early else ''})"
 
 
 def _progress(total, enabled, desc):
@@ -79,9 +62,38 @@ def _snapshot(model, optimizer, into=None):
             {k: np.array(v, copy=True) for k, v in sd.items()})
 
 
-def _all_finite(grads):
-    """True when every gradient entry is finite (one pass per array, no temporaries)."""
-    return all(all_finite(g) for g in grads.values())
+def gather_rows(X, idx, out):
+    """The minibatch ``out = X[idx]``: rows of the data set copied into a batch buffer."""
+    return np.take(X, idx, axis=0, out=out)
+
+
+def all_finite(grads):
+    """True when every gradient entry is finite (no NaN, no ±inf)."""
+    return all(bool(np.isfinite(g).all()) for g in grads.values())
+
+
+def _check_args(model, optimizer, *, progress, shuffle, explode_factor, callback, history,
+                   start_epoch, checkpoint, resume):
+    """Every argument of :func:`aenumpy.fit` but the data and the sizes."""
+    check_model(model)
+    if optimizer is not None and not isinstance(optimizer, optim_mod.Optimizer):
+        raise TypeError(f"optimizer must be an aenumpy.optim optimizer (e.g. ae.optim.Adam(lr=1e-3)),"
+                        f" got {type(optimizer).__name__}")
+    check_bool("progress", progress)
+    check_bool("shuffle", shuffle)
+    check_float("explode_factor", explode_factor, 1, low_open=True)
+    check_callable("callback", callback)
+    if history is not None and not isinstance(history, dict):
+        raise TypeError(f"history must be an aenumpy History (what fit returns) or None, got "
+                        f"{type(history).__name__}")
+    check_int("start_epoch", start_epoch, 0)
+    check_path("checkpoint", checkpoint, allow_none=True)
+    check_path("resume", resume, allow_none=True)
+    if resume is not None and (history is not None or start_epoch != 0):
+        raise ValueError("resume= restores the history and the epoch from the checkpoint; "
+                         "do not pass history= or start_epoch= with it")
+
+
 
 
 def _restore(model, optimizer, snap):
@@ -130,12 +142,12 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     seed = check_int("seed", seed, 0)
     snapshot_every = check_int("snapshot_every", snapshot_every, 1)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
-    check_fit_args(model, optimizer, progress=progress, shuffle=shuffle,
+    _check_args(model, optimizer, progress=progress, shuffle=shuffle,
                    explode_factor=explode_factor, callback=callback, history=history,
                    start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
-    X = model._check_X(X, "X")
+    X = model.validate(X, "X")
     if X_val is not None:
-        X_val = model._check_X(X_val, "X_val")
+        X_val = model.validate(X_val, "X_val")
     resumed = None
     if resume is not None:  # weights, optimizer state, history, epoch, generators
         resumed = _io.load_training_state(resume, model, optimizer)
@@ -156,6 +168,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         snap_step = step = resumed["step"]
         first_loss = resumed["first_loss"]
     regs = getattr(model, "regularizers", [])
+    gather, finite = routine("gather_rows", gather_rows), routine("all_finite", all_finite)
     bufs = {}
     for epoch in range(start_epoch, epochs):
         for r in regs:
@@ -172,13 +185,13 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                 xb = bufs.get(len(idx))  # X[idx], gathered into a buffer kept per batch size
                 if xb is None:
                     xb = bufs[len(idx)] = np.empty((len(idx),) + X.shape[1:], X.dtype)
-                gather_rows(X, idx, xb)  # on all the kernel threads (kernels/gather.py)
-                loss, grads = model._loss_and_grads(xb, rng)
+                gather(X, idx, xb)
+                loss, grads = model.loss_and_grads(xb, rng=rng, checked=True)
                 if first_loss is None and math.isfinite(loss):
                     first_loss = abs(loss)
                 bad = not math.isfinite(loss) or (
                     first_loss is not None and loss > 1e3 and loss > explode_factor * max(first_loss, 1e-12))
-                if bad or not _all_finite(grads):
+                if bad or not finite(grads):
                     _restore(model, optimizer, snap)
                     lr = getattr(optimizer, "lr", None)
                     history.stopped_early = True
@@ -206,7 +219,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                 bar.close()
         history["loss"].append(total / max(count, 1))
         if X_val is not None:
-            history["val_loss"].append(model._objective_value(X_val, np.random.default_rng([seed, 7])))
+            history["val_loss"].append(model.loss(X_val, rng=np.random.default_rng([seed, 7]),
+                                                  checked=True))
         history["seconds"].append(time.perf_counter() - t0)
         if progress:
             val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""

@@ -13,10 +13,10 @@ on the short tail batch, untimed; then ``--steps`` steps (default
 ``ceil(N/128)``, one epoch's worth of samples), each one
 
 1. the gather ``X[idx]`` (a copy into a preallocated batch buffer, by the
-   library's ``kernels.gather.gather_rows`` as ``fit`` does it),
+   routine ``fit`` uses: ``aenumpy.backend.routine("gather_rows", ...)``),
 2. the library's own training step, exactly what :func:`aenumpy.fit` does per
-   batch: ``model._loss_and_grads(xb, rng)`` (forward, loss, backward: the
-   gradients are overwritten, so there is nothing to zero) and
+   batch: ``model.loss_and_grads(xb, rng=rng, checked=True)`` (forward, loss,
+   backward: the gradients are overwritten, so there is nothing to zero) and
    ``optimizer.step(model.params, grads)`` (Adam, lr 1e-3, betas (0.9, 0.999),
    eps 1e-8).
 
@@ -147,14 +147,13 @@ class Trainer:
 
     def __init__(self, variant, X, seed):
         import aenumpy as ae
-        from aenumpy.fast.gather import gather_rows
 
         self.model = build(variant, seed)
         self.opt = ae.optim.Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
         self.rng = np.random.default_rng([seed, 2])
         self.X = X
         self._bufs = {}
-        self._gather_rows = gather_rows
+        self._gather_rows = ae.backend.routine("gather_rows", ae.train.gather_rows)
 
     def gather(self, idx):
         buf = self._bufs.get(len(idx))
@@ -164,7 +163,7 @@ class Trainer:
 
     def step(self, idx):
         xb = self.gather(idx)
-        loss, grads = self.model._loss_and_grads(xb, self.rng)
+        loss, grads = self.model.loss_and_grads(xb, rng=self.rng, checked=True)
         self.opt.step(self.model.params, grads)
         return loss
 
@@ -190,7 +189,7 @@ def run_timing(a):
     import aenumpy as ae
 
     log(f"[aenumpy] {a.variant}: data={source} n={n} threads={a.threads} "
-        f"jit={ae.fast.jit_enabled()} warmup {a.warmup} steps took "
+        f"fast={ae.backend.fast_enabled()} warmup {a.warmup} steps took "
         f"{time.perf_counter() - t_w0:.2f} s")
 
     samples = 0
@@ -208,7 +207,7 @@ def run_timing(a):
                   step_ms=round(1000 * elapsed / steps, 4), cold_start_s=round(cold, 3),
                   peak_rss_mb=round(peak_rss_mb(), 1),
                   final_loss=round(float(loss), 6) if loss is not None else None,
-                  jit=ae.fast.jit_enabled())
+                  fast=ae.backend.fast_enabled())
     log(f"[aenumpy] timed {steps} steps / {samples} samples in {elapsed:.3f} s")
     return result
 

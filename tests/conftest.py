@@ -37,3 +37,11 @@ def assert_passes(report, tol=1e-7):
     checked = sum(r["checked"] for r in report.rows)
     in_noise = sum(r["within_noise"] for r in report.rows)
     assert in_noise <= 0.1 * checked, str(report)
+
+
+def on_path(fast):
+    """Run on the teaching path (False) or the speed backend (True), the backend then
+    standing in for work of every size (small models, so the tests stay quick)."""
+    from aenumpy.backend import use_fast
+
+    return use_fast(fast, min_work=0)

@@ -75,16 +75,3 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert os.stat(path).st_mode & 0o777 == 0o644
-
-
-def test_loaded_weights_keep_the_fast_memory_layout(tmp_path):
-    """The file stores values row-major; a loaded encoder W is column-major again
-    (aenumpy/_layout.py), so a loaded model trains as fast as a fresh one."""
-    m = ae.Autoencoder(20, [6], seed=1, dtype="float64")
-    m.params["enc0.W"][...] = np.arange(120.0).reshape(6, 20) / 120
-    ae.save(m, tmp_path / "m.npz")
-    back = ae.load(tmp_path / "m.npz")
-    for k, v in m.params.items():
-        np.testing.assert_array_equal(back.params[k], v)
-        assert back.params[k].flags.f_contiguous == v.flags.f_contiguous
-    assert back.params["enc0.W"].flags.f_contiguous

@@ -47,30 +47,3 @@ def test_tied_layer_uses_partner_transpose(rng):
     np.testing.assert_array_equal(dec.W, enc.params["W"].T)
     with pytest.raises(ValueError, match="tied"):
         Dense(4, 5, tied_to=enc)
-
-
-def test_weight_layout_is_a_storage_detail(rng):
-    """A narrowing layer stores W column-major (its gradient product is faster so);
-    shape, values, forward and gradient are the same as with a row-major copy."""
-    enc, dec = Dense(10, 4, rng=np.random.default_rng(5), dtype="float64"), Dense(4, 10)
-    assert enc.W.shape == (4, 10) and enc.W.flags.f_contiguous and not enc.W.flags.c_contiguous
-    assert dec.W.flags.c_contiguous
-    twin = Dense(10, 4, rng=np.random.default_rng(5), dtype="float64")
-    twin.params["W"] = np.ascontiguousarray(enc.W)
-    np.testing.assert_array_equal(twin.W, enc.W)
-    X = rng.normal(size=(7, 10))
-    dZ = rng.normal(size=(7, 4))
-    for layer in (enc, twin):
-        layer.forward(X)
-        layer.backward(dZ)
-    np.testing.assert_allclose(enc.grads["W"], twin.grads["W"], rtol=1e-13, atol=1e-15)
-    assert enc.grads["W"].flags.f_contiguous  # the gradient comes in W's layout
-    assert twin.grads["W"].flags.c_contiguous
-    dA = enc.cache["dA"]
-    np.testing.assert_allclose(enc.grads["W"], dA.T @ X, rtol=1e-13, atol=1e-15)
-
-
-def test_a_column_major_layer_passes_gradcheck(rng):
-    layer = Dense(9, 3, "tanh", rng=np.random.default_rng(2), dtype="float64")
-    assert layer.W.flags.f_contiguous
-    assert_passes(check_layer(layer, rng.uniform(-1, 1, (4, 9))))

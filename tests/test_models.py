@@ -37,14 +37,29 @@ def test_model_passes_gradcheck(cfg, U):
     assert {r["name"] for r in report.rows} == set(model.params)
 
 
+class SquashedTanh(ae.activations.Activation):
+    """A student's own output in (0.1, 0.9): ``0.5 + 0.4 tanh(a)``."""
+
+    name = "squashed_tanh"
+
+    def __call__(self, a):
+        return 0.5 + 0.4 * np.tanh(a)
+
+    def grad(self, a, z):
+        return 0.4 * (1 - np.tanh(a) ** 2)
+
+
 def test_custom_loss_path_passes_gradcheck(U):
-    """BCE with a non-sigmoid output goes through the unfused path (clipped x̂)."""
-    model = ae.Autoencoder(6, [4], output_activation="identity", loss="bce", seed=1)
+    """BCE with a custom output in (0, 1) goes through the general path ∂E/∂x̂ ⊙ f'(a)."""
+    model = ae.Autoencoder(6, [4], output_activation=SquashedTanh(), loss="bce", seed=1)
     randomize_biases(model)
-    for layer in model.decoder:  # keep x̂ inside (0, 1)
-        layer.params["W"] *= 0.1
-        layer.params["b"][:] += 0.5
     assert_passes(ae.gradcheck(model, U))
+
+
+@pytest.mark.parametrize("output", ["identity", "tanh", "relu"])
+def test_bce_with_an_output_outside_0_1_is_refused_when_built(output):
+    with pytest.raises(ValueError, match="use output_activation='sigmoid'"):
+        ae.Autoencoder(6, [4], output_activation=output, loss="bce")
 
 
 def test_parameter_names_and_shapes():

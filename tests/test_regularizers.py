@@ -102,7 +102,7 @@ def test_topk_gradcheck_is_not_vacuous(X8):
     for hidden, k, layer in (([4], 3, None), ([5, 3], 2, None), ([4], 3, 0), ([5, 3], 3, 0)):
         m = ae.Autoencoder(6, hidden, regularizers=[TopK(k, layer=layer)], dtype="float64")
         randomize_biases(m)
-        m._encode(X8, np.random.default_rng(0), training=True, keep=True)
+        m._encode(X8, np.random.default_rng(0), training=True)
         i = len(hidden) - 1 if layer is None else layer
         M = m.encoder[i].cache["M"]
         assert (M.sum(axis=0) > 0).all(), M
@@ -350,10 +350,8 @@ def test_weight_decay_values_by_hand(tied, U):
 def test_gaussian_denoising_loss_is_against_the_clean_input(U):
     sigma = 0.3
     m = _one_layer(U, regs=[GaussianNoise(sigma)])
-    # μ_T, no clipping; ε by Box–Muller from the generator's uniforms (kernels/noise.py)
-    from aenumpy.fast.noise import box_muller_ref, n_uniforms
-    u = np.random.default_rng(5).random(n_uniforms(U.size))  # the words make these uniforms
-    Xt = U + sigma * box_muller_ref(u)[:U.size].reshape(U.shape)
+    # μ_T, no clipping: x̃ = x + σ·ε, ε = rng.standard_normal on the teaching path
+    Xt = U + sigma * np.random.default_rng(5).standard_normal(U.shape)
     W, b = m.params["enc0.W"], m.params["enc0.b"]
     W2, b2 = m.params["dec0.W"], m.params["dec0.b"]
     xh = sig(sig(Xt @ W.T + b) @ W2.T + b2)
@@ -362,7 +360,7 @@ def test_gaussian_denoising_loss_is_against_the_clean_input(U):
     # the same draws as the plain function
     np.testing.assert_allclose(ae.regularizers.corrupt(U, "gaussian", sigma,
                                                        np.random.default_rng(5)), Xt,
-                               rtol=1e-14, atol=1e-15)  # the kernel's libm: rounding only
+                               rtol=0, atol=0)
 
 
 def test_corruption_statistics():
@@ -408,7 +406,7 @@ def test_topk_keeps_exactly_k_in_training_and_alpha_k_at_evaluation(X8):
     m = ae.Autoencoder(6, [7], regularizers=[TopK(3, alpha=2.0)], dtype="float64")
     randomize_biases(m)
     Zfull = _twin(m, []).encode(X8)
-    Ztr = m._encode(X8, np.random.default_rng(0), training=True, keep=False)
+    Ztr = m._encode(X8, np.random.default_rng(0), training=True)
     assert ((Ztr != 0).sum(axis=1) == 3).all()
     for row, full in zip(Ztr, Zfull):  # the kept units are the 3 largest, unchanged
         kept = np.sort(np.argsort(-full)[:3])
@@ -426,6 +424,31 @@ def test_topk_gradient_flows_only_through_the_kept_units(X8):
     m.loss_and_grads(X8, rng=np.random.default_rng(0))
     c = m.encoder[0].cache
     assert ((c["M"] == 0) <= (c["dA"] == 0)).all()  # no error reaches a dropped unit
+
+
+@pytest.mark.parametrize("by", ["abs", "value"])
+@pytest.mark.parametrize("act", ["tanh", "identity"])
+def test_topk_on_a_signed_code_passes_gradcheck(by, act, X8):
+    """A tanh or linear code has negative units, where the lecture's rule (|z|) and
+    Makhzani & Frey's (z) keep different units: each passes the gradient check."""
+    m = ae.Autoencoder(6, [5], activation=act, regularizers=[TopK(2, by=by)], dtype="float64",
+                       seed=3)
+    randomize_biases(m)
+    assert_passes(ae.gradcheck(m, X8))
+
+
+def test_topk_by_abs_keeps_the_strongly_negative_units_by_value_drops_them():
+    """The lecture's f_k: b_i = 1 for the k largest |x_i|; Makhzani & Frey: the k largest x_i."""
+    Z = np.array([[-0.9, 0.1, 0.5, -0.2], [0.3, -0.8, -0.7, 0.6]])
+    np.testing.assert_array_equal(TopK(2).mask(Z, None, True), [[1, 0, 1, 0], [0, 1, 1, 0]])
+    np.testing.assert_array_equal(TopK(2, by="value").mask(Z, None, True),
+                                  [[0, 1, 1, 0], [1, 0, 0, 1]])
+    Zs = np.abs(Z)  # a code that is never negative (sigmoid, ReLU): the same units either way
+    np.testing.assert_array_equal(TopK(2).mask(Zs, None, True),
+                                  TopK(2, by="value").mask(Zs, None, True))
+    with pytest.raises(ValueError, match="by"):
+        TopK(2, by="magnitude")
+    assert TopK(3, by="value").get_config()["by"] == "value"
 
 
 def test_topk_ties_are_broken_deterministically():

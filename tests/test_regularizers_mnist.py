@@ -68,7 +68,7 @@ def test_topk_leaves_exactly_k_units_per_sample(mnist):
     Xtr, Xte = mnist
     k = 25
     m = train(Xtr, [TopK(k, alpha=2.0)], activation="identity", lr=1e-3)  # linear units, as the paper
-    Z = m._encode(Xte, np.random.default_rng(0), training=True, keep=False)
+    Z = m._encode(Xte, np.random.default_rng(0), training=True)
     nonzero = (Z != 0).sum(axis=1)
     assert (nonzero == k).all(), np.unique(nonzero)
     assert ((m.encode(Xte) != 0).sum(axis=1) == 2 * k).all()  # α·k at evaluation

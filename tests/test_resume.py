@@ -9,7 +9,7 @@ import pytest
 
 import aenumpy as ae
 from aenumpy.io import ModelFileError
-from aenumpy.fast import use_jit
+from conftest import on_path
 from aenumpy.regularizers import REGISTRY, InputCorruption
 
 
@@ -61,7 +61,7 @@ def _interrupted_then_resumed(tmp_path, opt_name, jit=True):
         if epoch == 2:
             raise _Interrupt  # e.g. the laptop's battery; the checkpoint of epoch 3 is on disk
 
-    with use_jit(jit):
+    with on_path(jit):
         m1 = _model()
         with pytest.raises(_Interrupt):
             ae.fit(m1, X, epochs=6, batch_size=32, optimizer=OPTIMIZERS[opt_name](), seed=11,
@@ -73,7 +73,7 @@ def _interrupted_then_resumed(tmp_path, opt_name, jit=True):
 
 
 def _uninterrupted(opt_name, jit=True):
-    with use_jit(jit):
+    with on_path(jit):
         m = _model()
         h = ae.fit(m, _data(), epochs=6, batch_size=32, optimizer=OPTIMIZERS[opt_name](), seed=11,
                    progress=False)

@@ -17,7 +17,7 @@ import pytest
 from conftest import assert_passes
 
 import aenumpy as ae
-from aenumpy.fast import use_jit
+from conftest import on_path
 from aenumpy.fast.activation import bias_act
 from aenumpy.fast.loss import output_loss
 
@@ -38,33 +38,43 @@ def test_sigmoid_and_softplus_never_overflow():
     np.testing.assert_allclose(s, 1 - ae.activations.sigmoid(-EXTREME), atol=1e-16)
 
 
-@pytest.mark.parametrize("jit", [False, True])
+ACT_NAMES = ["identity", "sigmoid", "tanh", "relu"]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["teaching", "fast"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("code", [0, 1, 2, 3])
-def test_bias_act_kernel_at_extremes(jit, dtype, code):
+def test_bias_and_activation_at_extremes(jit, dtype, code):
+    """Z = f(A + b) at |a| up to 1e4: the teaching activation and the fused kernel."""
     A = np.tile(EXTREME.astype(dtype), (3, 1))
     b = np.zeros(A.shape[1], dtype)
-    Z = np.empty_like(A)
-    with use_jit(jit), np.errstate(over="raise", invalid="raise", divide="raise"):
-        bias_act(A, b, code, Z)
-    assert np.all(np.isfinite(Z))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        if jit:
+            Z = np.empty_like(A)
+            bias_act(A, b, code, Z)
+        else:
+            Z = ae.activations.get(ACT_NAMES[code])(A + b)
+    assert np.all(np.isfinite(Z)) and Z.dtype == dtype
     ref = {0: EXTREME, 1: 1 / (1 + np.exp(-np.clip(EXTREME, -700, 700))), 2: np.tanh(EXTREME),
            3: np.maximum(EXTREME, 0)}[code]
     np.testing.assert_allclose(Z[0], ref.astype(dtype), rtol=1e-6 if dtype == np.float32 else 1e-14,
                                atol=1e-30)
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", [False, True], ids=["teaching", "fast"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_from_logits_at_extremes(jit, dtype):
     """BCE of x̂ = σ(a) computed from a: finite for |a| = 1e4 where log σ(a) would be log 0."""
     A = np.tile(EXTREME.astype(dtype), (2, 1))
     X = np.vstack([np.zeros(A.shape[1]), np.ones(A.shape[1])]).astype(dtype)
-    Z = np.empty_like(A)
-    bias_act.reference(A.copy(), np.zeros(A.shape[1], dtype), 1, Z)
-    dA = np.empty_like(A)
-    with use_jit(jit), np.errstate(over="raise", invalid="raise", divide="raise"):
-        E = output_loss(X, A, Z, 1, 1, dA)
+    Z = ae.activations.sigmoid(A)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        if jit:
+            dA = np.empty_like(A)
+            E = output_loss(X, A, Z, 1, 1, dA)
+        else:
+            E, dA = ae.losses.BinaryCrossEntropy().value_and_delta(X, A, Z,
+                                                                   ae.activations.Sigmoid())
     a = A.astype(np.float64)
     expected = float(np.sum(np.logaddexp(0.0, a) - X * a)) / 2
     assert math.isfinite(E)
@@ -95,8 +105,9 @@ def _saturated(loss, activation="sigmoid", dtype="float64", scale=1e4):
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("loss", ["bce", "mse"])
 def test_model_at_preactivations_of_1e4(jit, loss):
-    m, X = _saturated(loss)
-    with use_jit(jit), np.errstate(over="raise", invalid="raise", divide="raise"):
+    with on_path(jit):
+        m, X = _saturated(loss)
+    with on_path(jit), np.errstate(over="raise", invalid="raise", divide="raise"):
         E, grads = m.loss_and_grads(X)
         A = m.decoder[-1].cache["A"]
     assert np.abs(A[:, :2]).min() >= 0.25 * 1e4 and np.abs(A).max() >= 1e4  # at the edge
@@ -111,15 +122,16 @@ def test_model_at_preactivations_of_1e4(jit, loss):
     # |E| ~ 1e4 here, so the finite difference's rounding noise 1.5·ε·|E|/h is ~3e-8 at
     # h = 1e-4; h = 1e-2 brings it to 3e-10, and the truncation error stays negligible
     # because the saturated logits enter the loss linearly (softplus(a) = a for a ≫ 1).
-    with use_jit(jit):
+    with on_path(jit):
         assert_passes(ae.gradcheck(m, X, h=1e-2 if loss == "bce" else 1e-4))
 
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_float32_model_at_1e4_trains_without_nan(jit):
-    m, X = _saturated("bce", dtype="float32")
+    with on_path(jit):
+        m, X = _saturated("bce", dtype="float32")
     X = np.tile(X, (8, 1))
-    with use_jit(jit), warnings.catch_warnings():
+    with on_path(jit), warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow RuntimeWarning, no TrainingDiverged
         E, grads = m.loss_and_grads(X)
         h = ae.fit(m, X, epochs=3, batch_size=4,
@@ -135,8 +147,14 @@ def test_other_encoders_at_1e4(activation):
     assert math.isfinite(E) and all(np.isfinite(g).all() for g in grads.values())
 
 
-def test_bce_with_a_non_sigmoid_output_clips_and_stays_finite():
-    m = ae.Autoencoder(4, [3], output_activation="identity", loss="bce", dtype="float64")
+class _Linear(ae.activations.Identity):
+    """A student's own linear output (not the built-in class, so it is not refused)."""
+
+    name = "my_linear"
+
+
+def test_bce_with_a_custom_output_outside_0_1_clips_and_stays_finite():
+    m = ae.Autoencoder(4, [3], output_activation=_Linear(), loss="bce", dtype="float64")
     m.params["dec0.b"][...] = [-5.0, 5.0, 0.0, 2.0]  # x̂ far outside (0, 1)
     X = np.array([[0.0, 1.0, 0.5, 1.0]])
     E, grads = m.loss_and_grads(X)
@@ -171,14 +189,15 @@ KL_EDGES = [(-60.0, "rho_hat -> 0", ["dec0.b"], 1e-4),
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("bias, what, params, h", KL_EDGES, ids=[e[1] for e in KL_EDGES])
 def test_kl_sparsity_at_its_edges(jit, bias, what, params, h):
-    m = _kl_model(bias)
+    with on_path(jit):
+        m = _kl_model(bias)
     X = np.random.default_rng(0).uniform(0.05, 0.95, (6, 5))
-    with use_jit(jit), np.errstate(over="raise", invalid="raise", divide="raise"):
+    with on_path(jit), np.errstate(over="raise", invalid="raise", divide="raise"):
         E, grads = m.loss_and_grads(X)
     assert math.isfinite(E) and all(np.isfinite(g).all() for g in grads.values()), what
     rho_hat = 1 / (1 + np.exp(-(X @ m.params["enc0.W"].T + bias))).mean(0)
     assert (rho_hat.max() < 1e-5) if bias < 0 else (rho_hat.min() > 1 - 1e-5)
-    with use_jit(jit):
+    with on_path(jit):
         assert_passes(ae.gradcheck(m, X, params=params, h=h))
     if bias == -60.0:
         assert max(np.abs(grads[k]).max() for k in ("enc0.W", "enc0.b", "dec0.W")) < 1e-20
@@ -214,17 +233,17 @@ def _digits(n=300):
 
 
 class _Recorder:
-    """Wraps model._loss_and_grads: keeps the parameters each loss was computed at."""
+    """Wraps model.loss_and_grads: keeps the parameters each loss was computed at."""
 
     def __init__(self, model, inject=None):
         self.model, self.inject = model, inject or {}
         self.params, self.losses = [], []
-        self._orig = model._loss_and_grads
-        model._loss_and_grads = self
+        self._orig = model.loss_and_grads
+        model.loss_and_grads = self
 
-    def __call__(self, X, rng):
+    def __call__(self, X, rng=None, checked=False):
         self.params.append({k: v.copy() for k, v in self.model.params.items()})
-        E, grads = self._orig(X, rng)
+        E, grads = self._orig(X, rng=rng, checked=checked)
         step = len(self.losses) + 1
         if step in self.inject:
             E, grads = self.inject[step](E, grads)
@@ -301,8 +320,10 @@ def test_injected_failure_mid_training(bad):
 
 
 def test_divergence_detected_on_the_reference_path_too():
-    m = ae.Autoencoder(64, [16], activation="identity", output_activation="identity")
-    with use_jit(False), pytest.warns(ae.TrainingDiverged, match="lr=10"):
+    with on_path(False):
+        m = ae.Autoencoder(64, [16], activation="identity", output_activation="identity")
+    assert type(m) is ae.Autoencoder
+    with pytest.warns(ae.TrainingDiverged, match="lr=10"):
         h = ae.fit(m, _digits(), epochs=2, optimizer=ae.optim.SGD(lr=10.0), progress=False)
     assert h.stopped_early and all(np.isfinite(p).all() for p in m.params.values())
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import aenumpy as ae
+from conftest import on_path
 
 
 def test_linear_autoencoder_reaches_pca_error():
@@ -78,13 +79,13 @@ def test_minibatches_cover_every_row_once_per_epoch(monkeypatch):
     X = np.random.default_rng(0).random((50, 6)).astype(np.float32)
     m = ae.Autoencoder(6, [3])
     seen = []
-    orig = m._loss_and_grads
+    orig = m.loss_and_grads
 
-    def spy(xb, rng):
+    def spy(xb, rng=None, checked=False):
         seen.append(xb.copy())
-        return orig(xb, rng)
+        return orig(xb, rng=rng, checked=checked)
 
-    monkeypatch.setattr(m, "_loss_and_grads", spy)
+    monkeypatch.setattr(m, "loss_and_grads", spy)
     ae.fit(m, X, epochs=1, batch_size=16, progress=False)
     assert [len(b) for b in seen] == [16, 16, 16, 2]
     rows = np.concatenate(seen)
@@ -107,18 +108,21 @@ def test_fit_rejects_bad_arguments():
         ae.fit(m, X, epochs=1, progress=False)
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["teaching", "fast"])
 @pytest.mark.parametrize("opt", [lambda: ae.optim.Adam(1e-2),
                                  lambda: ae.optim.SGD(0.1, momentum=0.9, nesterov=True)])
-def test_optimizers_step_any_memory_layout(opt, rng):
+def test_optimizers_step_any_memory_layout(opt, fast, rng):
     """A column-major weight, a gradient in the other layout and a state restored
     row-major (as a checkpoint gives it) update exactly as all-row-major arrays do."""
     W = rng.normal(size=(5, 8)).astype(np.float32)
     pc, pf = {"W": W.copy()}, {"W": np.asfortranarray(W)}
-    oc, of = opt(), opt()
+    with on_path(fast):
+        oc, of = opt(), opt()
     for step in range(4):
         g = rng.normal(size=(5, 8)).astype(np.float32)
-        oc.step(pc, {"W": g})
-        of.step(pf, {"W": g if step % 2 else np.asfortranarray(g)})
+        with on_path(fast):
+            oc.step(pc, {"W": g})
+            of.step(pf, {"W": g if step % 2 else np.asfortranarray(g)})
         if step == 1:
             of.load_state_dict({k: np.array(v, order="C") for k, v in of.state_dict().items()})
     assert pf["W"].flags.f_contiguous

@@ -455,33 +455,3 @@ def test_vae_with_a_custom_activation_passes_gradcheck():
         vae.get_config()
     assert ae.VariationalAutoencoder(6, [5], 2, activation=ae.activations.Tanh()).get_config()[
         "activation"] == "tanh"
-
-
-@pytest.mark.parametrize("decoder", ["bernoulli", "gaussian"])
-def test_the_joined_heads_are_the_two_heads(decoder, U8, tmp_path):
-    """μ and log σ² run as one product on the stacked [W_μ; W_logvar]: the same loss,
-    gradients and caches as the two heads one by one (which run again as soon as a
-    head's W is replaced by another array); a loaded model has its heads joined."""
-    m = ae.VariationalAutoencoder(6, [5], 3, decoder=decoder, seed=2, dtype="float64")
-    eps = np.random.default_rng(4).standard_normal((U8.shape[0], 3))
-    assert m._heads_joined()
-    assert m.params["mu.W"].flags.c_contiguous and m.params["logvar.W"].flags.c_contiguous
-    E1, g1 = m.loss_and_grads(U8, eps=eps)
-    caches1 = {k: m.mu_head.cache[k].copy() for k in ("A", "Z", "dA")}
-    m2 = m.copy()
-    assert m2._heads_joined()
-    for head in (m2.mu_head, m2.logvar_head):  # a plain array: the heads run one by one
-        head.params["W"] = head.params["W"].copy()
-        m2.params[f"{head.name}.W"] = head.params["W"]
-    assert not m2._heads_joined()
-    E2, g2 = m2.loss_and_grads(U8, eps=eps)
-    assert E1 == pytest.approx(E2, rel=1e-14)
-    for k in g1:
-        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-12, atol=1e-14)
-    for k, v in caches1.items():
-        np.testing.assert_allclose(v, m2.mu_head.cache[k], rtol=1e-12, atol=1e-14)
-    ae.save(m, tmp_path / "vae.npz")
-    back = ae.load(tmp_path / "vae.npz")
-    assert back._heads_joined()
-    np.testing.assert_array_equal(back.params["logvar.W"], m.params["logvar.W"])
-    assert back.loss(U8, eps=eps) == pytest.approx(E1, rel=1e-14)

@@ -1,7 +1,23 @@
-"""The hot loops: each a plain NumPy reference and a Numba version that agree.
+"""The speed backend: compiled twins of the teaching path's hot classes.
 
-See :mod:`aenumpy.fast._jit` for the switch (``AENUMPY_JIT=0``).
+Principle 3: the teaching path is the code; speed lives beside it. This package holds
+the Numba kernels (:mod:`._jit` compiles each lazily, ``cache=True``), the matrix
+products split over the kernels' threads (:mod:`.blas`), weight layouts (:mod:`.layout`)
+and the classes that use them: :class:`~.models.FastAutoencoder`,
+:class:`~.models.FastVariationalAutoencoder`, :class:`~.dense.FastDense`,
+:class:`~.optim.FastAdam`. Each is a subclass of the teaching class it stands in for,
+and names it as its NumPy reference.
+
+Importing this package imports nothing compiled: it only registers the twins with
+:mod:`aenumpy.backend`, by name; a twin's module is imported when it is first built
+(never with ``AENUMPY_JIT=0``).
 """
-from ._jit import jit_enabled, use_jit
+from .. import backend
+from ..models import Autoencoder, VariationalAutoencoder
+from ..optim import Adam
 
-__all__ = ["jit_enabled", "use_jit"]
+backend.register(Autoencoder, "aenumpy.fast.models:FastAutoencoder")
+backend.register(VariationalAutoencoder, "aenumpy.fast.models:FastVariationalAutoencoder")
+backend.register(Adam, "aenumpy.fast.optim:FastAdam")
+backend.register_routine("gather_rows", "aenumpy.fast.gather:gather_rows")
+backend.register_routine("all_finite", "aenumpy.fast.optim:all_finite")

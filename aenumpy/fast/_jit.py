@@ -1,48 +1,19 @@
-"""The switch between the readable NumPy path and the compiled Numba path.
+"""Compiling the kernels: lazily, cached on disk, on the right number of threads.
 
-Principle 3: every hot loop has a plain NumPy reference (what the notebooks show)
-and a Numba version; ``AENUMPY_JIT=0`` in the environment runs everything on the
-reference path. ``use_jit(False)`` switches at run time (tests use it to prove
-the two paths agree).
-
-Nothing is compiled at import: :func:`jit` wraps a function so that Numba is
-imported and the function compiled (``cache=True``, so a second process loads
-it from disk) the first time it is called.
+Nothing is compiled at import: :func:`jit` wraps a function so that Numba compiles
+it (``cache=True``, so a later process loads it from disk) the first time it is
+called. A ``parallel`` kernel runs on all of Numba's threads when the matrix products
+run split over them (:mod:`.blas`), else on one.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 
-_OFF = ("0", "false", "no", "off")
+from .openblas import split_blas
+
 #: names of the kernels compiled in this process (import compiles none)
 COMPILED: list = []
-_state = {"jit": os.environ.get("AENUMPY_JIT", "1").strip().lower() not in _OFF}
-
-
-def jit_enabled() -> bool:
-    """True when kernels run their Numba version."""
-    return _state["jit"]
-
-
-@contextlib.contextmanager
-def switched(flags: dict, key: str, value):
-    """Run the body with ``flags[key] = value``, restored after; the kernels' thread
-    count (which follows the switches) is worked out again on both sides."""
-    old = flags[key]
-    flags[key] = value
-    _state.pop("threads", None)
-    try:
-        yield
-    finally:
-        flags[key] = old
-        _state.pop("threads", None)
-
-
-def use_jit(enabled: bool):
-    """Run the body with the Numba path on (True) or off (False)."""
-    return switched(_state, "jit", bool(enabled))
+_state: dict = {}
 
 
 #: LLVM fast-math flags the kernels are compiled with: reassociation (so sums over a
@@ -58,30 +29,21 @@ def kernel_threads() -> int:
 
     One, because NumPy's OpenBLAS runs each product on its own threads, which then
     busy-wait on the other cores: a kernel forking onto them right after a product
-    cost far more than it saved (Adam on 2 threads: 3.2 ms a call against 0.1 ms on
-    one). The kernels are compiled with ``parallel=True`` even then, because Numba's
-    parfor pass outlines the loop with no-alias arrays, which is what lets LLVM
-    vectorise it (the sigmoid kernel on a 128×784 batch: 34 µs so, 318 µs as a plain
-    serial loop)."""
+    costs far more than it saves. The kernels are compiled with ``parallel=True`` even
+    then, because Numba's parfor pass outlines the loop with no-alias arrays, which is
+    what lets LLVM vectorise it."""
     n = _state.get("threads")
     if n is None:
-        from . import blas
+        import numba
 
-        if blas.split_blas():
-            import numba
-
-            n = max(1, int(numba.config.NUMBA_NUM_THREADS))
-        else:
-            n = 1
-        _state["threads"] = n
-    return n
+        n = _state["threads"] = max(1, int(numba.config.NUMBA_NUM_THREADS))
+    return n if split_blas() else 1
 
 
 _threads = {}
 
 #: entries below which a kernel runs on one thread even when more are available: the
-#: fork and join of a parallel region cost a few microseconds, more than a small array's
-#: work saves (a 64 → 32 → 64 model with batches of 32 trained 1.7× slower on two threads)
+#: fork and join of a parallel region cost more than a small array's work saves
 SMALL_WORK = 1 << 15
 
 
@@ -101,10 +63,9 @@ def _thread_count_accessors(numba):
     """``(get, set)`` for Numba's per-thread thread count.
 
     The public ``numba.get_num_threads``/``set_num_threads`` check their argument and
-    the thread pool on every call (~4 µs each, three calls per kernel: 80 µs of a 1.9 ms
-    basic step); once the pool is up, the threading layer's own C entry points do the
-    same in well under a microsecond. Falls back to the public functions if a Numba
-    version moves them.
+    the thread pool on every call, three calls per kernel; once the pool is up, the
+    threading layer's own C entry points do the same far faster. Falls back to the
+    public functions if a Numba version moves them.
     """
     try:
         from numba.np.ufunc import parallel as p
@@ -155,17 +116,3 @@ def jit(parallel: bool = False, fastmath: bool = True):
         return call
 
     return deco
-
-
-def dispatch(reference, compiled):
-    """A function that calls ``compiled`` when the JIT is on, else ``reference``."""
-
-    @functools.wraps(reference)
-    def run(*args):
-        if _state["jit"]:
-            return compiled(*args)
-        return reference(*args)
-
-    run.reference = reference
-    run.compiled = compiled
-    return run

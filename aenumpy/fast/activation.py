@@ -1,40 +1,35 @@
 """Fused bias + activation, and its backward: the elementwise work of a Dense layer.
 
 Activation codes (ints, so Numba can branch on them): 0 identity, 1 sigmoid,
-2 tanh, 3 relu. Each kernel has its NumPy reference ``*_ref`` next to the Numba
-version ``*_nb``; the public name dispatches on the JIT switch.
+2 tanh, 3 relu (:func:`code_of` gives a built-in activation's code, None for others).
+NumPy references: :meth:`aenumpy.layers.Dense.forward` (``A = XWᵀ + b``, ``Z = f(A)``)
+and :meth:`aenumpy.layers.Dense.delta` (``δ = dZ ⊙ f'(A)``), with the activations of
+:mod:`aenumpy.activations`.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-from ._jit import dispatch, jit
+from .. import activations
+from ._jit import jit
 from ._math import fsigmoid, ftanh, one_like
 
 CODES = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
 
 
-# ---------------------------------------------------------------- forward
-def bias_act_ref(A, b, code, Z):
-    """``A += b`` (so A holds ``Wx + b``), then ``Z = f(A)``. Lecture: ``z = σ(Wx + b)``."""
-    A += b
-    if code == 0:
-        Z[...] = A
-    elif code == 1:
-        e = np.exp(-np.abs(A))
-        np.divide(np.where(A >= 0, 1.0, e), 1.0 + e, out=Z)
-    elif code == 2:
-        np.tanh(A, out=Z)
-    else:
-        np.maximum(A, 0, out=Z)
-    return Z
+def code_of(activation):
+    """The kernel code of a built-in activation object (exactly its class), else None."""
+    name = getattr(activation, "name", None)
+    if name in CODES and type(activation) is activations.ACTIVATIONS[name]:
+        return CODES[name]
+    return None
 
 
 @jit(parallel=True)
-def bias_act_nb(A, b, code, Z):
-    """Numba version of :func:`bias_act_ref`, one pass; in float32 the sigmoid's
-    ``e^x`` is the vectorised polynomial of :mod:`._math`."""
+def bias_act(A, b, code, Z):
+    """``A += b`` (so A holds ``XWᵀ + b``), then ``Z = f(A)``, in one pass; in float32 the
+    sigmoid's ``e^x`` is the vectorised polynomial of :mod:`._math`."""
     n, d = A.shape
     one = one_like(A)
     for i in prange(n):
@@ -61,26 +56,10 @@ def bias_act_nb(A, b, code, Z):
     return Z
 
 
-bias_act = dispatch(bias_act_ref, bias_act_nb)
-
-
-# ---------------------------------------------------------------- backward
-def act_backward_ref(dZ, Z, code, dA):
-    """``dA = dZ ⊙ f'(a)`` with ``f'`` written through ``z``. Lecture: ``δ = ∂E/∂z ⊙ σ'(Wx + b)``."""
-    if code == 0:
-        dA[...] = dZ
-    elif code == 1:
-        np.multiply(dZ, Z * (1 - Z), out=dA)
-    elif code == 2:
-        np.multiply(dZ, 1 - Z * Z, out=dA)
-    else:
-        np.multiply(dZ, Z > 0, out=dA)
-    return dA
-
-
 @jit(parallel=True)
-def act_backward_nb(dZ, Z, code, dA):
-    """Numba version of :func:`act_backward_ref` (the branch hoisted out of the loop)."""
+def act_backward(dZ, Z, code, dA):
+    """``dA = dZ ⊙ f'(a)`` with ``f'`` written through ``z`` (sigmoid ``z(1 − z)``, tanh
+    ``1 − z²``, relu ``1[z > 0]``, identity 1), the branch hoisted out of the loop."""
     n, d = dZ.shape
     one = one_like(Z)
     for i in prange(n):
@@ -100,6 +79,3 @@ def act_backward_nb(dZ, Z, code, dA):
             for j in range(d):
                 dA[i, j] = dZ[i, j]
     return dA
-
-
-act_backward = dispatch(act_backward_ref, act_backward_nb)

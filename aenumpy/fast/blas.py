@@ -1,65 +1,36 @@
 """Matrix products on the BLAS, run by the kernels' own threads.
 
-Every matrix product of a training step (``X Wᵀ``, ``dAᵀ X``, ``dA W``) goes
-through :func:`matmul`. The reference is ``np.matmul``. The Numba version calls
-the *same* BLAS routine (NumPy's bundled OpenBLAS ``sgemm``/``dgemm``) but splits
-the product into one stripe of the output per kernel thread; each thread runs its
-stripe with a thread-local BLAS thread count of one.
+Every matrix product of a fast training step (``X Wᵀ``, ``δᵀ X``, ``δ W``) goes
+through :func:`matmul`. Its NumPy reference is ``np.matmul``. It calls the *same*
+BLAS routine (NumPy's bundled OpenBLAS ``sgemm``/``dgemm``) but splits the product
+into one stripe of the output per kernel thread; each thread runs its stripe with a
+thread-local BLAS thread count of one.
 
-Why: OpenBLAS runs a product on its own thread pool, whose threads then
-busy-wait on the other cores for a while. A Numba kernel run on two threads
-right after a product fought those spinning threads and was 1.2–3× *slower*
-than on one thread, so all the elementwise work of a step (Adam, activations,
-loss, noise) had to run on one core. With the products split by the kernels'
-own threads, OpenBLAS's pool never wakes during a step, and every kernel runs
-on all the threads. Measured on 2 cores (128×784 @ 784×256): NumPy with 2
-OpenBLAS threads 279 µs, two single-threaded stripes 267 µs; Adam over the
-basic model's 401k parameters then takes 60 µs instead of 117 µs.
+Why: OpenBLAS runs a product on its own thread pool, whose threads then busy-wait
+on the other cores for a while, and a Numba kernel run on all threads right after a
+product fights those spinning threads. With the products split by the kernels' own
+threads, OpenBLAS's pool never wakes during a step, and every elementwise kernel
+(Adam, activations, loss, noise) runs on all the threads.
 
-The split path needs an OpenBLAS with ``openblas_set_num_threads_local``
-(0.3.27 or later, as in NumPy's wheels for Linux and Windows). When NumPy's BLAS
-is another one (Accelerate, MKL), when an operand has strides the BLAS cannot
-take, or with ``AENUMPY_JIT=0``, :func:`matmul` is ``np.matmul`` and the kernels
-keep to one thread (:func:`aenumpy.fast._jit.kernel_threads`).
+When NumPy's BLAS cannot be split (:mod:`.openblas`), when an operand has strides the
+BLAS cannot take, or for a small product, :func:`matmul` is ``np.matmul``.
 
 One shape is worked differently: a product whose output is cut into column stripes
-and whose B is a transposed view (``X Wᵀ`` with a row-major W) runs 10–15 % below
-OpenBLAS's rate, so it is computed as its transpose ``Cᵀ = Bᵀ Aᵀ`` by row stripes,
-each stripe transposed into C by OpenBLAS's ``omatcopy`` (:data:`NT_BY_TRANSPOSE`).
+and whose B is a transposed view (``X Wᵀ`` with a row-major W) runs below OpenBLAS's
+rate, so it is computed as its transpose ``Cᵀ = Bᵀ Aᵀ`` by row stripes, each stripe
+transposed into C by OpenBLAS's ``omatcopy`` (:data:`NT_BY_TRANSPOSE`).
 """
 from __future__ import annotations
-
-import ctypes
-import glob
-import os
 
 import numpy as np
 from numba import prange, types
 from numba.extending import register_jitable
 
-from ._jit import _OFF, _state as _jit_state, dispatch, jit, kernel_threads, switched
+from ._jit import jit, kernel_threads
+from .openblas import DGEMM, DOMAT, LOCAL, SGEMM, SOMAT, split_blas
 
 # CBLAS constants (row-major storage, no transpose / transpose)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-# the symbols of NumPy's bundled OpenBLAS (scipy-openblas64: 64-bit integers, suffixed)
-_SGEMM, _DGEMM, _LOCAL = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", "openblas_set_num_threads_local"
-_SOMAT, _DOMAT = "scipy_cblas_somatcopy64_", "scipy_cblas_domatcopy64_"
-
-
-def find_openblas():
-    """Path of NumPy's bundled OpenBLAS when it has the five symbols the split path
-    calls, else None (looked for next to NumPy: ``numpy.libs`` or ``numpy/.dylibs``)."""
-    root = os.path.dirname(np.__file__)
-    pats = [os.path.join(root, "..", "numpy.libs", "*openblas64*"),
-            os.path.join(root, ".dylibs", "*openblas64*")]
-    for path in sorted(p for pat in pats for p in glob.glob(pat)):
-        try:
-            lib = ctypes.CDLL(path)
-            if all(hasattr(lib, s) for s in (_SGEMM, _DGEMM, _LOCAL, _SOMAT, _DOMAT)):
-                return os.path.realpath(path)
-        except OSError:
-            continue
-    return None
 
 
 #: M·N·K below which a product goes to ``np.matmul``: OpenBLAS itself runs those on
@@ -74,15 +45,10 @@ SMALL_PRODUCT = 4 * 65536
 NT_BY_TRANSPOSE = True
 
 
-def matmul_ref(A, B):
-    """NumPy reference: ``A @ B`` (a new C-ordered array)."""
-    return np.matmul(A, B)
-
-
-def matmul_nb(A, B):
+def matmul(A, B):
     """``A @ B`` by :func:`_gemm_nb`: the output in one stripe per kernel thread, each
-    a single-threaded BLAS call (module docstring). Falls back to ``np.matmul`` for
-    what the BLAS cannot take as it lies."""
+    a single-threaded BLAS call (module docstring). NumPy reference: ``np.matmul``, which
+    it falls back to for what the BLAS cannot take as it lies and for small products."""
     if (A.ndim != 2 or B.ndim != 2 or A.dtype != B.dtype or A.dtype.char not in "fd"
             or A.shape[1] != B.shape[0] or not split_blas()
             or A.shape[0] * A.shape[1] * B.shape[1] < SMALL_PRODUCT):
@@ -96,50 +62,16 @@ def matmul_nb(A, B):
     return C
 
 
-matmul = dispatch(matmul_ref, matmul_nb)
-
-
 # the BLAS entry points as Numba external functions: called by symbol name, so the
 # compiled kernel caches to disk; split_blas() loads the library into LLVM's table
 _I32, _I64, _P = types.int32, types.int64, types.uintp
 _sgemm, _dgemm = (types.ExternalFunction(name, types.void(_I32, _I32, _I32, _I64, _I64, _I64, t, _P,
                                                           _I64, _P, _I64, t, _P, _I64))
-                  for name, t in ((_SGEMM, types.float32), (_DGEMM, types.float64)))
-_set_local = types.ExternalFunction(_LOCAL, types.int32(types.int32))
+                  for name, t in ((SGEMM, types.float32), (DGEMM, types.float64)))
+_set_local = types.ExternalFunction(LOCAL, types.int32(types.int32))
 _somatcopy, _domatcopy = (types.ExternalFunction(name, types.void(_I32, _I32, _I64, _I64, t, _P, _I64,
                                                                  _P, _I64))
-                          for name, t in ((_SOMAT, types.float32), (_DOMAT, types.float64)))
-_split = {}
-
-
-def _discover():
-    """Look once for NumPy's OpenBLAS (unless ``AENUMPY_SPLIT_BLAS=0``) and load it
-    into LLVM's symbol table; sets ``_split["found"]`` and ``_split["on"]``."""
-    if "found" not in _split:
-        path = None
-        if os.environ.get("AENUMPY_SPLIT_BLAS", "1").strip().lower() not in _OFF:
-            path = find_openblas()
-        if path is not None:
-            import llvmlite.binding as llvm
-
-            llvm.load_library_permanently(path)
-        _split["found"] = _split["on"] = path is not None
-
-
-def split_blas() -> bool:
-    """True when products run split over the kernel threads: the JIT is on, NumPy's
-    OpenBLAS has what it takes, and ``AENUMPY_SPLIT_BLAS`` is not ``0``."""
-    if not _jit_state["jit"]:
-        return False
-    _discover()
-    return _split["on"]
-
-
-def use_split(enabled: bool):
-    """Run the body with the split products on (when available) or off; the kernels'
-    thread count follows (tests use it to run both ways)."""
-    _discover()
-    return switched(_split, "on", bool(enabled) and _split["found"])
+                          for name, t in ((SOMAT, types.float32), (DOMAT, types.float64)))
 
 
 @register_jitable
@@ -184,8 +116,7 @@ def _gemm_nb(parts, A, B, C, nt_by_transpose):
     is a transposed view and A row-major (the forward X Wᵀ of a row-major W, or δ W of a
     column-major one) is worked as its transpose: stripe t computes rows lo:hi of Cᵀ =
     Bᵀ Aᵀ (B's stored rows lo:hi times Aᵀ) into a scratch, then transposes them into C's
-    columns lo:hi. OpenBLAS runs the transposed problem 5–30 % faster (128×256 @
-    256×784: 300 against 340 µs, transpose included), and the numbers come out the same."""
+    columns lo:hi; the numbers come out the same."""
     M, K = A.shape
     N = B.shape[1]
     ta, lda = _operand_nb(A)

@@ -1,23 +1,17 @@
-"""The minibatch gather ``X[idx]``: rows of the data set copied into a batch buffer.
+"""The minibatch gather ``X[idx]`` on all the kernel threads.
 
-The first thing of every training step (``fit``; SPEC.md's "gather ``X[idx]``").
-The reference is ``np.take``, one thread; the Numba version copies the rows on all
-the kernel threads (a 128×784 float32 batch: 66 µs one thread, about half on two).
+The first thing of every training step: rows of the data set copied into a batch
+buffer. NumPy reference: :func:`aenumpy.train.gather_rows` (``np.take``, one thread),
+which also takes batches below :func:`aenumpy.backend.min_work` entries and arrays
+that are not 2-D.
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import prange
 
-from ._jit import dispatch, jit
-
-
-def gather_rows_ref(X, idx, out):
-    """NumPy reference: ``out[i] = X[idx[i]]`` for a 2-D ``X`` (``np.take``); every
-    index must be in ``[0, len(X))``, else IndexError. Returns ``out``."""
-    if idx.size and (idx.min() < 0 or idx.max() >= X.shape[0]):
-        raise IndexError(f"a batch index is outside [0, {X.shape[0]})")
-    return np.take(X, idx, axis=0, out=out)
+from .. import train
+from ..backend import min_work
+from ._jit import jit
 
 
 @jit(parallel=True)
@@ -37,12 +31,11 @@ def _gather_rows_nb(out, X, idx):
     return True
 
 
-def gather_rows_nb(X, idx, out):
-    """Numba version of :func:`gather_rows_ref`: the rows copied on all the kernel
-    threads, the indices checked first."""
+def gather_rows(X, idx, out):
+    """``out = X[idx]``, the rows copied on all the kernel threads (indices checked
+    first: an IndexError names the range)."""
+    if out.size < min_work() or X.ndim != 2 or not X.flags.c_contiguous:
+        return train.gather_rows(X, idx, out)
     if not _gather_rows_nb(out, X, idx):
         raise IndexError(f"a batch index is outside [0, {X.shape[0]})")
     return out
-
-
-gather_rows = dispatch(gather_rows_ref, gather_rows_nb)

@@ -3,17 +3,15 @@
 ``W`` always has the lecture's shape ``(d_out, d_in)``. For a layer that narrows
 (``d_in > d_out``, an encoder) it is stored column-major (``W.T`` is C-contiguous),
 for any other layer row-major. The reason is the BLAS: with a batch of 128 the
-product ``∂E/∂W`` runs 1.4–2× faster when its output is tall rather than wide
-(measured with NumPy's OpenBLAS on 2 cores: ``784×256`` in 270 µs, ``256×784`` in
-370 µs), and the forward product ``X Wᵀ`` is faster too when ``Wᵀ`` is contiguous.
-Storing each ``W`` so that its gradient comes out tall made the contractive step
-15 % faster and the others a few % (README, "Speed"). A tied decoder's ``W' = Wᵀ``
-is then row-major, which is its fast layout, and its gradient adds to the encoder's
-without a transposed copy.
+product ``∂E/∂W`` runs faster when its output is tall rather than wide, and the
+forward product ``X Wᵀ`` is faster too when ``Wᵀ`` is contiguous (docs/speed.md). A
+tied decoder's ``W' = Wᵀ`` is then row-major, which is its fast layout, and its
+gradient adds to the encoder's without a transposed copy.
 
-Everything elementwise on parameters (the optimizers, the divergence check) walks
-arrays in memory order through :func:`flat_view` and :func:`flat_like`, so it works
-whatever the layout is.
+Only the fast twins know of layouts: :class:`~aenumpy.fast.dense.FastDense` lays its W
+out so, and :class:`~aenumpy.fast.optim.FastAdam` and the divergence check walk arrays in
+memory order through :func:`flat_view` and :func:`flat_like`. The teaching path's
+NumPy works on either layout unchanged.
 """
 from __future__ import annotations
 

@@ -8,39 +8,23 @@
   pre-activation ``a`` (so it stays finite when x̂ reaches 0 or 1):
   ``−[x log σ(a) + (1−x) log(1−σ(a))] = softplus(a) − x a`` and
   ``∂E/∂a = (σ(a) − x)/B``.
+
+NumPy reference: :meth:`aenumpy.losses.Loss.value_and_delta` of
+:class:`~aenumpy.losses.SquaredError` and :class:`~aenumpy.losses.BinaryCrossEntropy`.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-from ._jit import dispatch, jit
+from ._jit import jit
 from ._math import fexp, flog1p, one_like
-from .activation import act_backward_ref
-
-
-def output_loss_ref(X, A, Z, loss_code, act_code, dA):
-    """NumPy reference: squared error ``E = (1/B) Σ ½(x − x̂)²`` with ``dA = (x̂ − x)/B ⊙ f'(a)``,
-    or cross-entropy from the logits ``E = (1/B) Σ softplus(a) − x a`` with ``dA = (σ(a) − x)/B``.
-    Fills ``dA``; returns E (summed in float64)."""
-    B = X.shape[0]
-    if loss_code == 0:
-        diff = Z - X
-        E = 0.5 * float(np.sum(diff.astype(np.float64) ** 2)) / B
-        act_backward_ref(diff / B, Z, act_code, dA)
-        return E
-    # BCE from logits (act_code must be sigmoid)
-    a64 = A.astype(np.float64)
-    E = float(np.sum(np.maximum(a64, 0) + np.log1p(np.exp(-np.abs(a64))) - X * a64)) / B
-    np.subtract(Z, X, out=dA)
-    dA /= B
-    return E
 
 
 @jit(parallel=True)
-def output_loss_nb(X, A, Z, loss_code, act_code, dA):
-    """Numba version of :func:`output_loss_ref`: value and ``dA`` in one pass; the
-    value is summed in float64 per row."""
+def output_loss(X, A, Z, loss_code, act_code, dA):
+    """The loss and ``dA = ∂E/∂a`` in one pass (module docstring); the value is summed
+    in float64 per row."""
     n, d = X.shape
     one = one_like(Z)
     inv = one / n
@@ -69,6 +53,3 @@ def output_loss_nb(X, A, Z, loss_code, act_code, dA):
                 dA[i, j] = (Z[i, j] - x) * inv
         E += row
     return E / n
-
-
-output_loss = dispatch(output_loss_ref, output_loss_nb)

@@ -12,10 +12,10 @@ are two independent N(0, 1) draws. Uniforms ``u[2k], u[2k+1]`` make ``ε[2k],
 ε[2k+1]`` (row-major order over the batch); a batch of ``n`` entries takes
 :func:`n_words` ``(n, dtype)`` words (n rounded up to even uniforms).
 
-Why not ``rng.standard_normal``: NumPy's ziggurat costs ~0.86 ms for a 128×784
-float32 batch, a third of a denoising training step; ``rng.random`` would cost
-0.18 ms, the raw words 0.11 ms, and the transform vectorises (README, "Speed").
-The tails: float32 uniforms are multiples of 2⁻²⁴, so ``|ε| ≤ √(48 ln 2) ≈ 5.77``
+Why not ``rng.standard_normal`` (what the teaching path draws): NumPy's ziggurat
+draws one normal at a time and costs several times more than the raw words plus a
+vectorised transform (docs/speed.md). So **the same seed gives different Gaussian
+noise on the two paths**; each is a correct N(0, 1) draw. The tails: float32 uniforms are multiples of 2⁻²⁴, so ``|ε| ≤ √(48 ln 2) ≈ 5.77``
 (a standard normal exceeds that with probability 8e-9); in float64, 8.6.
 
 The reference is NumPy's ``log1p``/``cos``/``sin``; the Numba version computes
@@ -28,7 +28,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._jit import dispatch, jit
+from ._jit import jit
 from ._math import cast_like, flog1m, fsincos_turns
 
 
@@ -125,11 +125,8 @@ def _add_gaussian_nb(x, sigma, bits, out):
         out[n - 1] = x[n - 1] + R[h - 1] * C[h - 1]
 
 
-def add_gaussian_nb(X, sigma, bits, out):
-    """Numba version of :func:`add_gaussian_ref`: the words to ``σ r cos θ``, ``σ r sin θ``,
-    then the add (X and out C-contiguous)."""
+def add_gaussian(X, sigma, bits, out):
+    """``x̃ = x + σ ε`` into ``out``, compiled: the words to ``σ r cos θ``, ``σ r sin θ``,
+    then the add (X and out C-contiguous). NumPy reference: :func:`add_gaussian_ref`."""
     _add_gaussian_nb(X.reshape(-1), float(sigma), bits, out.reshape(-1))
     return out
-
-
-add_gaussian = dispatch(add_gaussian_ref, add_gaussian_nb)

@@ -1,54 +1,32 @@
-"""Optimizer updates, in place: NumPy references and Numba versions.
+"""Adam's fast twin and the divergence check: every parameter updated in one kernel call.
 
-Adam (Kingma & Ba 2015, PyTorch's form)::
+Adam (Kingma & Ba 2015, PyTorch's form), NumPy reference :meth:`aenumpy.optim.Adam.step`::
 
     m ← β₁ m + (1 − β₁) g
     v ← β₂ v + (1 − β₂) g²
     θ ← θ − η (m / bc₁) / (√(v / bc₂) + ε),   bc₁ = 1 − β₁ᵗ, bc₂ = 1 − β₂ᵗ
 
-SGD with momentum μ: ``v ← μ v − η g``; ``θ ← θ + v`` (Nesterov:
-``θ ← θ + μ v − η g``).
+The kernel walks each array in its memory order (:mod:`.layout`), so a column-major
+weight, its gradient and its moments pair up entry by entry.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-from ._jit import dispatch, jit
+from .. import optim
+from .._validate import check_grads
+from ..backend import min_work
+from ._jit import jit
 from ._math import cast_like
-
-
-def adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    """NumPy reference of the Adam step: ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
-    ``θ ← θ − (η/bc₁) m / (√(v/bc₂) + ε)``; updates p, m, v in place."""
-    m *= b1
-    m += (1 - b1) * g
-    v *= b2
-    v += (1 - b2) * g * g
-    p -= (lr / bc1) * m / (np.sqrt(v / bc2) + eps)
-
-
-def adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2):
-    """Numba version of :func:`adam_update_ref`, one pass over the four arrays, in the
-    arrays' dtype (float32 arithmetic for float32 parameters, as the reference does)."""
-    _adam_many_nb((p,), (g,), (m,), (v,), lr, b1, b2, eps, bc1, bc2)
-
-
-adam_update = dispatch(adam_update_ref, adam_update_nb)
-
-
-def adam_update_many_ref(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
-    """:func:`adam_update_ref` on each ``(p, g, m, v)`` of the equal-length sequences
-    (every parameter of a model in one call)."""
-    for p, g, m, v in zip(ps, gs, ms, vs):
-        adam_update_ref(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+from .layout import flat_like, flat_view, same_layout
 
 
 @jit(parallel=True)
-def _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
+def adam_many(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
     """The Adam step ``m ← β₁m + (1−β₁)g``, ``v ← β₂v + (1−β₂)g²``,
-    ``θ ← θ − (η/bc₁) m / (√(v/bc₂) + ε)`` on each (p, g, m, v) of the tuples, one
-    vectorised pass each."""
+    ``θ ← θ − (η/bc₁) m / (√(v/bc₂) + ε)`` on each (p, g, m, v) of the tuples of 1-D
+    arrays, one vectorised pass each, in the arrays' dtype."""
     for t in range(len(ps)):
         p = ps[t]
         g = gs[t]
@@ -70,56 +48,42 @@ def _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
             p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
 
 
-def adam_update_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
-    """Numba version of :func:`adam_update_many_ref`: one call for all the parameters
-    (the per-call cost, ~6 µs a parameter in Python, was 70 µs of a deep step) when
-    they are 1-D arrays of one type; else one call each."""
-    ps, gs, ms, vs = tuple(ps), tuple(gs), tuple(ms), tuple(vs)
-    try:
-        _adam_many_nb(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2)
-    except Exception as exc:  # arrays of mixed types make a tuple Numba cannot index in a loop
-        if type(exc).__name__ != "TypingError":
-            raise
-        for p, g, m, v in zip(ps, gs, ms, vs):  # nothing was updated yet: one call each
-            adam_update_nb(p, g, m, v, lr, b1, b2, eps, bc1, bc2)
+class FastAdam(optim.Adam):
+    """:class:`aenumpy.optim.Adam` with every parameter updated in one compiled call
+    (:func:`adam_many`). Parameters totalling fewer than :func:`aenumpy.backend.min_work`
+    entries, or of mixed dtypes, are updated by the teaching step."""
 
+    def step(self, params, grads):
+        """One Adam update of every parameter (the module docstring's formula)."""
+        if sum(p.size for p in params.values()) < min_work() or \
+                len({p.dtype for p in params.values()}) != 1:
+            return super().step(params, grads)
+        check_grads(params, grads)
+        self.t += 1
+        flat = self._flat_views(params)
+        gs = tuple(flat_like(grads[name], p) for name, p, *_ in flat)
+        adam_many(tuple(f[2] for f in flat), gs, tuple(f[3] for f in flat),
+                  tuple(f[4] for f in flat), self.lr, self.beta1, self.beta2, self.eps,
+                  1.0 - self.beta1 ** self.t, 1.0 - self.beta2 ** self.t)
 
-adam_update_many = dispatch(adam_update_many_ref, adam_update_many_nb)
-
-
-def sgd_update_ref(p, g, vel, lr, mu, nesterov):
-    """NumPy reference: ``v ← μv − ηg``; ``θ ← θ + v`` (Nesterov: ``θ ← θ + μv − ηg``), in place."""
-    vel *= mu
-    vel -= lr * g
-    if nesterov:
-        p += mu * vel - lr * g
-    else:
-        p += vel
-
-
-@jit(parallel=False)
-def _sgd_nb(p, g, vel, lr, mu, nesterov):
-    for i in range(p.shape[0]):
-        vi = mu * vel[i] - lr * g[i]
-        vel[i] = vi
-        if nesterov:
-            p[i] += mu * vi - lr * g[i]
-        else:
-            p[i] += vi
-
-
-def sgd_update_nb(p, g, vel, lr, mu, nesterov):
-    """Numba version of :func:`sgd_update_ref` (on the flattened arrays)."""
-    _sgd_nb(p.reshape(-1), g.reshape(-1), vel.reshape(-1), lr, mu, nesterov)
-
-
-sgd_update = dispatch(sgd_update_ref, sgd_update_nb)
-
-
-# ------------------------------------------------------------------ finiteness
-def all_finite_ref(a):
-    """True when no entry of ``a`` is NaN or ±inf (fit's divergence check)."""
-    return bool(np.isfinite(a).all())
+    def _flat_views(self, params):
+        """Per parameter ``(name, p, flat p, flat m, flat v)``, the moments created (or
+        re-laid in p's layout) when needed; kept between steps while the arrays stay
+        the same objects."""
+        cache = getattr(self, "_flat", None)
+        if cache is not None and len(cache) == len(params) and all(
+                params.get(name) is p and self.state.get(name, {}).get("m") is m
+                and self.state[name].get("v") is v for name, p, m, v in cache):
+            return self._flat_list
+        cache, flat = [], []
+        for name, p in params.items():
+            slots = self.state.setdefault(name, {"m": np.zeros_like(p), "v": np.zeros_like(p)})
+            m = slots["m"] = same_layout(slots["m"], p)
+            v = slots["v"] = same_layout(slots["v"], p)
+            cache.append((name, p, m, v))
+            flat.append((name, p, flat_view(p), flat_view(m), flat_view(v)))
+        self._flat, self._flat_list = cache, flat
+        return flat
 
 
 @jit(parallel=True)
@@ -133,16 +97,18 @@ def _count_nonfinite_nb(bits, mask):
 _EXP_MASK = {4: (np.uint32, np.uint32(0x7F800000)), 8: (np.uint64, np.uint64(0x7FF0000000000000))}
 
 
-def all_finite_nb(a):
-    """Numba version of :func:`all_finite_ref`: one pass over the IEEE bits (an entry is
-    NaN or ±inf exactly when its exponent bits are all ones), no temporary array."""
+def _finite(a):
+    """True when no entry of ``a`` is NaN or ±inf: one pass over the IEEE bits (an entry
+    is NaN or ±inf exactly when its exponent bits are all ones), no temporary array."""
     a = np.ravel(a, order="K")  # a view for a C- or F-ordered array
-    if a.dtype.kind != "f" or a.dtype.itemsize not in _EXP_MASK:
-        return all_finite_ref(a)
-    if a.size == 0:
-        return True
+    if a.size < min_work() or a.dtype.kind != "f" or a.dtype.itemsize not in _EXP_MASK:
+        return bool(np.isfinite(a).all())
     ut, mask = _EXP_MASK[a.dtype.itemsize]
     return bool(_count_nonfinite_nb(a.view(ut), mask) == 0)
 
 
-all_finite = dispatch(all_finite_ref, all_finite_nb)
+def all_finite(grads):
+    """True when every gradient entry is finite (fit's divergence check). NumPy
+    reference: :func:`aenumpy.train.all_finite`."""
+    return all(_finite(g) for g in grads.values())
+

@@ -2,8 +2,8 @@
 ``bit_generator.random_raw(n)``, and the generator left in the same state.
 
 Gaussian corruption turns the generator's raw 64-bit words into normals
-(:mod:`.noise`). ``random_raw`` makes them one after another on one thread
-(112 µs for the 50,176 words of a 128×784 float32 batch). PCG64 is a 128-bit
+(:mod:`.noise`). ``random_raw`` makes them one after another on one thread. PCG64
+is a 128-bit
 linear congruential generator with an output permutation (O'Neill 2014)::
 
     s ← s·M + c  (mod 2¹²⁸)          word = rotr64(hi(s) ⊕ lo(s), hi(s) >> 58)
@@ -11,8 +11,8 @@ linear congruential generator with an output permutation (O'Neill 2014)::
 and an LCG can jump ahead k steps in O(log k) multiplications (Brown 1994,
 ``pcg_advance_lcg_128``), so the Numba version cuts the words into one range per
 thread, jumps each range's four quarters to their starting states and runs the
-four streams interleaved (the 128-bit multiply's latency then overlaps): 46 µs
-on 2 threads for the same 50,176 words, bit for bit (``tests/test_properties.py``).
+four streams interleaved (the 128-bit multiply's latency then overlaps), bit for
+bit the same words (``tests/test_properties.py``).
 Other bit generators (Philox, MT19937, ...) use ``random_raw`` as they are.
 """
 from __future__ import annotations
@@ -22,8 +22,7 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic, register_jitable
 
-from . import _jit
-from ._jit import dispatch, jit, kernel_threads
+from ._jit import SMALL_WORK, jit, kernel_threads
 
 _M64 = (1 << 64) - 1
 # PCG64's multiplier (PCG_DEFAULT_MULTIPLIER_128), as its high and low halves
@@ -106,26 +105,19 @@ def _fill_nb(out, sh, sl, ih, il, parts):
     return _advance(sh, sl, ih, il, n)
 
 
-def raw_words_ref(bit_generator, n):
-    """NumPy reference: ``bit_generator.random_raw(n)``, ``n`` uint64 words."""
-    return bit_generator.random_raw(n)
-
-
-def raw_words_nb(bit_generator, n):
-    """Numba version of :func:`raw_words_ref` for PCG64 (the default generator): the
-    same words on all the kernel threads, and the same state afterwards; any other
-    bit generator draws with ``random_raw``."""
+def raw_words(bit_generator, n):
+    """``n`` raw 64-bit words of the generator, as ``bit_generator.random_raw(n)`` (its
+    NumPy reference) gives them: for PCG64 (the default generator) the same words on
+    all the kernel threads, and the same state afterwards; any other bit generator
+    draws with ``random_raw``."""
     if type(bit_generator) is not np.random.PCG64 or n <= 0:
         return bit_generator.random_raw(n)
     st = bit_generator.state
     s, c = st["state"]["state"], st["state"]["inc"]
     out = np.empty(n, np.uint64)
-    parts = kernel_threads() if n >= _jit.SMALL_WORK else 1  # as many ranges as threads run
+    parts = kernel_threads() if n >= SMALL_WORK else 1  # as many ranges as threads run
     h, lo = _fill_nb(out, np.uint64(s >> 64), np.uint64(s & _M64), np.uint64(c >> 64),
                      np.uint64(c & _M64), parts)
     st["state"]["state"] = (int(h) << 64) | int(lo)
     bit_generator.state = st
     return out
-
-
-raw_words = dispatch(raw_words_ref, raw_words_nb)

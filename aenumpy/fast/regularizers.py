@@ -1,10 +1,8 @@
 """Hot loops of the regularizers: contractive penalty, top-k mask, KL sparsity.
 
-(Gaussian corruption noise lives in :mod:`.noise`.)
-
-Each has a plain NumPy reference ``*_ref`` (the formula as the lecture writes it)
-and a Numba version ``*_nb``; the public name dispatches on the JIT switch
-(``AENUMPY_JIT=0``). The modules in :mod:`aenumpy.regularizers` call these.
+(Gaussian corruption noise lives in :mod:`.noise`.) Each kernel's NumPy reference is
+the teaching regularizer it stands in for (named in its docstring); the fast twins of
+the models (:mod:`.models`) call these.
 """
 from __future__ import annotations
 
@@ -13,33 +11,11 @@ from numba import prange
 from numba.extending import register_jitable
 
 from .layout import is_column_major
-from ._jit import dispatch, jit
+from ._jit import jit
 from ._math import cast_like, fsigmoid, one_like
 
 
 # ------------------------------------------------------------ contractive (sigmoid)
-def contractive_sigmoid_ref(A, W, lam, dA, dW):
-    """Rifai et al. (2011), closed form for a sigmoid layer ``h = σ(a)``, ``a = Wx + b``.
-
-    ``Ω = λ/B Σ_b Σ_j g_bj² S_j`` with ``g = h(1 − h)`` and ``S_j = Σ_i W_ji²``; fills
-    ``dA = ∂Ω/∂a = (2λ/B) g g₂ S`` (``g₂ = σ'' = g(1 − 2h)``) and
-    ``dW = ∂Ω/∂W`` through ``S`` ``= (2λ/B)(Σ_b g_bj²) W_ji``; returns Ω.
-    ``dA``/``dW`` may be None (value only).
-    """
-    B = A.shape[0]
-    e = np.exp(-np.abs(A))
-    Z = (np.where(A >= 0, 1.0, e) / (1.0 + e)).astype(A.dtype)
-    g = Z * (1 - Z)
-    S = np.einsum("ji,ji->j", W, W)
-    g2sum = np.einsum("bj,bj->j", g, g)
-    value = lam / B * float(np.dot(g2sum.astype(np.float64), S.astype(np.float64)))
-    if dA is not None:
-        c = A.dtype.type(2.0 * lam / B)
-        dA[...] = (c * g * (g * (1 - 2 * Z))) * S
-        dW[...] = (c * g2sum)[:, None] * W
-    return value
-
-
 @jit(parallel=True)
 def _contractive_sigmoid_nb(A, W, lam, need_grad, wt, dA, dW):
     # wt: W and dW come transposed, (d_in, n) (a column-major W, passed as W.T)
@@ -90,9 +66,13 @@ def _contractive_sigmoid_nb(A, W, lam, need_grad, wt, dA, dW):
     return lam / B * value
 
 
-def contractive_sigmoid_nb(A, W, lam, dA, dW):
-    """Numba version of :func:`contractive_sigmoid_ref` (one pass over A, one over W,
-    walking W in its memory order: a column-major W goes in as ``Wᵀ``)."""
+def contractive_sigmoid(A, W, lam, dA, dW):
+    """Rifai et al. (2011), closed form for a sigmoid layer ``h = σ(a)``, ``a = Wx + b``:
+    ``Ω = λ/B Σ_b Σ_j g_bj² S_j`` with ``g = h(1 − h)`` and ``S_j = Σ_i W_ji²``; fills
+    ``dA = ∂Ω/∂a = (2λ/B) g g₂ S`` (``g₂ = σ'' = g(1 − 2h)``) and
+    ``dW = ∂Ω/∂W = (2λ/B)(Σ_b g_bj²) W_ji`` unless they are None; returns Ω. One pass over
+    A, one over W, walking W in its memory order (a column-major W goes in as ``Wᵀ``).
+    NumPy reference: :meth:`aenumpy.regularizers.Contractive.penalty`."""
     wt = is_column_major(W)
     Wk = W.T if wt else W
     if dA is None:
@@ -100,36 +80,29 @@ def contractive_sigmoid_nb(A, W, lam, dA, dW):
     return _contractive_sigmoid_nb(A, Wk, float(lam), True, wt, dA, dW.T if wt else dW)
 
 
-contractive_sigmoid = dispatch(contractive_sigmoid_ref, contractive_sigmoid_nb)
-
 
 # ------------------------------------------------------------------- top-k mask
-def topk_mask_ref(Z, k, M):
-    """Makhzani & Frey (2013): ``M_bj = 1`` for the k largest ``z_bj`` of each row, else 0.
-
-    Ties: the lower unit index is kept (a stable sort of ``−Z``). Fills and returns M.
-    """
-    idx = np.argsort(-Z, axis=1, kind="stable")[:, :k]
-    M[...] = 0
-    np.put_along_axis(M, idx, 1, axis=1)
-    return M
+@register_jitable
+def _key(v, by_abs):
+    """What a unit is ranked by: ``|z|`` (the lecture's f_k) or ``z`` (Makhzani & Frey)."""
+    return abs(v) if by_abs else v
 
 
 @register_jitable
-def _keep_top(row, t, k, mrow, one, zero):
-    """Fill one mask row given the k-th largest value ``t``: 1 for every ``z > t``, then
-    for the lowest-index ``z == t`` until k are kept (the units a stable sort keeps)."""
+def _keep_top(row, t, k, mrow, one, zero, by_abs):
+    """Fill one mask row given the k-th largest key ``t``: 1 for every key ``> t``, then
+    for the lowest-index keys ``== t`` until k are kept (the units a stable sort keeps)."""
     n = row.shape[0]
     above = 0
     for j in range(n):  # branch-free
-        gt = row[j] > t
+        gt = _key(row[j], by_abs) > t
         mrow[j] = one if gt else zero
         above += np.int64(gt)
     ties = k - above
     for j in range(n):
         if ties == 0:
             break
-        if row[j] == t:
+        if _key(row[j], by_abs) == t:
             mrow[j] = one
             ties -= 1
 
@@ -144,22 +117,22 @@ def _order_key(u):
 
 
 @jit(parallel=True)
-def _topk_heap_nb(Z, k, M):
-    """Numba version of :func:`topk_mask_ref`, allocation-free per row: the k-th largest
-    value ``t`` by a min-heap of the k largest values seen so far (kept in the row of M
-    itself, before M is filled; O(n log k), no copy of the row, no sort); then keep
-    every ``z > t`` and, among ``z == t``, the lowest indices until k are kept: the
-    same units the stable sort keeps. NaN ranks below every number (as in the sort).
-    M must have the dtype of Z (the heap lives in it)."""
+def _topk_heap_nb(Z, k, M, by_abs):
+    """The top-k mask, allocation-free per row: the k-th largest key ``t`` by a min-heap
+    of the k largest keys seen so far (kept in the row of M itself, before M is filled;
+    O(n log k), no copy of the row, no sort); then keep every key ``> t`` and, among
+    keys ``== t``, the lowest indices until k are kept: the same units the stable sort
+    keeps. NaN ranks below every number (as in the sort). M must have the dtype of Z
+    (the heap lives in it)."""
     B, n = Z.shape
     one = one_like(M)
     zero = one - one
     ninf = cast_like(Z, -np.inf)
     for b in prange(B):
         row = Z[b]
-        h = M[b]  # scratch: h[0:k] is a min-heap of the k largest values so far
-        for j in range(k):  # push row[0:k], sifting up
-            v = row[j]
+        h = M[b]  # scratch: h[0:k] is a min-heap of the k largest keys so far
+        for j in range(k):  # push the keys of row[0:k], sifting up
+            v = _key(row[j], by_abs)
             if v != v:
                 v = ninf
             c = j
@@ -170,8 +143,8 @@ def _topk_heap_nb(Z, k, M):
                 h[c] = h[p]
                 c = p
             h[c] = v
-        for j in range(k, n):  # a larger value replaces the root and sifts down
-            v = row[j]
+        for j in range(k, n):  # a larger key replaces the root and sifts down
+            v = _key(row[j], by_abs)
             if not v > h[0]:
                 continue
             c = 0
@@ -187,20 +160,21 @@ def _topk_heap_nb(Z, k, M):
                 h[c] = h[l]
                 c = l
             h[c] = v
-        _keep_top(row, h[0], k, M[b], one, zero)
+        _keep_top(row, h[0], k, M[b], one, zero, by_abs)
     return M
 
 
 @jit(parallel=True)
-def _topk_radix32_nb(U, Z, k, M):
-    """float32 rows: the k-th largest by a radix select on the bits (``U`` is ``Z`` viewed
-    as uint32), four 8-bit digits, most significant first; each pass a branch-free
-    histogram of the entries that share the digits found so far (a heap or a partition
-    mispredicts a branch per step on fresh data; one (B, 256) histogram per call).
-    Then the same fill as the heap version."""
+def _topk_radix32_nb(U, Z, k, M, by_abs):
+    """float32 rows: the k-th largest key by a radix select on the bits (``U`` is ``Z``
+    viewed as uint32; ``|z|`` is its bits without the sign), four 8-bit digits, most
+    significant first; each pass a branch-free histogram of the entries that share the
+    digits found so far (a heap or a partition mispredicts a branch per step on fresh
+    data; one (B, 256) histogram per call). Then the same fill as the heap version."""
     B, n = Z.shape
     one = one_like(M)
     zero = one - one
+    sign = np.uint32(0x7FFFFFFF) if by_abs else np.uint32(0xFFFFFFFF)
     hist = np.empty((B, 256), dtype=np.int64)
     for b in prange(B):
         h = hist[b]
@@ -212,7 +186,7 @@ def _topk_radix32_nb(U, Z, k, M):
             for d in range(256):
                 h[d] = 0
             for j in range(n):
-                key = _order_key(U[b, j])
+                key = _order_key(U[b, j] & sign)
                 h[(key >> shift) & np.uint32(255)] += np.int64((key & pmask) == prefix)
             c = 0
             d = 255
@@ -224,45 +198,29 @@ def _topk_radix32_nb(U, Z, k, M):
             pmask |= np.uint32(255) << shift
             if h[d] == 1:  # one entry left with these digits: it is the k-th largest
                 break
-        # t: the entry with the digits found (the k-th largest; one exists by construction)
-        t = Z[b, 0]
+        # t: the key with the digits found (the k-th largest; one exists by construction)
+        t = _key(Z[b, 0], by_abs)
         for j in range(n):
-            if (_order_key(U[b, j]) & pmask) == prefix:
-                t = Z[b, j]
+            if (_order_key(U[b, j] & sign) & pmask) == prefix:
+                t = _key(Z[b, j], by_abs)
                 break
-        _keep_top(Z[b], t, k, M[b], one, zero)
+        _keep_top(Z[b], t, k, M[b], one, zero, by_abs)
     return M
 
 
-def topk_mask_nb(Z, k, M):
-    """Numba version of :func:`topk_mask_ref`: a radix select for C-contiguous float32
+def topk_mask(Z, k, by="abs"):
+    """The mask of ``f_k``: 1 at the k units of each row with the largest ``|z|``
+    (``by="abs"``) or ``z`` (``by="value"``), ties to the lower index. NumPy reference:
+    :func:`aenumpy.regularizers.topk.topk_mask`. A radix select for C-contiguous float32
     (the training case), the heap otherwise; both keep the same units."""
-    if Z.dtype == np.float32 and M.dtype == np.float32 and Z.flags.c_contiguous \
-            and 1 <= k <= Z.shape[1]:
-        return _topk_radix32_nb(Z.view(np.uint32), Z, k, M)
-    return _topk_heap_nb(Z, k, M)
-
-
-topk_mask = dispatch(topk_mask_ref, topk_mask_nb)
+    M = np.empty_like(Z)
+    by_abs = by == "abs"
+    if Z.dtype == np.float32 and Z.flags.c_contiguous:
+        return _topk_radix32_nb(Z.view(np.uint32), Z, k, M, by_abs)
+    return _topk_heap_nb(Z, k, M, by_abs)
 
 
 # ------------------------------------------------------------------ KL sparsity
-def kl_sparsity_ref(Z, rho, beta, clip, dZ):
-    """UFLDL: ``ρ̂_j = mean_b z_bj`` (float64), clipped to ``[clip, 1 − clip]``;
-    ``Ω = β Σ_j [ρ log(ρ/ρ̂_j) + (1−ρ) log((1−ρ)/(1−ρ̂_j))]``; fills
-    ``dZ_bj = β(−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j))/B`` (0 where the clip is active) unless
-    dZ is None. Returns ``(Ω, ρ̂)`` (ρ̂ not clipped)."""
-    B = Z.shape[0]
-    rho_hat = Z.mean(axis=0, dtype=np.float64)
-    r = np.clip(rho_hat, clip, 1.0 - clip)
-    value = beta * float(np.sum(rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))))
-    if dZ is not None:
-        g = beta * (-rho / r + (1.0 - rho) / (1.0 - r))
-        g[(rho_hat <= clip) | (rho_hat >= 1.0 - clip)] = 0.0
-        dZ[...] = (g / B).astype(Z.dtype)
-    return value, rho_hat
-
-
 @jit(parallel=False)
 def _kl_sparsity_nb(Z, rho, beta, clip, need_grad, dZ):
     B, n = Z.shape
@@ -288,11 +246,11 @@ def _kl_sparsity_nb(Z, rho, beta, clip, need_grad, dZ):
     return beta * value, rho_hat
 
 
-def kl_sparsity_nb(Z, rho, beta, clip, dZ):
-    """Numba version of :func:`kl_sparsity_ref` (one pass for ρ̂, one to fill dZ)."""
+def kl_sparsity(Z, rho, beta, clip, dZ):
+    """UFLDL: ``ρ̂_j = mean_b z_bj`` (float64), clipped to ``[clip, 1 − clip]``;
+    ``Ω = β Σ_j KL(ρ ‖ ρ̂_j)``; fills ``dZ_bj = β(−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j))/B`` (0 where the
+    clip is active) unless dZ is None. Returns ``(Ω, ρ̂)`` (ρ̂ not clipped). One pass for
+    ρ̂, one to fill dZ. NumPy reference: :meth:`aenumpy.regularizers.KLSparsity.penalty`."""
     if dZ is None:
         return _kl_sparsity_nb(Z, float(rho), float(beta), float(clip), False, Z)
     return _kl_sparsity_nb(Z, float(rho), float(beta), float(clip), True, dZ)
-
-
-kl_sparsity = dispatch(kl_sparsity_ref, kl_sparsity_nb)

@@ -6,19 +6,44 @@ are plugged in (:mod:`aenumpy.regularizers.base`). ``hidden=[h1, …, hL]``
 stacks L encoder layers ``enc0 … enc{L-1}`` (input to code) and L decoder layers
 ``dec0 … dec{L-1}`` (code to output). With ``tied=True`` decoder layer ``dec{i}``
 uses ``W' = Wᵀ`` of ``enc{L-1-i}`` and owns only its bias.
+
+One training step, as :meth:`Autoencoder.loss_and_grads` runs it::
+
+    x̃ = corrupt(x)                          denoising (the loss still compares with x)
+    h_i = f(W_i h_{i−1} + b_i) ⊙ M_i        each encoder layer, times its mask (dropout, top-k)
+    x̂ = decoder(z)                          z = h_L, the code
+    E = loss(x, x̂) + Σ penalties            KL sparsity, L1, contractive, weight decay
+    backward: δ_out = ∂E/∂a_out, then each layer's backward, from the output to enc0,
+    adding each penalty's gradient where it enters.
+
+The regularizers act through four small methods (:meth:`~Autoencoder._corrupt`,
+:meth:`~Autoencoder._mask`, :meth:`~Autoencoder._penalty`,
+:meth:`~Autoencoder._output_error`): the places where the fast twin of this class
+(:mod:`aenumpy.fast.models`) runs compiled kernels instead.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import activations, losses
-from .._validate import (check_bool, check_data, check_dtype, check_int,
-                         check_regularizer_list)
-from ..fast.loss import output_loss
+from .._validate import check_bool, check_data, check_dtype, check_int
 from ..layers import Dense
+from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, WeightPenalty,
+                            check_regularizer_list, from_config)
 from .base import Model
-from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, Regularizer,
-                            WeightPenalty, from_config)
+
+#: output activations whose values are not probabilities in (0, 1)
+NOT_PROBABILITIES = ("identity", "tanh", "relu")
+
+
+def check_bce_output(loss, output_activation):
+    """Binary cross-entropy needs outputs in (0, 1): refuse the built-in activations that
+    do not give them, saying what to use instead."""
+    if loss.name == "bce" and output_activation.name in NOT_PROBABILITIES:
+        raise ValueError(
+            f"loss='bce' (binary cross-entropy) needs outputs x̂ in (0, 1), and "
+            f"output_activation={output_activation.name!r} does not give them; use "
+            f"output_activation='sigmoid', or loss='mse' for outputs outside (0, 1)")
 
 
 class Autoencoder(Model):
@@ -33,11 +58,16 @@ class Autoencoder(Model):
     output_activation : activation of the last decoder layer (x̂).
     decoder_activation : activation of the other decoder layers (default: ``activation``).
     tied : decoder weights are the encoder weights transposed (``W' = Wᵀ``).
-    loss : 'mse' (``½ Σ (x − x̂)²``) or 'bce' (binary cross-entropy); both averaged
-        over the batch.
+    loss : 'mse' (``½ Σ (x − x̂)²``) or 'bce' (binary cross-entropy, which needs a
+        sigmoid output); both averaged over the batch.
     regularizers : list of :mod:`aenumpy.regularizers` objects.
     seed : seeds the initialisation and, through :attr:`rng`, every noise draw.
     dtype : 'float32' (train) or 'float64' (check).
+
+    After a training step, :attr:`cache` holds ``x``, ``x_tilde`` (the encoder's input),
+    ``terms`` (each term of E) and ``E``; each layer's own ``cache`` holds its forward
+    and backward quantities, and an encoder layer's also ``M`` (its mask, or None)
+    and ``H`` (its output times the mask).
     """
 
     kind = "autoencoder"
@@ -57,12 +87,12 @@ class Autoencoder(Model):
         self.seed = check_int("seed", seed, 0)
         self.loss_fn = losses.get(loss)
         self.activation = activations.get(activation)
-        self.decoder_activation = activations.get(
-            activation if decoder_activation is None else decoder_activation)
+        decoder_activation = activation if decoder_activation is None else decoder_activation
+        self.decoder_activation = activations.get(decoder_activation)
         self.output_activation = activations.get(output_activation)
+        check_bce_output(self.loss_fn, self.output_activation)
         self._names = {"activation": activations.config_name(activation),
-                       "decoder_activation": activations.config_name(activation if decoder_activation is None
-                                                       else decoder_activation),
+                       "decoder_activation": activations.config_name(decoder_activation),
                        "output_activation": activations.config_name(output_activation),
                        "loss": self.loss_fn.name}
         init_rng = np.random.default_rng(self.seed)
@@ -72,27 +102,19 @@ class Autoencoder(Model):
                               dtype=self.dtype, name=f"enc{i}") for i in range(L)]
         self.decoder = []
         for i in range(L):
-            d_in, d_out = sizes[L - i], sizes[L - i - 1]
             act = self.output_activation if i == L - 1 else self.decoder_activation
             partner = self.encoder[L - 1 - i] if self.tied else None
-            self.decoder.append(Dense(d_in, d_out, act, rng=init_rng, dtype=self.dtype,
-                                      name=f"dec{i}", tied_to=partner))
+            self.decoder.append(Dense(sizes[L - i], sizes[L - i - 1], act, rng=init_rng,
+                                      dtype=self.dtype, name=f"dec{i}", tied_to=partner))
         self._collect_params()
-        #: the Generator every noise draw uses when no ``rng`` is passed (principle 4)
         self._seed_rng()
         self.regularizers = []
-        for r in regularizers or ():
-            if not isinstance(r, Regularizer):
-                raise TypeError(f"regularizers must be aenumpy.regularizers objects, got {r!r}")
+        for r in regularizers:
             r.bind(self)
             self.regularizers.append(r)
+        #: the targets must lie in [0, 1]: a sigmoid output or the cross-entropy
         self.unit_range = (self.output_activation.name == "sigmoid" or self.loss_fn.name == "bce")
-        self._fused = (self.output_activation.name in activations.ACTIVATIONS
-                       and type(self.output_activation) is activations.ACTIVATIONS[
-                           self.output_activation.name]
-                       and (self.loss_fn.name == "mse" and type(self.loss_fn) is losses.SquaredError
-                            or self.loss_fn.name == "bce" and self.output_activation.name == "sigmoid"
-                            and type(self.loss_fn) is losses.BinaryCrossEntropy))
+        self.cache = {}
 
     # ------------------------------------------------------------------ info
     @property
@@ -114,8 +136,7 @@ class Autoencoder(Model):
             raise ValueError("loss is a custom Loss object and cannot be saved by name")
         return {"n_in": self.n_in, "hidden": list(self.hidden), **self._names,
                 "tied": self.tied, "seed": self.seed, "dtype": self.dtype.name,
-                "regularizers": [{"name": type(r).__name__, **r.get_config()}
-                                 for r in self.regularizers]}
+                "regularizers": [r.config() for r in self.regularizers]}
 
     @classmethod
     def from_config(cls, cfg: dict):
@@ -143,147 +164,153 @@ class Autoencoder(Model):
                 f"{'tied' if self.tied else 'untied'}, loss={self.loss_fn.name}, "
                 f"{self.dtype.name}{regs})")
 
-    # ---------------------------------------------------------- validation
-    def _check_X(self, X, name="X", targets=True):
-        why = ("(the targets of a sigmoid output / binary cross-entropy)" if targets else "")
+    def validate(self, X, name="X", targets=True):
+        """X as a batch ``(B, n_in)`` in the model's dtype; as targets it must lie in
+        [0, 1] when the output is a sigmoid or the loss the cross-entropy."""
+        why = "(the targets of a sigmoid output / binary cross-entropy)" if targets else ""
         return check_data(X, self.n_in, self.dtype, name, unit_range=targets and self.unit_range,
                           why=why)
 
     def _regs(self, kind, layer=None):
-        out = [r for r in self.regularizers if isinstance(r, kind)]
-        if layer is not None:
-            out = [r for r in out if r.layer_index(self) == layer]
-        return out
+        """The regularizers of one kind (and acting on encoder layer ``layer``)."""
+        return [r for r in self.regularizers if isinstance(r, kind)
+                and (layer is None or r.layer_index(self) == layer)]
+
+    # ------------------------------------------- where the regularizers act
+    def _corrupt(self, r, X, rng):
+        """The input corruption ``x̃ = r.corrupt(x)``."""
+        return r.corrupt(X, rng)
+
+    def _mask(self, r, Z, rng, training):
+        """A hidden layer's mask ``M = r.mask(z)`` (or None)."""
+        return r.mask(Z, rng, training)
+
+    def _penalty(self, r, view, need_grad):
+        """A hidden penalty's value and gradient pieces, ``r.penalty(view)``."""
+        return r.penalty(view, need_grad)
+
+    def _output_error(self, X, need_grad):
+        """``E = loss(x, x̂)`` and ``δ_out = ∂E/∂a_out``, the error at the output layer's
+        pre-activation (see :meth:`aenumpy.losses.Loss.value_and_delta`)."""
+        out = self.decoder[-1]
+        return self.loss_fn.value_and_delta(X, out.cache["A"], out.cache["Z"], out.activation,
+                                            need_grad)
 
     # ------------------------------------------------------------- forward
-    def _encode(self, X, rng, training, keep):
+    def _encode(self, X, rng, training):
+        """``x → x̃ → h₁ → … → z``: corruption (in training, or ``at_eval``), then each
+        encoder layer and its masks."""
         h = X
         for r in self._regs(InputCorruption):
             if training or r.at_eval:
-                h = r.corrupt(h, rng)
-        self._x_tilde = h
+                h = self._corrupt(r, h, rng)
+        self.cache = {"x": X, "x_tilde": h}
         for i, layer in enumerate(self.encoder):
-            h = layer.forward(h, keep=keep)
+            h = layer.forward(h)
             M = None
             for r in self._regs(HiddenMask, i):
-                m = r.mask(h, rng, training)
+                m = self._mask(r, h, rng, training)
                 if m is not None:
                     M = m if M is None else M * m
             if M is not None:
                 h = h * M
-            if keep:
-                layer.cache["M"] = M
-                layer.cache["H"] = h
+            layer.cache.update(M=M, H=h)
         return h
 
-    def _decode(self, Z, keep):
-        h = Z
+    def _decode(self, Z):
+        """``z → g₁ → … → x̂`` through the decoder layers."""
         for layer in self.decoder:
-            h = layer.forward(h, keep=keep)
-        return h
+            Z = layer.forward(Z)
+        return Z
 
     def encode(self, X, rng=None):
         """The code ``z`` of each row of X (evaluation mode: no dropout, no noise
         unless a corruption has ``at_eval``, k-sparse keeps ``alpha·k``)."""
-        X = self._check_X(X, targets=False)
-        return self._encode(X, self._rng(rng), training=False, keep=False)
+        X = self.validate(X, targets=False)
+        return self._encode(X, self._rng(rng), training=False)
 
     def decode(self, Z):
         """``x̂`` from codes Z of shape ``(B, n_code)``."""
-        Z = check_data(Z, self.n_code, self.dtype, "Z")
-        return self._decode(Z, keep=False)
+        return self._decode(check_data(Z, self.n_code, self.dtype, "Z"))
 
     def reconstruct(self, X, rng=None):
         """``x̂ = decode(encode(X))`` in evaluation mode."""
-        X = self._check_X(X, targets=False)
-        return self._decode(self._encode(X, self._rng(rng), training=False, keep=False), keep=False)
+        X = self.validate(X, targets=False)
+        return self._decode(self._encode(X, self._rng(rng), training=False))
 
     # ---------------------------------------------------------------- loss
-    def loss_and_grads(self, X, rng=None):
+    def loss_and_grads(self, X, rng=None, checked=False):
         """The training objective on batch X and its gradient for every parameter.
 
         Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
         Noise (corruption, dropout) is drawn from ``rng`` or, if None, from
         :attr:`rng`; pass a fresh ``np.random.default_rng(s)`` to fix it.
+        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
         """
-        X = self._check_X(X)
-        return self._loss_and_grads(X, self._rng(rng))
+        X = X if checked else self.validate(X)
+        E, dA, extras, wgrads = self._objective(X, self._rng(rng), need_grad=True)
+        return E, self._backward(dA, extras, wgrads)
 
-    def loss(self, X, rng=None) -> float:
+    def loss(self, X, rng=None, checked=False) -> float:
         """The same objective as :meth:`loss_and_grads`, without the gradients."""
-        X = self._check_X(X)
+        X = X if checked else self.validate(X)
         return self._objective(X, self._rng(rng), need_grad=False)[0]
 
     def reconstruction_error(self, X, rng=None) -> float:
         """The reconstruction loss alone, in evaluation mode (no penalty, no dropout)."""
-        X = self._check_X(X)
-        Xhat = self._decode(self._encode(X, self._rng(rng), training=False, keep=False), keep=False)
-        return self.loss_fn.value(X, Xhat)
-
-    def _objective_value(self, X, rng) -> float:
-        return self._objective(X, rng, need_grad=False)[0]
+        X = self.validate(X)
+        return self.loss_fn.value(X, self.reconstruct(X, rng))
 
     def _objective(self, X, rng, need_grad):
-        """Forward pass with caches, loss (reconstruction + penalties) and, when
-        ``need_grad``, the output error ``δ_out`` and the penalties' gradients."""
-        code = self._encode(X, rng, training=True, keep=True)
-        Xhat = self._decode(code, keep=True)
-        out = self.decoder[-1]
-        if self._fused:
-            dA = np.empty_like(Xhat)
-            E = output_loss(X, out.cache["A"], Xhat, self.loss_fn.code, out.code, dA)
-        else:
-            E = self.loss_fn.value(X, Xhat)
-            dA = out.activation_backward(self.loss_fn.grad(X, Xhat)) if need_grad else None
-        self._last_terms = {"reconstruction": E}
+        """Forward pass, ``E`` = reconstruction + penalties and, when ``need_grad``, the
+        output error ``δ_out``, the hidden penalties by layer and the weight penalties'
+        gradients."""
+        self._decode(self._encode(X, rng, training=True))
+        E, dA = self._output_error(X, need_grad)
+        terms = {"reconstruction": E}
         extras = {}
         for r in self._regs(HiddenPenalty):
             i = r.layer_index(self)
-            c = self.encoder[i].cache
-            p = r.penalty(LayerView(c["X"], c["A"], c["H"], self.encoder[i].W,
-                                    self.encoder[i].activation), need_grad)
-            E += p.value
-            self._last_terms[type(r).__name__] = p.value
+            layer = self.encoder[i]
+            c = layer.cache
+            p = self._penalty(r, LayerView(c["X"], c["A"], c["H"], layer.W, layer.activation),
+                              need_grad)
+            terms[r.name] = p.value
             extras.setdefault(i, []).append(p)
         wgrads = []
         for r in self._regs(WeightPenalty):
-            names = [k for k in self.params if k.endswith(".W")]
-            v, g = r.penalty(self.params, names, need_grad)
-            E += v
-            self._last_terms[type(r).__name__] = v
+            v, g = r.penalty(self.params, [k for k in self.params if k.endswith(".W")], need_grad)
+            terms[r.name] = v
             wgrads.append(g)
-        return float(E), dA, extras, wgrads
+        E = float(sum(terms.values()))
+        self.cache.update(terms=terms, E=E)
+        return E, dA, extras, wgrads
 
-    def _loss_and_grads(self, X, rng):
-        E, dA, extras, wgrads = self._objective(X, rng, need_grad=True)
-        # decoder, output first
-        d = self.decoder[-1].backward_linear(dA)
+    def _backward(self, dA, extras, wgrads):
+        """Backprop from ``δ_out``: the decoder from the output down, then each encoder
+        layer from the code down, with its mask and its penalties; returns the grads."""
+        d = self.decoder[-1].backward_delta(dA)
         for layer in reversed(self.decoder[:-1]):
             d = layer.backward(d)
-        # encoder, code first, with the masks and the penalties of each layer
         for i in reversed(range(len(self.encoder))):
             layer = self.encoder[i]
             pens = extras.get(i, [])
-            for p in pens:
+            for p in pens:                         # a penalty on h adds ∂Ω/∂h
                 if p.dZ is not None:
                     d = d + p.dZ
             layer.cache["dH"] = d
-            M = layer.cache.get("M")
-            if M is not None:
-                d = d * M
-            dA_i = layer.activation_backward(d)
-            for p in pens:
+            if layer.cache["M"] is not None:       # the error passes through the kept units
+                d = d * layer.cache["M"]
+            dA_i = layer.delta(d)                  # δ = ∂E/∂h ⊙ f'(a)
+            for p in pens:                         # a penalty on a adds ∂Ω/∂a
                 if p.dA is not None:
                     dA_i = dA_i + p.dA
-            d = layer.backward_linear(dA_i, need_dX=i > 0)
-            for p in pens:
+            d = layer.backward_delta(dA_i, need_dX=i > 0)
+            for p in pens:                         # a penalty on W adds ∂Ω/∂W
                 if p.dW is not None:
                     layer.grads["W"] = layer.grads["W"] + p.dW
-        grads = {}
-        for layer in self.encoder + self.decoder:
-            for k in layer.params:
-                grads[f"{layer.name}.{k}"] = layer.grads[k]
-        if self.tied:
+        grads = self._collect_grads()
+        if self.tied:                              # W' = Wᵀ: dec{i}'s ∂E/∂W' adds, transposed
             L = len(self.encoder)
             for i, layer in enumerate(self.decoder):
                 key = f"enc{L - 1 - i}.W"
@@ -291,4 +318,4 @@ class Autoencoder(Model):
         for g in wgrads:
             for k, v in g.items():
                 grads[k] = grads[k] + v
-        return E, grads
+        return grads

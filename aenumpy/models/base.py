@@ -1,21 +1,35 @@
-"""What both models share: the parameter dict, the generator rule, copies.
+"""What every model shares: the parameter dict, the generator rule, checks, copies.
 
 * ``params`` maps ``"<layer>.<W|b>"`` to the layers' own arrays (the same objects, so
   an optimizer updating ``params`` updates the layers);
 * principle 4: every random draw uses the ``rng`` given, else the model's own
   :attr:`rng`;
+* :meth:`validate` checks a batch once; ``loss_and_grads(X, checked=True)`` then skips
+  the checks (:func:`aenumpy.fit` checks the whole data set before the first step);
 * ``copy()`` is ``astype`` in the same dtype; each model's ``astype`` builds its twin
   and hands it to :meth:`Model._with_weights` for the values.
+
+A model class is :class:`aenumpy.backend.Replaceable`: with the speed backend on,
+building it builds its fast twin from :mod:`aenumpy.fast` (a subclass).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._validate import check_rng
+from ..backend import Replaceable
 
 
-class Model:
-    """Base of :class:`~aenumpy.Autoencoder` and :class:`~aenumpy.VariationalAutoencoder`."""
+class Model(Replaceable):
+    """Base of :class:`~aenumpy.Autoencoder`, :class:`~aenumpy.VariationalAutoencoder` and
+    :class:`~aenumpy.ConvAutoencoder`."""
+
+    kind = "model"
+
+    @property
+    def layers(self):
+        """Every layer, in the order of :attr:`params`."""
+        raise NotImplementedError
 
     def _collect_params(self):
         """``params``: ``"<layer name>.<key>"`` → the layer's own array, for every layer."""
@@ -31,9 +45,15 @@ class Model:
         check_rng(rng)
         return self.rng if rng is None else rng
 
+    def validate(self, X, name="X", targets=True):
+        """``X`` checked as a batch for this model (shape, NaN/inf and, for ``targets``,
+        the range the loss needs) and returned in the model's dtype; a clear ValueError
+        otherwise (principle 6)."""
+        raise NotImplementedError
+
     def _with_weights(self, twin):
         """``twin`` (a freshly built model of the same architecture) with this model's
-        parameter values, written into its own arrays (their dtype and layout kept)."""
+        parameter values, written into its own arrays."""
         for k, v in self.params.items():
             twin.params[k][...] = v
         return twin
@@ -41,3 +61,7 @@ class Model:
     def copy(self):
         """An independent copy (same dtype, same weights)."""
         return self.astype(self.dtype)
+
+    def _collect_grads(self):
+        """The gradient of every parameter after a backward pass, keyed like :attr:`params`."""
+        return {f"{layer.name}.{k}": layer.grads[k] for layer in self.layers for k in layer.params}

@@ -45,11 +45,9 @@ import math
 
 import numpy as np
 
-from .. import activations
+from .. import activations, losses
 from .._validate import check_choice, check_data, check_dtype, check_float, check_int
 from ..activations import softplus
-from ..fast.blas import matmul
-from ..fast.loss import output_loss
 from ..layers import Dense
 from .base import Model
 
@@ -113,12 +111,6 @@ class VariationalAutoencoder(Model):
         self.encoder = [mk(sizes[i], sizes[i + 1], self.activation, f"enc{i}") for i in range(L)]
         self.mu_head = mk(self.hidden[-1], self.n_latent, "identity", "mu")
         self.logvar_head = mk(self.hidden[-1], self.n_latent, "identity", "logvar")
-        # μ and log σ² read the same h: their weights live in one (2·n_latent, H) array, each
-        # head's W a view of its half, so training runs one product for both (see _heads_forward)
-        self._heads_W = np.ascontiguousarray(  # row-major, so each half is contiguous
-            np.concatenate([self.mu_head.params["W"], self.logvar_head.params["W"]]))
-        self.mu_head.params["W"] = self._heads_W[:self.n_latent]
-        self.logvar_head.params["W"] = self._heads_W[self.n_latent:]
         dsizes = [self.n_latent] + self.hidden[::-1]
         self.decoder = [mk(dsizes[i], dsizes[i + 1], self.activation, f"dec{i}") for i in range(L)]
         gaussian = self.decoder_kind == "gaussian"
@@ -127,6 +119,7 @@ class VariationalAutoencoder(Model):
         self._collect_params()
         #: the Generator every ε is drawn from when no ``rng``/``eps`` is passed (principle 4)
         self._seed_rng()
+        self._bce = losses.BinaryCrossEntropy()
         #: fit() calls each regularizer's on_epoch_begin; a VAE has none
         self.regularizers = []
         #: what the last forward pass computed (μ, log σ², σ, ε, z, terms, and the backward's)
@@ -186,8 +179,9 @@ class VariationalAutoencoder(Model):
                 f"{self.activation.name}, decoder={self.decoder_kind}{extra}, {self.dtype.name})")
 
     # ---------------------------------------------------------- validation
-    def _check_X(self, X, name="X", targets=True):
-        """Principle 6: shape, NaN/inf, and [0, 1] for the targets of a Bernoulli decoder."""
+    def validate(self, X, name="X", targets=True):
+        """X as a batch ``(B, n_in)`` in the model's dtype; as the targets of a Bernoulli
+        decoder it must lie in [0, 1] (principle 6)."""
         bern = targets and self.decoder_kind == "bernoulli"
         return check_data(X, self.n_in, self.dtype, name, unit_range=bern,
                           why="(the targets of a Bernoulli decoder)" if bern else "")
@@ -210,59 +204,31 @@ class VariationalAutoencoder(Model):
         return e
 
     # ------------------------------------------------------------- forward
-    def _encode(self, X, keep):
+    def _encode(self, X):
         """Encoder forward ``h = f(W x + b)`` per layer, then the linear heads μ and log σ²."""
         h = X
         for layer in self.encoder:
-            h = layer.forward(h, keep=keep)
-        if self._heads_joined():
-            return self._heads_forward(h, keep)
-        return self.mu_head.forward(h, keep=keep), self.logvar_head.forward(h, keep=keep)
+            h = layer.forward(h)
+        return self._heads_forward(h)
 
-    def _heads_joined(self):
-        """True while both heads' W are still the two halves of ``_heads_W`` (a W replaced
-        by another array makes the heads run one by one again)."""
-        return (self.mu_head.params["W"].base is self._heads_W
-                and self.logvar_head.params["W"].base is self._heads_W)
-
-    def _heads_forward(self, h, keep):
-        """``μ = W_μ h + b_μ`` and ``log σ² = W_logvar h + b_logvar`` as one product with
-        the stacked ``[W_μ; W_logvar]``, and one for each gradient (the benchmark VAE's
-        step: 3.39 against 3.45 ms with the heads one by one, interleaved in one
-        process); the heads' caches are filled as :meth:`Dense.forward` fills them."""
-        L = self.n_latent
-        A = matmul(h, self._heads_W.T)
-        mu = A[:, :L] + self.mu_head.b
-        lv = A[:, L:] + self.logvar_head.b
-        if keep:
-            self.mu_head.cache = {"X": h, "A": mu, "Z": mu}
-            self.logvar_head.cache = {"X": h, "A": lv, "Z": lv}
-        return mu, lv
+    def _heads_forward(self, h):
+        """``μ = W_μ h + b_μ`` and ``log σ² = W_logvar h + b_logvar``, two linear layers on
+        the same h."""
+        return self.mu_head.forward(h), self.logvar_head.forward(h)
 
     def _heads_backward(self, dmu, dlv):
-        """Backward of :meth:`_heads_forward`: ``δ = [∂E/∂μ, ∂E/∂log σ²]``, the heads'
-        ``∂E/∂W = δᵀh`` and ``∂E/∂b = Σ δ`` (views of one product), and returns
-        ``∂E/∂h = δ [W_μ; W_logvar]``, the sum of both heads' contributions."""
-        L = self.n_latent
-        h = self.mu_head.cache["X"]
-        d = np.concatenate((dmu, dlv), axis=1)
-        gW = matmul(d.T, h)
-        gb = d.sum(axis=0)
-        for head, dA, rows in ((self.mu_head, dmu, slice(0, L)),
-                               (self.logvar_head, dlv, slice(L, 2 * L))):
-            head.cache["dA"] = dA
-            head.grads = {"W": gW[rows], "b": gb[rows]}
-        return matmul(d, self._heads_W)
+        """Backward of the heads: their gradients, and ``∂E/∂h = ∂E/∂μ W_μ + ∂E/∂log σ² W_logvar``,
+        the sum of both heads' contributions."""
+        return self.mu_head.backward_delta(dmu) + self.logvar_head.backward_delta(dlv)
 
-    def _decode(self, Z, keep):
+    def _decode(self, Z):
         """Decoder forward; returns the output layer's value (x̂ or μ_x) and, if
         Gaussian, log σ²_x (else None). The pre-activation stays in ``out.cache``."""
         g = Z
         for layer in self.decoder:
-            g = layer.forward(g, keep=keep)
-        out = self.out.forward(g, keep=True)
-        lvx = self.out_logvar.forward(g, keep=True) if self.out_logvar is not None else None
-        return out, lvx
+            g = layer.forward(g)
+        lvx = self.out_logvar.forward(g) if self.out_logvar is not None else None
+        return self.out.forward(g), lvx
 
     @staticmethod
     def reparameterize(mu, logvar, eps):
@@ -271,40 +237,37 @@ class VariationalAutoencoder(Model):
 
     def encode(self, X):
         """``(μ, log σ²)`` of ``q(z|x)`` for each row of X, each ``(B, n_latent)``."""
-        X = self._check_X(X, targets=False)
-        mu, lv = self._encode(X, keep=False)
-        return mu, lv
+        return self._encode(self.validate(X, targets=False))
 
     def decode(self, Z):
         """The decoder's mean for codes Z ``(B, n_latent)``: the probabilities x̂
         (Bernoulli) or the mean μ_x (Gaussian)."""
         Z = check_data(Z, self.n_latent, self.dtype, "Z")
-        return self._decode(Z, keep=False)[0]
+        return self._decode(Z)[0]
 
     def decode_logvar(self, Z):
         """Gaussian decoder only: ``log σ²_x`` for codes Z."""
         if self.out_logvar is None:
             raise ValueError("decode_logvar needs decoder='gaussian'")
         Z = check_data(Z, self.n_latent, self.dtype, "Z")
-        return self._decode(Z, keep=False)[1]
+        return self._decode(Z)[1]
 
     def reconstruct(self, X):
         """``decode(μ)``: the decoder's mean at the posterior mean (no sampling)."""
-        X = self._check_X(X, targets=False)
-        mu, _ = self._encode(X, keep=False)
-        return self._decode(mu, keep=False)[0]
+        mu, _ = self._encode(self.validate(X, targets=False))
+        return self._decode(mu)[0]
 
     def sample(self, n, rng=None):
         """``n`` new samples: ``z ~ N(0, I)`` (the prior) decoded to the decoder's mean."""
         n = check_int("n", n, 1)
         Z = self._rng(rng).standard_normal((n, self.n_latent), dtype=self.dtype)
-        return self._decode(Z, keep=False)[0]
+        return self._decode(Z)[0]
 
     def sample_posterior(self, X, eps=None, rng=None):
         """Codes drawn from ``q(z|x)`` by the reparameterisation ``z = μ + σ ⊙ ε``."""
-        X = self._check_X(X, targets=False)
+        X = self.validate(X, targets=False)
         eps = self._eps(eps, X.shape[0], rng)
-        mu, lv = self._encode(X, keep=False)
+        mu, lv = self._encode(X)
         return self.reparameterize(mu, lv, eps)
 
     # ---------------------------------------------------------------- loss
@@ -318,8 +281,8 @@ class VariationalAutoencoder(Model):
             if per_sample:
                 a = A.astype(np.float64)
                 return np.sum(softplus(a) - X * a, axis=1), None, None
-            dA = np.empty_like(A)
-            E = output_loss(X, A, out, 1, 1, dA)  # softplus(a) − x a, δ = (σ(a) − x)/B
+            # the binary cross-entropy from the logits: Σ softplus(a) − x a, δ = (σ(a) − x)/B
+            E, dA = self._bce.value_and_delta(X, A, out, self.out.activation, need_grad)
             return E, dA, None
         inv_s = np.exp(-0.5 * lvx)
         r = (X - out) * inv_s  # standardised residual (x − μ_x)/σ_x
@@ -342,10 +305,10 @@ class VariationalAutoencoder(Model):
 
     def _objective(self, X, eps, weight, need_grad):
         """Forward pass with caches; returns E (float) and fills :attr:`cache`."""
-        mu, lv = self._encode(X, keep=True)
+        mu, lv = self._encode(X)
         sigma = np.exp(0.5 * lv)
         z = mu + sigma * eps
-        out, lvx = self._decode(z, keep=True)
+        out, lvx = self._decode(z)
         rec, dA, dL = self._nll(X, out, lvx, need_grad)
         kl = float(np.mean(self._kl_per_sample(mu, lv)))
         E = rec + weight * kl
@@ -359,9 +322,9 @@ class VariationalAutoencoder(Model):
         c = self.cache
         B = c["x"].shape[0]
         w = c["kl_weight"]
-        d = self.out.backward_linear(c["dA_out"])
+        d = self.out.backward_delta(c["dA_out"])
         if self.out_logvar is not None:
-            d = d + self.out_logvar.backward_linear(c["dA_out_logvar"])
+            d = d + self.out_logvar.backward_delta(c["dA_out_logvar"])
         for layer in reversed(self.decoder):
             d = layer.backward(d)
         dz = d
@@ -369,45 +332,33 @@ class VariationalAutoencoder(Model):
         dmu = dz + (w / B) * mu
         dlv = dz * eps * (0.5 * sigma) + (0.5 * w / B) * (sigma * sigma - 1.0)
         c.update(dz=dz, dmu=dmu, dlogvar=dlv)
-        if self._heads_joined():
-            dh = self._heads_backward(dmu, dlv)
-        else:
-            dh = self.mu_head.backward_linear(dmu) + self.logvar_head.backward_linear(dlv)
+        dh = self._heads_backward(dmu, dlv)
         for i in reversed(range(len(self.encoder))):
             dh = self.encoder[i].backward(dh, need_dX=i > 0)
-        return {f"{layer.name}.{k}": layer.grads[k] for layer in self.layers for k in layer.params}
+        return self._collect_grads()
 
-    def _loss_and_grads(self, X, rng, eps=None):
-        """For :func:`aenumpy.fit`: X already checked, ε drawn from ``rng`` unless given."""
-        eps = self._eps(eps, X.shape[0], rng)
-        E = self._objective(X, eps, self.kl_weight, need_grad=True)
-        return E, self._backward()
-
-    def _objective_value(self, X, rng) -> float:
-        """For :func:`aenumpy.fit`'s validation loss: the objective with ε drawn from ``rng``."""
-        eps = self._eps(None, X.shape[0], rng)
-        return self._objective(X, eps, self.kl_weight, need_grad=False)
-
-    def loss_and_grads(self, X, eps=None, rng=None):
+    def loss_and_grads(self, X, eps=None, rng=None, checked=False):
         """Negative ELBO (with the KL weight) on batch X and its gradient for every parameter.
 
         ``eps`` ``(B, n_latent)`` fixes ε; otherwise it is drawn from ``rng`` or
         :attr:`rng`. Returns ``(loss, grads)``, ``grads`` keyed like :attr:`params`.
+        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
         """
-        X = self._check_X(X)
+        X = X if checked else self.validate(X)
         eps = self._eps(eps, X.shape[0], rng)
-        return self._loss_and_grads(X, None, eps)
+        E = self._objective(X, eps, self.kl_weight, need_grad=True)
+        return E, self._backward()
 
-    def loss(self, X, eps=None, rng=None) -> float:
+    def loss(self, X, eps=None, rng=None, checked=False) -> float:
         """The objective of :meth:`loss_and_grads`: mean over the batch of
         ``−log p(x|z) + w · KL``, ``w`` the current KL weight."""
-        X = self._check_X(X)
+        X = X if checked else self.validate(X)
         eps = self._eps(eps, X.shape[0], rng)
         return self._objective(X, eps, self.kl_weight, need_grad=False)
 
     def elbo(self, X, eps=None, rng=None) -> float:
         """Mean per-sample ELBO ``E_q[log p(x|z)] − KL`` (one z per sample, β = 1 always)."""
-        X = self._check_X(X)
+        X = self.validate(X)
         eps = self._eps(eps, X.shape[0], rng)
         return -self._objective(X, eps, 1.0, need_grad=False)
 
@@ -420,17 +371,17 @@ class VariationalAutoencoder(Model):
         is a one-sample ELBO; the estimate grows towards ``log p(x)`` with k.
         Returns the mean over the rows of X (or the per-sample values).
         """
-        X = self._check_X(X)
+        X = self.validate(X)
         k = check_int("k", k, 1)
         rng = self._rng(rng)
-        mu, lv = self._encode(X, keep=False)
+        mu, lv = self._encode(X)
         lv64 = lv.astype(np.float64)
         N = X.shape[0]
         logw = np.empty((N, k))
         for j in range(k):
             eps = rng.standard_normal((N, self.n_latent), dtype=self.dtype)
             z = self.reparameterize(mu, lv, eps)
-            out, lvx = self._decode(z, keep=False)
+            out, lvx = self._decode(z)
             nll = self._nll(X, out, lvx, need_grad=False, per_sample=True)[0]
             z64, e64 = z.astype(np.float64), eps.astype(np.float64)
             log_pz = -0.5 * np.sum(z64 * z64 + LOG2PI, axis=1)

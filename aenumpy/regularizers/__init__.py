@@ -1,6 +1,6 @@
 """Regularizers: each one module, all through the interface in :mod:`.base`."""
 from .base import (REGISTRY, HiddenMask, HiddenPenalty, InputCorruption, LayerView, Penalty,
-                   Regularizer, WeightPenalty)
+                   Regularizer, WeightPenalty, check_regularizer_list)
 from . import information
 from .contractive import Contractive, jacobian, jacobian_norm
 from .corruption import GaussianNoise, MaskingNoise, SaltAndPepper, corrupt
@@ -20,7 +20,7 @@ def from_config(cfg: dict) -> Regularizer:
 
 
 __all__ = ["Regularizer", "InputCorruption", "HiddenMask", "HiddenPenalty", "WeightPenalty",
-           "LayerView", "Penalty", "REGISTRY", "from_config",
+           "LayerView", "Penalty", "REGISTRY", "from_config", "check_regularizer_list",
            "GaussianNoise", "MaskingNoise", "SaltAndPepper", "corrupt", "KLSparsity", "L1Activity",
            "TopK", "Contractive", "jacobian", "jacobian_norm", "WeightDecay", "Dropout",
            "information"]

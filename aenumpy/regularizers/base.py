@@ -40,9 +40,18 @@ class Regularizer:
         if not cls.__name__.startswith("_") and cls.__module__ != __name__:
             REGISTRY[cls.__name__] = cls
 
+    @property
+    def name(self) -> str:
+        """The regularizer's name: its class name (the key of its term in a model's loss)."""
+        return type(self).__name__
+
     def get_config(self) -> dict:
         """Constructor arguments, JSON-serialisable: ``type(self)(**cfg)`` rebuilds it."""
         return {a: getattr(self, a) for a in self._args}
+
+    def config(self) -> dict:
+        """``{"name": ..., **get_config()}``, what :func:`from_config` rebuilds it from."""
+        return {"name": self.name, **self.get_config()}
 
     def bind(self, model):
         """Check this regularizer against the model it is given to (sizes, layer index).
@@ -137,3 +146,18 @@ class WeightPenalty(Regularizer):
     def penalty(self, params: dict, names: list, need_grad: bool):
         """Return ``(value, {name: gradient})`` over the weights ``names``."""
         raise NotImplementedError
+
+
+def check_regularizer_list(regularizers):
+    """``regularizers=`` is a list or tuple of regularizer objects (or None/empty)."""
+    if regularizers is None:
+        return []
+    if isinstance(regularizers, Regularizer):
+        raise TypeError(f"regularizers must be a list, e.g. regularizers=[{regularizers!r}]")
+    if not isinstance(regularizers, (list, tuple)):
+        raise TypeError(f"regularizers must be a list of aenumpy.regularizers objects, got "
+                        f"{type(regularizers).__name__}")
+    for r in regularizers:
+        if not isinstance(r, Regularizer):
+            raise TypeError(f"regularizers must be aenumpy.regularizers objects, got {r!r}")
+    return list(regularizers)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
 from .._validate import check_model
-from ..fast.regularizers import contractive_sigmoid
 from ._checks import check_layer_arg, check_nonneg
 from .base import HiddenMask, HiddenPenalty, LayerView, Penalty, encoder_layer_index
 
@@ -63,16 +61,6 @@ class Contractive(HiddenPenalty):
         """Value ``λ/B Σ_b Σ_j f'(a_bj)² S_j``; ``dA = 2λ/B g g₂ S``; ``dW = 2λ/B (Σ_b g²) W``."""
         A, W, act = view.A, view.W, view.activation
         B = A.shape[0]
-        if type(act) is activations.Sigmoid and A.ndim == 2 and A.dtype in (np.float32,
-                                                                             np.float64):
-            # the same formulas for σ, fused (kernels/regularizers.py; NumPy reference there)
-            dA = np.empty_like(A) if need_grad else None
-            dW = np.empty_like(W, dtype=A.dtype) if need_grad else None  # W's layout
-            value = contractive_sigmoid(A, W, self.lam, dA, dW)
-            if not need_grad:
-                return Penalty(value)
-            return Penalty(value, dA=dA, dW=dW, info={"jacobian_norm": value / self.lam
-                                                       if self.lam else None})
         Z = np.asarray(act(A), dtype=A.dtype)  # f(a) before any mask (view.Z is after it)
         g = np.asarray(act.grad(A, Z), dtype=A.dtype)
         S = np.einsum("ji,ji->j", W, W)  # Σ_i W_ji²
@@ -97,7 +85,7 @@ def _eval_layers(model, X):
     """
     if not hasattr(model, "encoder") or not hasattr(model, "regularizers"):
         raise TypeError(f"expected an aenumpy.Autoencoder, got {type(model).__name__}")
-    h = model._check_X(X, targets=False).astype(np.float64)
+    h = model.validate(X, targets=False).astype(np.float64)
     rng = np.random.default_rng(0)  # evaluation-mode masks draw nothing; fixed anyway
     out = []
     for i, layer in enumerate(model.encoder):

@@ -9,7 +9,6 @@ Three corruptions ``q``:
 
 * :class:`GaussianNoise` — additive isotropic Gaussian, the lecture's
   ``μ_T``: ``x̃ = x + σ·ε``, ``ε ~ N(0, I)`` (no clipping: x̃ may leave [0, 1]);
-  ε by the Box–Muller transform of the generator's random bits;
 * :class:`MaskingNoise` — each input is set to 0 with probability ``p``;
 * :class:`SaltAndPepper` — each input is, with probability ``p``, set to ``low``
   or ``high`` (a fair coin decides which).
@@ -23,8 +22,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_array, check_float, check_rng
-from ..fast.noise import add_gaussian, n_words
-from ..fast.pcg64 import raw_words
 from ._checks import check_nonneg, check_rate
 from .base import InputCorruption
 
@@ -37,15 +34,9 @@ def _as_float(X):
 
 
 def _gaussian(X, sigma, rng):
-    """``x̃ = x + σ·ε``, ``ε ~ N(0, 1)`` per entry (the lecture's μ_T).
-
-    ε comes from ``rng``'s random words by the Box–Muller transform, fused with the
-    add (:mod:`aenumpy.fast.noise`, where the choice is explained)."""
-    X = np.ascontiguousarray(_as_float(X))
-    if sigma == 0:
-        return X.copy()
-    bits = raw_words(rng.bit_generator, n_words(X.size, X.dtype))  # kernels/pcg64.py
-    return add_gaussian(X, sigma, bits, np.empty_like(X))
+    """``x̃ = x + σ·ε``, ``ε ~ N(0, 1)`` per entry (the lecture's μ_T)."""
+    X = _as_float(X)
+    return X + X.dtype.type(sigma) * rng.standard_normal(X.shape, dtype=X.dtype)
 
 
 def _masking(X, p, rng):

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import check_float
-from ..fast.regularizers import kl_sparsity
 from ._checks import check_layer_arg, check_nonneg
+from .information import bernoulli_kl
 from .base import HiddenPenalty, LayerView, Penalty
 
 #: ρ̂ is clipped into [CLIP, 1 − CLIP] so log ρ̂ and log(1 − ρ̂) stay finite.
@@ -71,18 +71,9 @@ class KLSparsity(HiddenPenalty):
         """``β Σ_j KL(ρ ‖ ρ̂_j)`` and ``∂/∂h = β(−ρ/ρ̂ + (1−ρ)/(1−ρ̂))/B`` (UFLDL), ρ̂ clipped."""
         Z = view.Z
         B = Z.shape[0]
-        if Z.ndim == 2 and Z.dtype in (np.float32, np.float64):
-            # the same formulas, fused (kernels/regularizers.py; NumPy reference there)
-            dZ = np.empty_like(Z) if need_grad else None
-            value, rho_hat = kl_sparsity(Z, self.rho, self.beta, CLIP, dZ)
-            return Penalty(float(value), dZ=dZ, info={"rho_hat": rho_hat})
         rho_hat = self.rho_hat(Z)
         r = np.clip(rho_hat, CLIP, 1.0 - CLIP)
-        rho = self.rho
-        # β Σ_j KL(ρ ‖ ρ̂_j), the Bernoulli KL of information.bernoulli_kl written out
-        # (ρ ∈ (0, 1) and the clipped ρ̂ ∈ (0, 1): every log is finite)
-        value = self.beta * float(np.sum(rho * np.log(rho / r)
-                                         + (1 - rho) * np.log((1 - rho) / (1 - r))))
+        value = self.beta * float(np.sum(bernoulli_kl(self.rho, r)))  # β Σ_j KL(ρ ‖ ρ̂_j)
         dZ = None
         if need_grad:
             g = self.beta * (-self.rho / r + (1.0 - self.rho) / (1.0 - r))

@@ -1,7 +1,7 @@
 """k-sparse autoencoder (Makhzani & Frey 2013).
 
-Lecture: ``f_k(x) = (x₁b₁, …, xₙbₙ)``, with ``b_i = 1`` for the k largest
-activations of the sample and ``b_i = 0`` for the rest. The code is ``z ⊙ b``;
+Lecture: ``f_k(x) = (x₁b₁, …, xₙbₙ)``, with ``b_i = 1`` for the k units of the
+sample whose ``|x_i|`` is among the k largest and ``b_i = 0`` for the rest. The code is ``z ⊙ b``;
 in backprop the error passes only through the kept units (``∂E/∂z ⊙ b``), which
 the model does by multiplying by the mask. At encode time the paper keeps
 ``α·k`` units (α ≥ 1 gives a slightly denser code for classification).
@@ -9,6 +9,11 @@ the model does by multiplying by the mask. At encode time the paper keeps
 Sparsity schedule (paper, section 3.2): start with a larger ``k_start`` and
 lower k linearly to ``k`` over the first half of the epochs, so that no hidden
 unit dies early.
+
+Which k: the lecture ranks the units by ``|z_i|`` (``by="abs"``, the default);
+Makhzani & Frey keep the k largest values (``by="value"``). For sigmoid and ReLU codes,
+which are never negative, the two are the same units; for tanh or linear codes they
+differ (a strongly negative unit is kept by the lecture's rule, dropped by the paper's).
 """
 from __future__ import annotations
 
@@ -16,38 +21,37 @@ import numbers
 
 import numpy as np
 
-from .._validate import check_float, check_int
-from ..fast.regularizers import topk_mask as _topk_kernel
+from .._validate import check_choice, check_float, check_int
 from ._checks import check_layer_arg
 from .base import HiddenMask
 
 
-def topk_mask(Z, k):
-    """The mask ``b`` of ``f_k``: 1 at the k largest entries of each row of Z, 0 elsewhere.
+BY = ("abs", "value")
 
-    Ties are broken deterministically: among equal values the lower unit index
-    is kept (a stable sort of ``−Z``).
+
+def topk_mask(Z, k, by="abs"):
+    """The mask ``b`` of ``f_k``: 1 at the k units of each row of Z with the largest
+    ``|z|`` (``by="abs"``) or the largest ``z`` (``by="value"``), 0 elsewhere.
+
+    Ties are broken deterministically: among equal keys the lower unit index is
+    kept (a stable sort of the negated keys).
     """
     Z = np.asarray(Z)
-    n = Z.shape[1]
     M = np.zeros_like(Z)
-    if k >= n:
-        M[...] = 1
-        return M
-    if Z.ndim == 2 and Z.dtype in (np.float32, np.float64):
-        # kernels/regularizers.py: this argsort as the NumPy reference, a partition in Numba
-        return _topk_kernel(Z, int(k), M)
-    idx = np.argsort(-Z, axis=1, kind="stable")[:, :k]
+    keys = np.abs(Z) if by == "abs" else Z
+    idx = np.argsort(-keys, axis=1, kind="stable")[:, :k]
     np.put_along_axis(M, idx, 1, axis=1)
     return M
 
 
 class TopK(HiddenMask):
-    """k-sparse hidden layer: keep the k largest activations of each sample, zero the rest.
+    """k-sparse hidden layer: keep k units of each sample, zero the rest.
 
     Parameters
     ----------
     k : units kept per sample in training, 1 ≤ k ≤ the layer's size (checked at model build).
+    by : ``"abs"`` keeps the k largest ``|z|`` (the lecture's ``f_k``, default);
+        ``"value"`` keeps the k largest values (Makhzani & Frey).
     alpha : at evaluation (``encode``, ``reconstruct``) keep ``min(n, int(alpha·k))``
         units (Makhzani & Frey: α·k at test time). ``int(alpha·k)`` must be ≥ 1.
     layer : encoder layer (None = the code).
@@ -62,9 +66,9 @@ class TopK(HiddenMask):
     with the target k; a resumed ``fit`` restores the schedule's value).
     """
 
-    _args = ("k", "alpha", "layer", "k_start")
+    _args = ("k", "alpha", "layer", "k_start", "by")
 
-    def __init__(self, k, alpha=1.0, layer=None, k_start=None):
+    def __init__(self, k, alpha=1.0, layer=None, k_start=None, by="abs"):
         if isinstance(k, numbers.Real) and not isinstance(k, (bool, numbers.Integral)) \
                 and float(k).is_integer():
             k = int(k)
@@ -80,6 +84,7 @@ class TopK(HiddenMask):
                 raise ValueError(f"TopK: k_start must be >= k (the schedule lowers k), got "
                                  f"k_start={k_start}, k={self.k}")
         self.k_start = k_start
+        self.by = check_choice("TopK: by", by, BY)
         self.k_current = self.k  # until fit() starts the schedule (on_epoch_begin)
 
     def bind(self, model):
@@ -103,8 +108,9 @@ class TopK(HiddenMask):
         return min(n, self.k_current) if training else min(n, int(self.alpha * self.k))
 
     def mask(self, Z, rng, training):
-        """``b`` of ``f_k``: 1 for the kept units of each row (see :func:`topk_mask`)."""
+        """``b`` of ``f_k``: 1 for the kept units of each row (see :func:`topk_mask`), or
+        None when every unit is kept."""
         kk = self.units_kept(Z.shape[1], training)
         if kk >= Z.shape[1]:
             return None  # every unit kept: no mask
-        return topk_mask(Z, kk)
+        return topk_mask(Z, kk, self.by)

@@ -22,10 +22,12 @@
 #
 # La corrupción sólo actúa en el entrenamiento (`model.reconstruct` no corrompe, salvo con `at_eval=True`).
 #
-# ¿De dónde sale $\varepsilon$? De números uniformes $u_1, u_2 \in [0, 1)$ del generador, con la
-# transformación de Box–Muller: $r = \sqrt{-2\ln(1-u_1)}$, $\theta = 2\pi u_2$ dan dos normales
-# independientes $r\cos\theta$ y $r\sin\theta$ (`aenumpy/fast/noise.py`; así es tres veces
-# más rápido que `rng.standard_normal`).
+# ¿De dónde sale $\varepsilon$? En el código que se lee (`aenumpy/regularizers/corruption.py`),
+# de `rng.standard_normal`. El backend rápido (`aenumpy/fast/noise.py`), que entra en juego con
+# modelos grandes como los de MNIST, la obtiene de los bits del generador con la transformación de
+# Box–Muller: $r = \sqrt{-2\ln(1-u_1)}$, $\theta = 2\pi u_2$ dan dos normales independientes
+# $r\cos\theta$ y $r\sin\theta$, varias veces más rápido. Las dos son $N(0, 1)$, pero la misma
+# semilla da ruido distinto en cada camino.
 #
 # **Para que el cuaderno tarde menos de tres minutos** usamos 10 000 imágenes de MNIST para
 # entrenar, 1 000 de prueba y 5 épocas por modelo.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trace import SUB, Trace
+from .record import SUB, Trace
 
 
 def _names(model):
@@ -61,10 +61,10 @@ def trace_vae(model, X, seed=0, eps=None):
     The lecture's VAE step written out; ε is fixed so the numbers are reproducible.
     """
     m = model.astype("float64")
-    X = m._check_X(X)
+    X = m.validate(X)
     if eps is None:
         eps = np.random.default_rng([seed, 99]).standard_normal((X.shape[0], m.n_latent))
-    E, grads = m._loss_and_grads(X, None, eps)
+    E, grads = m.loss_and_grads(X, eps=eps, checked=True)
     c = m.cache
     B = X.shape[0]
     sym = _names(m)

@@ -1,0 +1,165 @@
+"""The fast twins of the models: the same forward and backward, with compiled kernels.
+
+NumPy references: :class:`aenumpy.Autoencoder` and :class:`aenumpy.VariationalAutoencoder`.
+A twin overrides only the small methods where the teaching model hands work to its
+regularizers and its loss; everything else (the order of the pass, the caches, the
+gradients' bookkeeping) is the teaching model's own code.
+
+A twin whose forward pass costs fewer than :func:`aenumpy.backend.min_work`
+multiply-adds per sample keeps the teaching layers and methods: compiling would cost
+more than such a model's whole run.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses
+from ..activations import Sigmoid
+from ..backend import worth_compiling
+from ..models import Autoencoder, VariationalAutoencoder
+from ..regularizers import Contractive, GaussianNoise, KLSparsity, Penalty, TopK
+from ..regularizers.sparsity import CLIP
+from .activation import code_of
+from .blas import matmul
+from .dense import make_fast
+from .loss import output_loss
+from .noise import add_gaussian, n_words
+from .pcg64 import raw_words
+from .regularizers import contractive_sigmoid, kl_sparsity, topk_mask
+
+#: the output losses the fused kernel computes: the loss's class and its code there
+LOSS_CODES = {losses.SquaredError: 0, losses.BinaryCrossEntropy: 1}
+
+
+def _floats(*arrays):
+    """True when the arrays are float32 or float64 and all of one dtype (what the kernels take)."""
+    return len({a.dtype for a in arrays}) == 1 and arrays[0].dtype in (np.float32, np.float64)
+
+
+def _accelerate(model):
+    """Decide whether the model runs compiled (``model.fast``) and, if so, turn its Dense
+    layers into fast ones. Work: the multiply-adds of one sample's forward pass."""
+    model.fast = worth_compiling(sum(layer.n_in * layer.n_out for layer in model.layers))
+    if model.fast:
+        for layer in model.layers:
+            make_fast(layer)
+        model._collect_params()
+    return model.fast
+
+
+def _fused_output(X, out, loss, need_grad):
+    """``(E, δ_out)`` by the fused kernel, or None when the teaching code must run."""
+    loss_code = LOSS_CODES.get(type(loss))
+    act_code = code_of(out.activation)
+    A, Z = out.cache["A"], out.cache["Z"]
+    if loss_code is None or act_code is None or (loss_code == 1 and act_code != 1) \
+            or not _floats(X, A, Z):
+        return None
+    dA = np.empty_like(A)
+    return output_loss(X, A, Z, loss_code, act_code, dA), (dA if need_grad else None)
+
+
+class FastAutoencoder(Autoencoder):
+    """:class:`aenumpy.Autoencoder` with compiled kernels: fast Dense layers, fused output
+    loss, Box–Muller Gaussian corruption, and the top-k, KL-sparsity and contractive
+    (sigmoid) kernels of :mod:`.regularizers`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _accelerate(self)
+
+    def _corrupt(self, r, X, rng):
+        """Gaussian corruption ``x̃ = x + σ ε`` with ε by Box–Muller from the generator's
+        raw words (:mod:`.noise`: a different draw from the teaching path's
+        ``rng.standard_normal``, from the same generator)."""
+        if self.fast and type(r) is GaussianNoise and _floats(X) and X.flags.c_contiguous:
+            bits = raw_words(rng.bit_generator, n_words(X.size, X.dtype))
+            return add_gaussian(X, r.sigma, bits, np.empty_like(X))
+        return super()._corrupt(r, X, rng)
+
+    def _mask(self, r, Z, rng, training):
+        """Top-k's mask by the radix-select kernel."""
+        if self.fast and type(r) is TopK and _floats(Z) and Z.ndim == 2:
+            kk = r.units_kept(Z.shape[1], training)
+            return None if kk >= Z.shape[1] else topk_mask(Z, kk, r.by)
+        return super()._mask(r, Z, rng, training)
+
+    def _penalty(self, r, view, need_grad):
+        """KL sparsity, and the contractive penalty of a sigmoid layer, by their kernels."""
+        if self.fast and type(r) is KLSparsity and _floats(view.Z) and view.Z.ndim == 2:
+            dZ = np.empty_like(view.Z) if need_grad else None
+            value, rho_hat = kl_sparsity(view.Z, r.rho, r.beta, CLIP, dZ)
+            return Penalty(float(value), dZ=dZ, info={"rho_hat": rho_hat})
+        if self.fast and type(r) is Contractive and type(view.activation) is Sigmoid \
+                and _floats(view.A, view.W) and view.A.ndim == 2:
+            dA = np.empty_like(view.A) if need_grad else None
+            dW = np.empty_like(view.W) if need_grad else None  # W's memory layout
+            value = contractive_sigmoid(view.A, view.W, r.lam, dA, dW)
+            info = {"jacobian_norm": value / r.lam if r.lam else None}
+            return Penalty(value, dA=dA, dW=dW, info=info) if need_grad else Penalty(value)
+        return super()._penalty(r, view, need_grad)
+
+    def _output_error(self, X, need_grad):
+        """The loss and ``δ_out`` in one fused pass (:mod:`.loss`)."""
+        fused = _fused_output(X, self.decoder[-1], self.loss_fn, need_grad) if self.fast else None
+        return super()._output_error(X, need_grad) if fused is None else fused
+
+
+class FastVariationalAutoencoder(VariationalAutoencoder):
+    """:class:`aenumpy.VariationalAutoencoder` with compiled kernels: fast Dense layers,
+    the fused Bernoulli output, and the μ and log σ² heads run as one product on their
+    stacked weights (each head's W a view of its half of ``heads_W``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.heads_W = None
+        if _accelerate(self):
+            L = self.n_latent
+            self.heads_W = np.ascontiguousarray(  # row-major, so each half is contiguous
+                np.concatenate([self.mu_head.params["W"], self.logvar_head.params["W"]]))
+            self.mu_head.params["W"] = self.heads_W[:L]
+            self.logvar_head.params["W"] = self.heads_W[L:]
+            self._collect_params()
+
+    def _heads_joined(self):
+        """True while both heads' W are the two halves of ``heads_W`` (a W replaced by
+        another array makes the heads run one by one again)."""
+        return (self.heads_W is not None and self.mu_head.params["W"].base is self.heads_W
+                and self.logvar_head.params["W"].base is self.heads_W)
+
+    def _heads_forward(self, h):
+        """``[μ, log σ²] = h [W_μ; W_logvar]ᵀ + [b_μ, b_logvar]``, one product; the heads'
+        caches are filled as :meth:`Dense.forward` fills them."""
+        if not (self._heads_joined() and _floats(h, self.heads_W)):
+            return super()._heads_forward(h)
+        L = self.n_latent
+        A = matmul(h, self.heads_W.T)
+        mu = A[:, :L] + self.mu_head.b
+        lv = A[:, L:] + self.logvar_head.b
+        self.mu_head.cache = {"X": h, "A": mu, "Z": mu}
+        self.logvar_head.cache = {"X": h, "A": lv, "Z": lv}
+        return mu, lv
+
+    def _heads_backward(self, dmu, dlv):
+        """``δ = [∂E/∂μ, ∂E/∂log σ²]``: the heads' ``∂E/∂W = δᵀh`` and ``∂E/∂b = Σ δ`` (views
+        of one product), and ``∂E/∂h = δ [W_μ; W_logvar]``."""
+        h = self.mu_head.cache["X"]
+        if not (self._heads_joined() and _floats(h, dmu, dlv)):
+            return super()._heads_backward(dmu, dlv)
+        L = self.n_latent
+        d = np.concatenate((dmu, dlv), axis=1)
+        gW = matmul(d.T, h)
+        gb = d.sum(axis=0)
+        for head, dA, rows in ((self.mu_head, dmu, slice(0, L)),
+                               (self.logvar_head, dlv, slice(L, 2 * L))):
+            head.cache.update(dA=dA, dX=None)
+            head.grads = {"W": gW[rows], "b": gb[rows]}
+        return matmul(d, self.heads_W)
+
+    def _nll(self, X, out, lvx, need_grad, per_sample=False):
+        """The Bernoulli decoder's cross-entropy and ``δ_out`` in one fused pass."""
+        if self.fast and self.decoder_kind == "bernoulli" and not per_sample:
+            fused = _fused_output(X, self.out, self._bce, need_grad)
+            if fused is not None:
+                return fused[0], fused[1], None
+        return super()._nll(X, out, lvx, need_grad, per_sample)

@@ -1,0 +1,20 @@
+"""The record of a training run: what :func:`aenumpy.fit` returns and a checkpoint keeps."""
+from __future__ import annotations
+
+
+class History(dict):
+    """Per-epoch record: ``loss`` (mean training objective), ``val_loss``,
+    ``seconds``; plus ``stopped_early`` and ``message``. A dict of lists."""
+
+    def __init__(self):
+        super().__init__(loss=[], val_loss=[], seconds=[])
+        self.stopped_early = False
+        self.message = ""
+
+    @property
+    def epochs(self):
+        return len(self["loss"])
+
+    def __repr__(self):
+        last = f", last loss {self['loss'][-1]:.4f}" if self["loss"] else ""
+        return f"History({self.epochs} epochs{last}{', stopped early' if self.stopped_early else ''})"

@@ -1,0 +1,29 @@
+"""The step-by-step record of one forward and one backward pass.
+
+``trace(model, X[:1])`` runs one training step's forward and backward pass (on a
+float64 copy, without updating anything) and returns a :class:`Trace`: every quantity
+in the lecture's notation, in the order it is computed. Each entry is readable by its
+symbol (``t["z"]``) or its key (``t["enc0.z"]``); ``print(t)`` shows the table and
+:func:`aenumpy.plot.trace` draws it.
+"""
+from __future__ import annotations
+
+from .._validate import check_int, check_model
+from .autoencoder import trace_autoencoder
+from .record import SUB, Trace
+from .vae import trace_vae
+
+__all__ = ["trace", "Trace", "SUB"]
+
+
+def trace(model, X, seed=0, eps=None):
+    """Record one forward and backward pass of ``model`` on ``X`` (one sample or a few).
+
+    Runs on a float64 copy with noise drawn from ``np.random.default_rng(seed)``
+    (and, for a VAE, ``eps`` or a seeded ε), so the model itself is untouched.
+    """
+    check_model(model)
+    check_int("seed", seed, 0)
+    if model.kind == "vae":
+        return trace_vae(model, X, seed=seed, eps=eps)
+    return trace_autoencoder(model, X, seed=seed)

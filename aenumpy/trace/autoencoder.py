@@ -1,0 +1,73 @@
+"""The step-by-step record of one autoencoder step: every forward and backward quantity."""
+from __future__ import annotations
+
+import numpy as np
+
+from .record import SUB, Trace
+
+
+def _symbols(model):
+    """Lecture symbols for every layer's pre-activation and output."""
+    L = len(model.encoder)
+    sym = {}
+    if L == 1:
+        sym["enc0"] = ("Wx + b", "z", "x", "W", "b")
+        sym["dec0"] = ("W'z + b'", "x̂", "z", "W'", "b'")
+        return sym
+    for i in range(L):
+        inp = "x" if i == 0 else f"h{i}".translate(SUB)
+        out = "z" if i == L - 1 else f"h{i + 1}".translate(SUB)
+        W, b = f"W{i + 1}".translate(SUB), f"b{i + 1}".translate(SUB)
+        sym[f"enc{i}"] = (f"{W}{inp} + {b}", out, inp, W, b)
+    for j in range(L):
+        inp = "z" if j == 0 else f"g{j}".translate(SUB)
+        out = "x̂" if j == L - 1 else f"g{j + 1}".translate(SUB)
+        W, b = f"W'{j + 1}".translate(SUB), f"b'{j + 1}".translate(SUB)
+        sym[f"dec{j}"] = (f"{W}{inp} + {b}", out, inp, W, b)
+    return sym
+
+
+
+def trace_autoencoder(model, X, seed=0):
+    """Record one forward and backward pass of an :class:`~aenumpy.Autoencoder` on ``X``.
+
+    Runs on a float64 copy with noise drawn from ``np.random.default_rng(seed)``, so
+    the model itself is untouched. The order is the lecture's::
+
+        x → Wx + b → z → W'z + b' → x̂ → E → ∂E/∂x̂ → ∂E/∂(W'z + b') → ∂E/∂W', ∂E/∂b'
+          → ∂E/∂z → ∂E/∂(Wx + b) → ∂E/∂W, ∂E/∂b
+
+    For stacked models each layer gets its index (``W₁x + b₁``, ``h₁``, …).
+    """
+    m = model.astype("float64")
+    X = m.validate(X)
+    E, grads = m.loss_and_grads(X, rng=np.random.default_rng(seed), checked=True)
+    sym = _symbols(m)
+    t = Trace(f"trace of one step: {m!r}, batch of {X.shape[0]}")
+    t.add("x", "x", X)
+    if m.cache["x_tilde"] is not X:
+        t.add("x_tilde", "x̃", m.cache["x_tilde"], "corrupted input")
+    for layer in m.encoder + m.decoder:
+        a_sym, z_sym = sym[layer.name][:2]
+        t.add(f"{layer.name}.a", a_sym, layer.cache["A"])
+        t.add(f"{layer.name}.z", z_sym, layer.cache["Z"], layer.activation.name)
+        if layer.cache.get("M") is not None:
+            t.add(f"{layer.name}.mask", f"mask({z_sym})", layer.cache["M"])
+            t.add(f"{layer.name}.h", f"{z_sym} ⊙ mask", layer.cache["H"])
+    for name, v in m.cache["terms"].items():
+        t.add(f"E.{name}", f"E_{name}", v)
+    t.add("E", "E", E, "total loss")
+    out = m.decoder[-1]
+    t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X, out.cache["Z"]))
+    for layer in reversed(m.decoder + m.encoder):
+        a_sym, z_sym, in_sym, W_sym, b_sym = sym[layer.name]
+        if layer is not out:
+            dz = layer.cache.get("dH", layer.cache.get("dZ"))
+            t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", dz)
+        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a_sym})", layer.cache["dA"])
+        note = f"added, transposed, into ∂E/∂{sym[layer.tied_to.name][3]}" if layer.tied_to else ""
+        t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W_sym}", layer.grads["W"], note)
+        t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b_sym}", layer.grads["b"])
+    for k, g in grads.items():
+        t.add(f"grad.{k}", f"grad[{k}]", g, "the gradient the optimizer uses")
+    return t
