@@ -58,29 +58,48 @@ def test_different_seeds_differ():
     assert not np.array_equal(ms[0].params["enc0.W"], ms[1].params["enc0.W"])
 
 
-@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-5)])
-def test_reference_and_numba_paths_agree_to_rounding(dtype, rtol):
-    """After two epochs (16 Adam steps) the two paths differ only by accumulated rounding
-    (measured: 1.6e-14 of the largest weight in float64, 1.5e-7 in float32)."""
-    (mr, hr), (mn, hn) = _train(False, dtype, gaussian=False), _train(True, dtype, gaussian=False)
+def _gap(dtype, terms):
+    """Rounding gap between two orders of summing ``terms`` products in ``dtype``: each
+    within terms·ε of the exact sum (relative to the sum of magnitudes), so within twice that
+    of each other."""
+    return 2 * terms * float(np.finfo(dtype).eps)
+
+
+def test_the_paths_agree_after_sixteen_adam_steps():
+    """Two epochs (16 Adam steps, lr 3e-3) of the 64-24-12 model on both paths, in float64.
+
+    Bound: each step's gradients differ by at most γ = 2·n·ε relative (n = 64, the longest
+    sum). Adam's step η m̂/(√v̂ + ε) moves that by at most 2γ·κ relative, κ ≤ 1e3 the
+    largest |m̂|/√v̂ ratio a step sees away from g = 0; the run is smooth (η·L ≲ 0.05 per
+    step), so the gaps add up over T = 16 steps with a growth of at most (1 + η·L)^T ≤ 2.
+    Hence |Δθ| ≤ T·η·2γ·κ·2, and the loss differs by at most that times its gradient's norm."""
+    (mr, hr), (mn, hn) = _train(False, "float64", gaussian=False), _train(True, "float64",
+                                                                              gaussian=False)
+    gamma = _gap(np.float64, 64)
+    bound = 16 * 3e-3 * 2 * gamma * 1e3 * 2
     for k in mr.params:
-        scale = np.abs(mr.params[k]).max() + 1e-3
-        np.testing.assert_allclose(mn.params[k], mr.params[k], rtol=0, atol=rtol * scale,
-                                   err_msg=k)
-    np.testing.assert_allclose(hn["loss"], hr["loss"], rtol=rtol)
+        np.testing.assert_allclose(mn.params[k], mr.params[k], rtol=0, atol=bound, err_msg=k)
+    np.testing.assert_allclose(hn["loss"], hr["loss"], rtol=0, atol=bound * 1e3)
 
 
-def test_one_step_agrees_to_rounding_in_float64():
-    X = ae.datasets.load_digits(dtype="float64")[0][:32]
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_step_agrees_to_rounding(dtype):
+    """One step's loss and gradients on both paths: every quantity is a chain of sums of
+    at most 64 products (the features) or 32 (the batch, in ∂E/∂W), so each gradient entry
+    is within a few such gaps of the largest entry of its array."""
+    X = ae.datasets.load_digits(dtype=dtype)[0][:32]
     out = []
     for jit in (False, True):
         with on_path(jit):
-            m = ae.Autoencoder(64, [16], loss="bce", seed=1, dtype="float64")
+            m = ae.Autoencoder(64, [16], loss="bce", seed=1, dtype=dtype)
             E, g = m.loss_and_grads(X, rng=np.random.default_rng(0))
             out.append((E, g))
-    assert out[0][0] == pytest.approx(out[1][0], rel=1e-13)
+    tol = 4 * _gap(dtype, 64 + 32)
+    assert out[0][0] == pytest.approx(out[1][0], rel=tol)
     for k in out[0][1]:
-        np.testing.assert_allclose(out[1][1][k], out[0][1][k], rtol=1e-10, atol=1e-14)
+        scale = np.abs(out[0][1][k]).max()
+        np.testing.assert_allclose(out[1][1][k], out[0][1][k], rtol=0, atol=tol * scale,
+                                   err_msg=k)
 
 
 def test_vae_same_seed_bit_identical():
