@@ -12,13 +12,13 @@ from . import fast  # noqa: F401  (registers the speed backend's twins; compiles
 from .gradcheck import check_layer, gradcheck, numerical_gradient
 from .history import History
 from .io import load, save
-from .models import Autoencoder, VariationalAutoencoder
+from .models import Autoencoder, ConvAutoencoder, VariationalAutoencoder
 from .trace import trace
 from .train import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Autoencoder", "VariationalAutoencoder", "fit", "gradcheck", "trace", "save", "load",
+__all__ = ["Autoencoder", "VariationalAutoencoder", "ConvAutoencoder", "fit", "gradcheck", "trace", "save", "load",
            "datasets", "regularizers", "optim", "activations", "layers", "losses", "backend",
            "History", "TrainingDiverged", "numerical_gradient", "check_layer"]
 

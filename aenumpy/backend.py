@@ -103,6 +103,12 @@ def routine(name: str, teaching):
     return teaching if target is None else _load(target)
 
 
+def teaching_class(cls):
+    """The teaching class a (possibly fast) class stands for: the first of its bases that
+    is not a twin from :mod:`aenumpy.fast` (for names shown to a student)."""
+    return next(c for c in cls.__mro__ if not c.__module__.startswith("aenumpy.fast"))
+
+
 class Replaceable:
     """Base of a teaching class the speed backend may stand in for: building it builds
     :func:`twin_of` the class (the class itself when the backend is off or has no twin)."""

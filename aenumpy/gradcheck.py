@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import teaching_class
 from ._validate import (check_array, check_callable, check_fd_args, check_layer_like, check_model,
                         check_param_names)
 
@@ -199,7 +200,7 @@ def gradcheck(model, X, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7, 
         idx = _pick(p.size, max_entries, pick_rng)
         n = numerical_gradient(lambda _: objective(), p, h=h, order=order, indices=idx)
         rows.append(_row(name, grads[name], n, idx, p.shape, tol, noise_floor(E0, h, order)))
-    return GradCheckReport(rows, tol, f"gradient check of {type(model).__name__}")
+    return GradCheckReport(rows, tol, f"gradient check of {teaching_class(type(model)).__name__}")
 
 
 def check_layer(layer, X, dY=None, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7):
@@ -236,4 +237,4 @@ def check_layer(layer, X, dY=None, seed=0, h=DEFAULT_H, order=4, max_entries=40,
         idx = _pick(p.size, max_entries, pick_rng)
         n = numerical_gradient(lambda _: objective(), p, h, order, idx)
         rows.append(_row(name, grads[name], n, idx, np.shape(p), tol, floor))
-    return GradCheckReport(rows, tol, f"gradient check of {type(layer).__name__}")
+    return GradCheckReport(rows, tol, f"gradient check of {teaching_class(type(layer)).__name__}")

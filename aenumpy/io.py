@@ -37,7 +37,7 @@ import numpy as np
 from . import optim
 from ._validate import check_path
 from .history import History
-from .models import Autoencoder, VariationalAutoencoder
+from .models import Autoencoder, ConvAutoencoder, VariationalAutoencoder
 from .optim import Optimizer
 
 FORMAT = "aenumpy-model"
@@ -55,7 +55,7 @@ class ModelFileError(ValueError):
 
 def _model_classes():
     """The model classes a file may hold, by their ``kind``."""
-    return {cls.kind: cls for cls in (Autoencoder, VariationalAutoencoder)}
+    return {cls.kind: cls for cls in (Autoencoder, VariationalAutoencoder, ConvAutoencoder)}
 
 
 def _json_default(o):

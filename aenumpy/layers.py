@@ -45,6 +45,51 @@ class Layer:
     def backward(self, dZ):
         raise NotImplementedError
 
+    def output_shape(self, input_shape):
+        """One sample's output shape for one sample's input shape (a ValueError when the
+        input cannot go through); a model chains these to check its layers when built."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """The constructor arguments, JSON-serialisable: ``from_config`` rebuilds the layer."""
+        return {a: getattr(self, a) for a in self._args}
+
+    def config(self) -> dict:
+        """``{"name": <class>, **get_config()}``, what :func:`from_config` takes."""
+        return {"layer": type(self).__name__, **self.get_config()}
+
+    _args: tuple = ()
+
+
+class AffineLayer(Layer):
+    """A layer ``Z = f(A)`` whose pre-activation A is affine in its input and weights
+    (Dense, Conv2D, ConvTranspose2D). Its backward starts with the error at the
+    pre-activation, ``δ = dZ ⊙ f'(A)`` (:meth:`delta`); a caller that already has δ (a loss
+    computed from the logits, a penalty on A) passes it to ``backward(None, dA=δ)``."""
+
+    def delta(self, dZ):
+        """``δ = dZ ⊙ f'(A)``, the error at the pre-activation, from the cached forward."""
+        check_upstream(self, dZ)
+        self.cache["dZ"] = dZ
+        return dZ * self.activation.grad(self.cache["A"], self.cache["Z"])
+
+    def activation_config(self):
+        """The activation as a configuration stores it: a built-in's name; a custom
+        Activation object cannot be saved by name."""
+        name = activations.config_name(self.activation)
+        if not isinstance(name, str):
+            raise ValueError(f"{self.name}: a custom Activation object cannot be saved by name")
+        return name
+
+
+def from_config(cfg):
+    """Rebuild a layer from :meth:`Layer.config` (fresh weights; a model fills them)."""
+    if not isinstance(cfg, dict) or cfg.get("layer") not in LAYERS:
+        raise ValueError(f"a layer configuration is a dict with 'layer' one of "
+                         f"{', '.join(LAYERS)}; got {cfg!r}")
+    cfg = dict(cfg)
+    return LAYERS[cfg.pop("layer")](**cfg)
+
 
 def glorot_uniform(n_in, n_out, rng, dtype):
     """Glorot & Bengio (2010): ``W ~ U(−r, r)``, ``r = √(6 / (n_in + n_out))``, shape ``(n_out, n_in)``."""
@@ -52,7 +97,7 @@ def glorot_uniform(n_in, n_out, rng, dtype):
     return rng.uniform(-r, r, size=(n_out, n_in)).astype(dtype)
 
 
-class Dense(Layer):
+class Dense(AffineLayer):
     """Fully connected layer ``Z = f(X Wᵀ + b)``, the lecture's ``z = σ(Wx + b)``.
 
     Parameters
@@ -102,6 +147,18 @@ class Dense(Layer):
     def b(self):
         return self.params["b"]
 
+    def output_shape(self, input_shape):
+        """``(n_in,)`` → ``(n_out,)``."""
+        if tuple(input_shape) != (self.n_in,):
+            raise ValueError(f"{self.name}: expected {self.n_in} features per sample (shape "
+                             f"({self.n_in},)), got shape {tuple(input_shape)}")
+        return (self.n_out,)
+
+    def get_config(self):
+        if self.tied_to is not None:
+            raise ValueError(f"{self.name}: a tied layer is rebuilt by its model, not alone")
+        return {"n_in": self.n_in, "n_out": self.n_out, "activation": self.activation_config()}
+
     def forward(self, X):
         """``A = X Wᵀ + b``, ``Z = f(A)``; the cache keeps X, A and Z for the backward pass."""
         check_layer_input(self, X)
@@ -110,25 +167,16 @@ class Dense(Layer):
         self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
-        """Backprop ``dZ = ∂E/∂Z``: ``δ = dZ ⊙ f'(A)`` (:meth:`delta`), then ``dW = δᵀX``,
-        ``db = Σ δ``, ``dX = δ W`` (:meth:`backward_delta`). Fills ``grads``; returns
+    def backward(self, dZ, need_dX=True, dA=None):
+        """Backprop ``dZ = ∂E/∂Z`` (or the given ``dA = δ``): fills ``grads``, returns
         ``∂E/∂X`` (None when ``need_dX`` is False: the first layer's input is the data,
         which has no use for its gradient)."""
-        return self.backward_delta(self.delta(dZ), need_dX)
-
-    def delta(self, dZ):
-        """``δ = dZ ⊙ f'(A)``, the error at the pre-activation, from the cached forward."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
-        return dZ * self.activation.grad(self.cache["A"], self.cache["Z"])
-
-    def backward_delta(self, dA, need_dX=True):
-        """Backprop from the error at the pre-activation ``δ = dA = ∂E/∂A``:
-        ``dW = δᵀX``, ``db = Σ δ``, and returns ``dX = δ W``."""
+        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)   # δ = dZ ⊙ f'(A)
         X = self.cache["X"]
-        self.grads = {"W": dA.T @ X, "b": dA.sum(axis=0)}   # ∂E/∂W = δᵀX, ∂E/∂b = Σ δ
-        dX = dA @ self.W if need_dX else None                # ∂E/∂X = δ W
+        dW = dA.T @ X                              # ∂E/∂W = δᵀ X
+        db = dA.sum(axis=0)                        # ∂E/∂b = Σ_batch δ
+        dX = dA @ self.W if need_dX else None      # ∂E/∂X = δ W
+        self.grads = {"W": dW, "b": db}
         self.cache.update(dA=dA, dX=dX)
         return dX
 
@@ -292,7 +340,7 @@ class ImageLayer(Layer):
         return shape
 
 
-class ConvLayer(ImageLayer):
+class ConvLayer(AffineLayer, ImageLayer):
     """What Conv2D and ConvTranspose2D share: their arguments (checked before any work),
     the PyTorch initialisation and the printed form. A subclass gives
     :meth:`weight_shape`, :meth:`output_shape`, ``forward`` and ``backward``."""
@@ -315,6 +363,11 @@ class ConvLayer(ImageLayer):
 
     def weight_shape(self):
         raise NotImplementedError
+
+    def get_config(self):
+        return {"c_in": self.c_in, "c_out": self.c_out, "kernel_size": self.kernel_size,
+                "stride": self.stride, "padding": self.padding,
+                "activation": self.activation_config()}
 
     def init_params(self, rng):
         """``W, b ~ U(±1/√fan_in)``, PyTorch's default (:func:`pytorch_default_init`)."""
@@ -382,18 +435,17 @@ class Conv2D(ConvLayer):
         self.cache = {"X": X, "cols": cols, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
-        """``dA = dZ ⊙ f'(A)``, ``db = Σ dA``, ``dW = Σ_b dA_b cols_bᵀ``, ``dX = col2im(W_matᵀ dA)``
-        (None when ``need_dX`` is False)."""
-        check_upstream(self, dZ)
+    def backward(self, dZ, need_dX=True, dA=None):
+        """``dA = dZ ⊙ f'(A)`` (or the given ``dA = δ``), ``db = Σ dA``,
+        ``dW = Σ_b dA_b cols_bᵀ``, ``dX = col2im(W_matᵀ dA)`` (None when ``need_dX`` is False)."""
+        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)
         c = self.cache
-        dA = dZ * self.activation.grad(c["A"], c["Z"])
         W = self.params["W"]
         self.grads = {"W": conv2d_weight_grad(dA, c["cols"], W.shape),
                       "b": dA.sum(axis=(0, 2, 3))}
         dX = (conv2d_input_grad(dA, W, c["X"].shape, self.stride, self.padding)
               if need_dX else None)
-        c.update(dZ=dZ, dA=dA, dX=dX)
+        c.update(dA=dA, dX=dX)
         return dX
 
 
@@ -433,6 +485,9 @@ class ConvTranspose2D(ConvLayer):
         super().__init__(c_in, c_out, kernel_size, stride, padding, output_padding, activation,
                          rng, dtype, name)
 
+    def get_config(self):
+        return {**super().get_config(), "output_padding": self.output_padding}
+
     def weight_shape(self):
         """``(c_in, c_out, k, k)``: so ``fan_in = c_out·k²``."""
         return (self.c_in, self.c_out, self.kernel_size, self.kernel_size)
@@ -456,17 +511,16 @@ class ConvTranspose2D(ConvLayer):
         self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
-        """``dA = dZ ⊙ f'(A)``, ``dcols = im2col(dA)``, ``db = Σ dA``, ``dW = Σ_b X_b dcols_bᵀ``,
-        ``dX = W_mat dcols`` (None when ``need_dX`` is False)."""
-        check_upstream(self, dZ)
+    def backward(self, dZ, need_dX=True, dA=None):
+        """``dA = dZ ⊙ f'(A)`` (or the given ``dA = δ``), ``dcols = im2col(dA)``, ``db = Σ dA``,
+        ``dW = Σ_b X_b dcols_bᵀ``, ``dX = W_mat dcols`` (None when ``need_dX`` is False)."""
+        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)
         c = self.cache
-        dA = dZ * self.activation.grad(c["A"], c["Z"])
         W, X = self.params["W"], c["X"]
         dcols = im2col(dA, self.kernel_size, self.stride, self.padding)
         self.grads = {"W": conv2d_weight_grad(X, dcols, W.shape), "b": dA.sum(axis=(0, 2, 3))}
         dX = weights_times_cols(W, dcols, X.shape[2:]) if need_dX else None
-        c.update(dZ=dZ, dA=dA, dcols=dcols, dX=dX)
+        c.update(dA=dA, dcols=dcols, dX=dX)
         return dX
 
 
@@ -485,6 +539,8 @@ class MaxPool2D(ImageLayer):
 
     By hand: ``[[1, 3], [3, 2]]`` pools to 3, and the gradient ``g`` goes to the 3 at row 0.
     """
+
+    _args = ("size",)
 
     def __init__(self, size=2, *, name="pool"):
         super().__init__()
@@ -551,6 +607,8 @@ class Upsample2D(ImageLayer):
     By hand: ``[[1, 2]]`` becomes ``[[1, 1, 2, 2], [1, 1, 2, 2]]``; a ``dZ`` of ones gives ``dX = 4``.
     """
 
+    _args = ("scale",)
+
     def __init__(self, scale=2, *, name="up"):
         super().__init__()
         (self.scale,) = _check_sizes("Upsample2D", scale=scale)
@@ -616,6 +674,9 @@ class Reshape(ImageLayer):
 
     sample_rank = None
 
+    def get_config(self):
+        return {"shape": list(self.shape)}
+
     def __init__(self, shape, *, name="reshape"):
         super().__init__()
         if isinstance(shape, (int, np.integer)):
@@ -645,3 +706,8 @@ class Reshape(ImageLayer):
 
     def __repr__(self):
         return f"Reshape({self.name}: {self.shape})"
+
+
+#: the layers a saved model's configuration may name
+LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D,
+                                        Flatten, Reshape)}

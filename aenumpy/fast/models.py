@@ -1,6 +1,7 @@
 """The fast twins of the models: the same forward and backward, with compiled kernels.
 
-NumPy references: :class:`aenumpy.Autoencoder` and :class:`aenumpy.VariationalAutoencoder`.
+NumPy references: :class:`aenumpy.Autoencoder`, :class:`aenumpy.VariationalAutoencoder` and
+:class:`aenumpy.ConvAutoencoder`.
 A twin overrides only the small methods where the teaching model hands work to its
 regularizers and its loss; everything else (the order of the pass, the caches, the
 gradients' bookkeeping) is the teaching model's own code.
@@ -16,7 +17,9 @@ import numpy as np
 from .. import losses
 from ..activations import Sigmoid
 from ..backend import worth_compiling
-from ..models import Autoencoder, VariationalAutoencoder
+from ..layers import Conv2D, ConvTranspose2D, Dense
+from ..models import Autoencoder, ConvAutoencoder, VariationalAutoencoder
+from ..models.autoencoder import rows
 from ..regularizers import Contractive, GaussianNoise, KLSparsity, Penalty, TopK
 from ..regularizers.sparsity import CLIP
 from .activation import code_of
@@ -36,10 +39,29 @@ def _floats(*arrays):
     return len({a.dtype for a in arrays}) == 1 and arrays[0].dtype in (np.float32, np.float64)
 
 
+def work(model):
+    """Multiply-adds of one sample's forward pass: ``n_in·n_out`` for a dense layer,
+    ``c_in·k²`` per output value of a convolution (``c_out·k²`` per input value of a
+    transposed one), one per output value of any other layer."""
+    shapes = getattr(model, "shapes", None)
+    ins = [getattr(model, "input_shape", None)] + list(shapes or [])[:-1]
+    total = 0
+    for k, layer in enumerate(model.layers):
+        if isinstance(layer, Dense):
+            total += layer.n_in * layer.n_out
+        elif isinstance(layer, ConvTranspose2D):
+            total += int(np.prod(ins[k])) * layer.c_out * layer.kernel_size ** 2
+        elif isinstance(layer, Conv2D):
+            total += int(np.prod(shapes[k])) * layer.c_in * layer.kernel_size ** 2
+        elif shapes is not None:
+            total += int(np.prod(shapes[k]))
+    return total
+
+
 def _accelerate(model):
-    """Decide whether the model runs compiled (``model.fast``) and, if so, turn its Dense
-    layers into fast ones. Work: the multiply-adds of one sample's forward pass."""
-    model.fast = worth_compiling(sum(layer.n_in * layer.n_out for layer in model.layers))
+    """Decide whether the model runs compiled (``model.fast``) and, if so, turn its layers
+    into their fast twins (:func:`.dense.make_fast`)."""
+    model.fast = worth_compiling(work(model))
     if model.fast:
         for layer in model.layers:
             make_fast(layer)
@@ -48,21 +70,24 @@ def _accelerate(model):
 
 
 def _fused_output(X, out, loss, need_grad):
-    """``(E, δ_out)`` by the fused kernel, or None when the teaching code must run."""
+    """``(E, δ_out)`` by the fused kernel on one row per sample, or None when the
+    teaching code must run."""
     loss_code = LOSS_CODES.get(type(loss))
-    act_code = code_of(out.activation)
-    A, Z = out.cache["A"], out.cache["Z"]
+    act_code = code_of(getattr(out, "activation", None))
+    A, Z = out.cache.get("A"), out.cache["Z"]
     if loss_code is None or act_code is None or (loss_code == 1 and act_code != 1) \
-            or not _floats(X, A, Z):
+            or not _floats(X, A, Z) or not (A.flags.c_contiguous and Z.flags.c_contiguous):
         return None
     dA = np.empty_like(A)
-    return output_loss(X, A, Z, loss_code, act_code, dA), (dA if need_grad else None)
+    E = output_loss(rows(X), rows(A), rows(Z), loss_code, act_code, rows(dA))
+    return E, (dA if need_grad else None)
 
 
-class FastAutoencoder(Autoencoder):
-    """:class:`aenumpy.Autoencoder` with compiled kernels: fast Dense layers, fused output
-    loss, Box–Muller Gaussian corruption, and the top-k, KL-sparsity and contractive
-    (sigmoid) kernels of :mod:`.regularizers`."""
+class FastAutoencoderBase:
+    """The fast versions of :class:`~aenumpy.models.autoencoder.AutoencoderBase`'s four
+    places where the regularizers and the loss act (a mixin for the twins below): fused
+    output loss, Box–Muller Gaussian corruption, and the top-k, KL-sparsity and
+    contractive (sigmoid) kernels of :mod:`.regularizers`."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,6 +128,16 @@ class FastAutoencoder(Autoencoder):
         """The loss and ``δ_out`` in one fused pass (:mod:`.loss`)."""
         fused = _fused_output(X, self.decoder[-1], self.loss_fn, need_grad) if self.fast else None
         return super()._output_error(X, need_grad) if fused is None else fused
+
+
+class FastAutoencoder(FastAutoencoderBase, Autoencoder):
+    """:class:`aenumpy.Autoencoder` with compiled kernels: fast Dense layers and the kernels
+    of :class:`FastAutoencoderBase`."""
+
+
+class FastConvAutoencoder(FastAutoencoderBase, ConvAutoencoder):
+    """:class:`aenumpy.ConvAutoencoder` with compiled kernels: fast convolution, pooling and
+    upsampling layers and the kernels of :class:`FastAutoencoderBase`."""
 
 
 class FastVariationalAutoencoder(VariationalAutoencoder):

@@ -27,10 +27,15 @@ import numpy as np
 
 from .. import activations, losses
 from .._validate import check_bool, check_data, check_dtype, check_int
-from ..layers import Dense
+from ..layers import AffineLayer, Dense
 from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, WeightPenalty,
                             check_regularizer_list, from_config)
 from .base import Model
+
+def rows(a):
+    """``a`` as one row per sample, ``(B, everything else)`` (a view; 2-D arrays as they are)."""
+    return a.reshape(len(a), -1)
+
 
 #: output activations whose values are not probabilities in (0, 1)
 NOT_PROBABILITIES = ("identity", "tanh", "relu")
@@ -39,14 +44,192 @@ NOT_PROBABILITIES = ("identity", "tanh", "relu")
 def check_bce_output(loss, output_activation):
     """Binary cross-entropy needs outputs in (0, 1): refuse the built-in activations that
     do not give them, saying what to use instead."""
-    if loss.name == "bce" and output_activation.name in NOT_PROBABILITIES:
+    if loss.name == "bce" and getattr(output_activation, "name", None) in NOT_PROBABILITIES:
         raise ValueError(
-            f"loss='bce' (binary cross-entropy) needs outputs x̂ in (0, 1), and "
-            f"output_activation={output_activation.name!r} does not give them; use "
+            f"loss='bce' (binary cross-entropy) needs outputs x̂ in (0, 1), and the output "
+            f"activation {output_activation.name!r} does not give them; use "
             f"output_activation='sigmoid', or loss='mse' for outputs outside (0, 1)")
 
 
-class Autoencoder(Model):
+class AutoencoderBase(Model):
+    """The training step every autoencoder of the lecture shares, whatever its layers:
+    encoder layers ``self.encoder`` (input to code), decoder layers ``self.decoder`` (code
+    to output), a loss ``self.loss_fn`` and ``self.regularizers`` (see the module docstring).
+
+    A hidden regularizer sees a layer's output as one row per sample (``(B, units)``), so
+    the same masks and penalties serve dense codes and feature maps.
+    """
+
+    def _regs(self, kind, layer=None):
+        """The regularizers of one kind (and acting on encoder layer ``layer``)."""
+        return [r for r in self.regularizers if isinstance(r, kind)
+                and (layer is None or r.layer_index(self) == layer)]
+
+    def units_of(self, i):
+        """How many units encoder layer ``enc{i}`` outputs per sample."""
+        raise NotImplementedError
+
+    def activation_of(self, i):
+        """The activation that last shaped encoder layer ``enc{i}``'s output (None if none)."""
+        raise NotImplementedError
+
+    def _bind(self, regularizers):
+        """Each regularizer checked against this model (sizes, layer index) and kept."""
+        self.regularizers = []
+        for r in regularizers:
+            r.bind(self)
+            self.regularizers.append(r)
+
+    # ------------------------------------------- where the regularizers act
+    def _corrupt(self, r, X, rng):
+        """The input corruption ``x̃ = r.corrupt(x)``."""
+        return r.corrupt(X, rng)
+
+    def _mask(self, r, Z, rng, training):
+        """A hidden layer's mask ``M = r.mask(z)`` (or None)."""
+        return r.mask(Z, rng, training)
+
+    def _penalty(self, r, view, need_grad):
+        """A hidden penalty's value and gradient pieces, ``r.penalty(view)``."""
+        return r.penalty(view, need_grad)
+
+    def _output_error(self, X, need_grad):
+        """``E = loss(x, x̂)`` and ``δ_out = ∂E/∂a_out``, the error at the output layer's
+        pre-activation (:meth:`aenumpy.losses.Loss.value_and_delta`, on one row per sample);
+        for an output layer without an activation, ``∂E/∂x̂`` itself."""
+        out = self.decoder[-1]
+        Xr, Z = rows(X), rows(out.cache["Z"])
+        if not isinstance(out, AffineLayer):
+            E = self.loss_fn.value(Xr, Z)
+            return E, (self.loss_fn.grad(Xr, Z).reshape(out.cache["Z"].shape) if need_grad
+                       else None)
+        E, dA = self.loss_fn.value_and_delta(Xr, rows(out.cache["A"]), Z, out.activation,
+                                             need_grad)
+        return E, (dA.reshape(out.cache["A"].shape) if need_grad else None)
+
+    # ------------------------------------------------------------- forward
+    def _encode(self, X, rng, training):
+        """``x → x̃ → h₁ → … → z``: corruption (in training, or ``at_eval``), then each
+        encoder layer and its masks."""
+        h = X
+        for r in self._regs(InputCorruption):
+            if training or r.at_eval:
+                h = self._corrupt(r, h, rng)
+        self.cache = {"x": X, "x_tilde": h}
+        for i, layer in enumerate(self.encoder):
+            h = layer.forward(h)
+            M = None
+            for r in self._regs(HiddenMask, i):
+                m = self._mask(r, rows(h), rng, training)
+                if m is not None:
+                    M = m if M is None else M * m
+            if M is not None:
+                h = h * M.reshape(h.shape)
+            layer.cache.update(M=M, H=h)
+        return h
+
+    def _decode(self, Z):
+        """``z → g₁ → … → x̂`` through the decoder layers."""
+        for layer in self.decoder:
+            Z = layer.forward(Z)
+        return Z
+
+    def encode(self, X, rng=None):
+        """The code ``z`` of each row of X (evaluation mode: no dropout, no noise
+        unless a corruption has ``at_eval``, k-sparse keeps ``alpha·k``)."""
+        X = self.validate(X, targets=False)
+        return self._encode(X, self._rng(rng), training=False)
+
+
+    def reconstruct(self, X, rng=None):
+        """``x̂ = decode(encode(X))`` in evaluation mode."""
+        X = self.validate(X, targets=False)
+        return self._decode(self._encode(X, self._rng(rng), training=False))
+
+    # ---------------------------------------------------------------- loss
+    def loss_and_grads(self, X, rng=None, checked=False):
+        """The training objective on batch X and its gradient for every parameter.
+
+        Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
+        Noise (corruption, dropout) is drawn from ``rng`` or, if None, from
+        :attr:`rng`; pass a fresh ``np.random.default_rng(s)`` to fix it.
+        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
+        """
+        X = X if checked else self.validate(X)
+        E, dA, extras, wgrads = self._objective(X, self._rng(rng), need_grad=True)
+        return E, self._backward(dA, extras, wgrads)
+
+    def loss(self, X, rng=None, checked=False) -> float:
+        """The same objective as :meth:`loss_and_grads`, without the gradients."""
+        X = X if checked else self.validate(X)
+        return self._objective(X, self._rng(rng), need_grad=False)[0]
+
+    def reconstruction_error(self, X, rng=None) -> float:
+        """The reconstruction loss alone, in evaluation mode (no penalty, no dropout)."""
+        X = self.validate(X)
+        return self.loss_fn.value(rows(X), rows(self.reconstruct(X, rng)))
+
+    def _objective(self, X, rng, need_grad):
+        """Forward pass, ``E`` = reconstruction + penalties and, when ``need_grad``, the
+        output error ``δ_out``, the hidden penalties by layer and the weight penalties'
+        gradients."""
+        self._decode(self._encode(X, rng, training=True))
+        E, dA = self._output_error(X, need_grad)
+        terms = {"reconstruction": E}
+        extras = {}
+        for r in self._regs(HiddenPenalty):
+            i = r.layer_index(self)
+            layer = self.encoder[i]
+            c = layer.cache
+            view = LayerView(c["X"], c.get("A"), rows(c["H"]), getattr(layer, "W", None),
+                             getattr(layer, "activation", None))
+            p = self._penalty(r, view, need_grad)
+            terms[r.name] = p.value
+            extras.setdefault(i, []).append(p)
+        wgrads = []
+        for r in self._regs(WeightPenalty):
+            v, g = r.penalty(self.params, [k for k in self.params if k.endswith(".W")], need_grad)
+            terms[r.name] = v
+            wgrads.append(g)
+        E = float(sum(terms.values()))
+        self.cache.update(terms=terms, E=E)
+        return E, dA, extras, wgrads
+
+    def _backward(self, dA, extras, wgrads):
+        """Backprop from ``δ_out``: the decoder from the output down, then each encoder
+        layer from the code down, with its mask and its penalties; returns the grads."""
+        out = self.decoder[-1]
+        d = out.backward(None, dA=dA) if isinstance(out, AffineLayer) else out.backward(dA)
+        for layer in reversed(self.decoder[:-1]):
+            d = layer.backward(d)
+        for i in reversed(range(len(self.encoder))):
+            layer = self.encoder[i]
+            pens = extras.get(i, [])
+            for p in pens:                         # a penalty on h adds ∂Ω/∂h
+                if p.dZ is not None:
+                    d = d + p.dZ.reshape(d.shape)
+            layer.cache["dH"] = d
+            if layer.cache["M"] is not None:       # the error passes through the kept units
+                d = d * layer.cache["M"].reshape(d.shape)
+            if not isinstance(layer, AffineLayer):  # pooling, reshaping: no δ of their own
+                d = layer.backward(d, need_dX=i > 0)
+                continue
+            dA_i = layer.delta(d)                  # δ = ∂E/∂h ⊙ f'(a)
+            for p in pens:                         # a penalty on a adds ∂Ω/∂a
+                if p.dA is not None:
+                    dA_i = dA_i + p.dA
+            d = layer.backward(None, need_dX=i > 0, dA=dA_i)
+            for p in pens:                         # a penalty on W adds ∂Ω/∂W
+                if p.dW is not None:
+                    layer.grads["W"] = layer.grads["W"] + p.dW
+        grads = self._collect_grads()
+        for g in wgrads:
+            for k, v in g.items():
+                grads[k] = grads[k] + v
+        return grads
+
+
+class Autoencoder(AutoencoderBase):
     """A (stacked) autoencoder with hand-written backprop.
 
     Parameters
@@ -108,10 +291,7 @@ class Autoencoder(Model):
                                       dtype=self.dtype, name=f"dec{i}", tied_to=partner))
         self._collect_params()
         self._seed_rng()
-        self.regularizers = []
-        for r in regularizers:
-            r.bind(self)
-            self.regularizers.append(r)
+        self._bind(regularizers)
         #: the targets must lie in [0, 1]: a sigmoid output or the cross-entropy
         self.unit_range = (self.output_activation.name == "sigmoid" or self.loss_fn.name == "bce")
         self.cache = {}
@@ -126,6 +306,23 @@ class Autoencoder(Model):
     def layers(self):
         """Every Dense layer, encoder then decoder (``enc0 … dec{L-1}``)."""
         return self.encoder + self.decoder
+
+    def units_of(self, i):
+        return self.encoder[i].n_out
+
+    def activation_of(self, i):
+        return self.encoder[i].activation
+
+    def _collect_grads(self):
+        """Every layer's gradients; with ``tied=True`` each ``dec{i}``'s ∂E/∂W' (W' = Wᵀ) is
+        added, transposed, into the gradient of the encoder weight it uses."""
+        grads = super()._collect_grads()
+        if self.tied:
+            L = len(self.encoder)
+            for i, layer in enumerate(self.decoder):
+                key = f"enc{L - 1 - i}.W"
+                grads[key] = grads[key] + layer.grads["W"].T
+        return grads
 
     def get_config(self) -> dict:
         """The constructor arguments, JSON-serialisable (used by save/load and astype)."""
@@ -171,151 +368,6 @@ class Autoencoder(Model):
         return check_data(X, self.n_in, self.dtype, name, unit_range=targets and self.unit_range,
                           why=why)
 
-    def _regs(self, kind, layer=None):
-        """The regularizers of one kind (and acting on encoder layer ``layer``)."""
-        return [r for r in self.regularizers if isinstance(r, kind)
-                and (layer is None or r.layer_index(self) == layer)]
-
-    # ------------------------------------------- where the regularizers act
-    def _corrupt(self, r, X, rng):
-        """The input corruption ``x̃ = r.corrupt(x)``."""
-        return r.corrupt(X, rng)
-
-    def _mask(self, r, Z, rng, training):
-        """A hidden layer's mask ``M = r.mask(z)`` (or None)."""
-        return r.mask(Z, rng, training)
-
-    def _penalty(self, r, view, need_grad):
-        """A hidden penalty's value and gradient pieces, ``r.penalty(view)``."""
-        return r.penalty(view, need_grad)
-
-    def _output_error(self, X, need_grad):
-        """``E = loss(x, x̂)`` and ``δ_out = ∂E/∂a_out``, the error at the output layer's
-        pre-activation (see :meth:`aenumpy.losses.Loss.value_and_delta`)."""
-        out = self.decoder[-1]
-        return self.loss_fn.value_and_delta(X, out.cache["A"], out.cache["Z"], out.activation,
-                                            need_grad)
-
-    # ------------------------------------------------------------- forward
-    def _encode(self, X, rng, training):
-        """``x → x̃ → h₁ → … → z``: corruption (in training, or ``at_eval``), then each
-        encoder layer and its masks."""
-        h = X
-        for r in self._regs(InputCorruption):
-            if training or r.at_eval:
-                h = self._corrupt(r, h, rng)
-        self.cache = {"x": X, "x_tilde": h}
-        for i, layer in enumerate(self.encoder):
-            h = layer.forward(h)
-            M = None
-            for r in self._regs(HiddenMask, i):
-                m = self._mask(r, h, rng, training)
-                if m is not None:
-                    M = m if M is None else M * m
-            if M is not None:
-                h = h * M
-            layer.cache.update(M=M, H=h)
-        return h
-
-    def _decode(self, Z):
-        """``z → g₁ → … → x̂`` through the decoder layers."""
-        for layer in self.decoder:
-            Z = layer.forward(Z)
-        return Z
-
-    def encode(self, X, rng=None):
-        """The code ``z`` of each row of X (evaluation mode: no dropout, no noise
-        unless a corruption has ``at_eval``, k-sparse keeps ``alpha·k``)."""
-        X = self.validate(X, targets=False)
-        return self._encode(X, self._rng(rng), training=False)
-
     def decode(self, Z):
         """``x̂`` from codes Z of shape ``(B, n_code)``."""
         return self._decode(check_data(Z, self.n_code, self.dtype, "Z"))
-
-    def reconstruct(self, X, rng=None):
-        """``x̂ = decode(encode(X))`` in evaluation mode."""
-        X = self.validate(X, targets=False)
-        return self._decode(self._encode(X, self._rng(rng), training=False))
-
-    # ---------------------------------------------------------------- loss
-    def loss_and_grads(self, X, rng=None, checked=False):
-        """The training objective on batch X and its gradient for every parameter.
-
-        Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
-        Noise (corruption, dropout) is drawn from ``rng`` or, if None, from
-        :attr:`rng`; pass a fresh ``np.random.default_rng(s)`` to fix it.
-        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
-        """
-        X = X if checked else self.validate(X)
-        E, dA, extras, wgrads = self._objective(X, self._rng(rng), need_grad=True)
-        return E, self._backward(dA, extras, wgrads)
-
-    def loss(self, X, rng=None, checked=False) -> float:
-        """The same objective as :meth:`loss_and_grads`, without the gradients."""
-        X = X if checked else self.validate(X)
-        return self._objective(X, self._rng(rng), need_grad=False)[0]
-
-    def reconstruction_error(self, X, rng=None) -> float:
-        """The reconstruction loss alone, in evaluation mode (no penalty, no dropout)."""
-        X = self.validate(X)
-        return self.loss_fn.value(X, self.reconstruct(X, rng))
-
-    def _objective(self, X, rng, need_grad):
-        """Forward pass, ``E`` = reconstruction + penalties and, when ``need_grad``, the
-        output error ``δ_out``, the hidden penalties by layer and the weight penalties'
-        gradients."""
-        self._decode(self._encode(X, rng, training=True))
-        E, dA = self._output_error(X, need_grad)
-        terms = {"reconstruction": E}
-        extras = {}
-        for r in self._regs(HiddenPenalty):
-            i = r.layer_index(self)
-            layer = self.encoder[i]
-            c = layer.cache
-            p = self._penalty(r, LayerView(c["X"], c["A"], c["H"], layer.W, layer.activation),
-                              need_grad)
-            terms[r.name] = p.value
-            extras.setdefault(i, []).append(p)
-        wgrads = []
-        for r in self._regs(WeightPenalty):
-            v, g = r.penalty(self.params, [k for k in self.params if k.endswith(".W")], need_grad)
-            terms[r.name] = v
-            wgrads.append(g)
-        E = float(sum(terms.values()))
-        self.cache.update(terms=terms, E=E)
-        return E, dA, extras, wgrads
-
-    def _backward(self, dA, extras, wgrads):
-        """Backprop from ``δ_out``: the decoder from the output down, then each encoder
-        layer from the code down, with its mask and its penalties; returns the grads."""
-        d = self.decoder[-1].backward_delta(dA)
-        for layer in reversed(self.decoder[:-1]):
-            d = layer.backward(d)
-        for i in reversed(range(len(self.encoder))):
-            layer = self.encoder[i]
-            pens = extras.get(i, [])
-            for p in pens:                         # a penalty on h adds ∂Ω/∂h
-                if p.dZ is not None:
-                    d = d + p.dZ
-            layer.cache["dH"] = d
-            if layer.cache["M"] is not None:       # the error passes through the kept units
-                d = d * layer.cache["M"]
-            dA_i = layer.delta(d)                  # δ = ∂E/∂h ⊙ f'(a)
-            for p in pens:                         # a penalty on a adds ∂Ω/∂a
-                if p.dA is not None:
-                    dA_i = dA_i + p.dA
-            d = layer.backward_delta(dA_i, need_dX=i > 0)
-            for p in pens:                         # a penalty on W adds ∂Ω/∂W
-                if p.dW is not None:
-                    layer.grads["W"] = layer.grads["W"] + p.dW
-        grads = self._collect_grads()
-        if self.tied:                              # W' = Wᵀ: dec{i}'s ∂E/∂W' adds, transposed
-            L = len(self.encoder)
-            for i, layer in enumerate(self.decoder):
-                key = f"enc{L - 1 - i}.W"
-                grads[key] = grads[key] + layer.grads["W"].T
-        for g in wgrads:
-            for k, v in g.items():
-                grads[k] = grads[k] + v
-        return grads

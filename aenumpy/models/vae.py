@@ -219,7 +219,7 @@ class VariationalAutoencoder(Model):
     def _heads_backward(self, dmu, dlv):
         """Backward of the heads: their gradients, and ``∂E/∂h = ∂E/∂μ W_μ + ∂E/∂log σ² W_logvar``,
         the sum of both heads' contributions."""
-        return self.mu_head.backward_delta(dmu) + self.logvar_head.backward_delta(dlv)
+        return self.mu_head.backward(None, dA=dmu) + self.logvar_head.backward(None, dA=dlv)
 
     def _decode(self, Z):
         """Decoder forward; returns the output layer's value (x̂ or μ_x) and, if
@@ -322,9 +322,9 @@ class VariationalAutoencoder(Model):
         c = self.cache
         B = c["x"].shape[0]
         w = c["kl_weight"]
-        d = self.out.backward_delta(c["dA_out"])
+        d = self.out.backward(None, dA=c["dA_out"])
         if self.out_logvar is not None:
-            d = d + self.out_logvar.backward_delta(c["dA_out_logvar"])
+            d = d + self.out_logvar.backward(None, dA=c["dA_out_logvar"])
         for layer in reversed(self.decoder):
             d = layer.backward(d)
         dz = d

@@ -49,7 +49,10 @@ class Contractive(HiddenPenalty):
 
     def bind(self, model):
         i = self.layer_index(model)
-        act = model.encoder[i].activation
+        act = model.activation_of(i)
+        if not hasattr(model.encoder[i], "W") or act is None:
+            raise ValueError(f"Contractive needs a dense encoder layer (h = f(Wx + b)); enc{i} "
+                             f"is {type(model.encoder[i]).__name__}")
         a = np.zeros((1, 1))
         try:
             act.grad2(a, np.asarray(act(a), dtype=np.float64))

@@ -56,11 +56,12 @@ class KLSparsity(HiddenPenalty):
 
     def bind(self, model):
         i = self.layer_index(model)
-        act = model.encoder[i].activation
-        if act.name != "sigmoid":
+        act = model.activation_of(i)
+        if getattr(act, "name", None) != "sigmoid":
             raise ValueError(
                 f"KLSparsity needs hidden units in (0, 1) (ρ̂ is the mean activation, a "
-                f"probability): encoder layer enc{i} has activation {act.name!r}; use "
+                f"probability): encoder layer enc{i} has activation "
+                f"{getattr(act, 'name', None)!r}; use "
                 f"activation='sigmoid', or L1Activity for other activations")
 
     def rho_hat(self, Z):

@@ -89,7 +89,7 @@ class TopK(HiddenMask):
 
     def bind(self, model):
         i = self.layer_index(model)
-        n = model.encoder[i].n_out
+        n = model.units_of(i)
         for name, v in (("k", self.k), ("k_start", self.k_start)):
             if v is not None and not 1 <= v <= n:
                 raise ValueError(f"TopK: {name} must be in 1..{n} (the size of encoder layer "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .._validate import check_int, check_model
 from .autoencoder import trace_autoencoder
+from .conv import trace_conv
 from .record import SUB, Trace
 from .vae import trace_vae
 
@@ -26,4 +27,6 @@ def trace(model, X, seed=0, eps=None):
     check_int("seed", seed, 0)
     if model.kind == "vae":
         return trace_vae(model, X, seed=seed, eps=eps)
+    if model.kind == "conv":
+        return trace_conv(model, X, seed=seed)
     return trace_autoencoder(model, X, seed=seed)

@@ -38,14 +38,14 @@ class Trace:
         return any(name in (e[0], e[1]) for e in self.entries)
 
     def __str__(self, max_values=6):
-        lines = [self.title, f"{'symbol':<22}{'key':<22}{'shape':<12}values"]
+        lines = [self.title, f"{'symbol':<22}{'key':<22}{'shape':<14}values"]
         lines.append("-" * 100)
         for key, sym, val, note in self.entries:
             flat = val.reshape(-1)
             shown = " ".join(f"{v: .4f}" for v in flat[:max_values])
             if flat.size > max_values:
                 shown += f" … ({flat.size} values)"
-            lines.append(f"{sym:<22}{key:<22}{str(val.shape):<12}{shown}{'  ' + note if note else ''}")
+            lines.append(f"{sym:<22}{key:<22}{str(val.shape):<14}{shown}{'  ' + note if note else ''}")
         return "\n".join(lines)
 
     __repr__ = __str__
