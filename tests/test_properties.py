@@ -42,7 +42,7 @@ def arrays(draw, dtype, shape, lo=-60.0, hi=60.0):
 
 #: the public functions of the speed backend's modules that are not kernels (helpers,
 #: switches, NumPy references of the fast noise)
-NOT_KERNELS = {"activation.code_of", "blas.matmul_small", "dense.make_fast",
+NOT_KERNELS = {"activation.code_of", "dense.make_fast", "models.work",
                "noise.n_uniforms", "noise.n_words", "noise.uniforms_ref", "noise.box_muller_ref",
                "noise.add_gaussian_ref", "openblas.find_openblas", "openblas.split_blas",
                "openblas.use_split", "_jit.kernel_threads", "_jit.jit",
