@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
+from .backend import teaching_class
 from ._validate import (check_dtype, check_int, check_layer_input, check_name, check_rng,
                         check_upstream)
 
@@ -56,7 +57,7 @@ class Layer:
 
     def config(self) -> dict:
         """``{"name": <class>, **get_config()}``, what :func:`from_config` takes."""
-        return {"layer": type(self).__name__, **self.get_config()}
+        return {"layer": teaching_class(type(self)).__name__, **self.get_config()}
 
     _args: tuple = ()
 

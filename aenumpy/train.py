@@ -62,6 +62,18 @@ def _snapshot(model, optimizer, into=None):
             {k: np.array(v, copy=True) for k, v in sd.items()})
 
 
+def validation_loss(model, X, batch_size, rng):
+    """The objective on X as fit reports the training loss: the mean over minibatches of
+    ``batch_size`` rows (in order) of each batch's objective, weighted by its size. (A
+    penalty on batch statistics, such as KL sparsity's ρ̂, sees batches as in training;
+    and a whole test set never goes through a convolutional model at once.)"""
+    total = 0.0
+    for i in range(0, len(X), batch_size):
+        xb = X[i:i + batch_size]
+        total += model.loss(xb, rng=rng, checked=True) * len(xb)
+    return total / len(X)
+
+
 def gather_rows(X, idx, out):
     """The minibatch ``out = X[idx]``: rows of the data set copied into a batch buffer."""
     return np.take(X, idx, axis=0, out=out)
@@ -114,7 +126,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     X : training data ``(N, n_in)``; checked once here (shape, NaN/inf, range).
     epochs, batch_size : as usual; the last batch of an epoch may be short.
     optimizer : an :mod:`aenumpy.optim` optimizer (default ``Adam(lr=1e-3)``).
-    X_val : optional validation data; its objective is computed after each epoch
+    X_val : optional validation data; its objective is computed after each epoch as the
+        training loss is (the mean over minibatches of ``batch_size`` of the batch objective),
         with a fixed noise seed so epochs are comparable.
     seed : seeds the shuffling and every noise draw of the run: same seed, same numbers.
     progress : show a tqdm progress bar.
@@ -219,8 +232,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                 bar.close()
         history["loss"].append(total / max(count, 1))
         if X_val is not None:
-            history["val_loss"].append(model.loss(X_val, rng=np.random.default_rng([seed, 7]),
-                                                  checked=True))
+            history["val_loss"].append(validation_loss(model, X_val, batch_size,
+                                                       np.random.default_rng([seed, 7])))
         history["seconds"].append(time.perf_counter() - t0)
         if progress:
             val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""

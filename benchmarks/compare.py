@@ -30,7 +30,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep"]
+VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep", "conv",
+            "convt"]
+#: GFLOP of one training step (batch 128) of the convolutional variants: forward, weight
+#: gradient, and input gradient of every layer but the first. Their floor is this
+#: arithmetic at the machine's 1024³ sgemm rate (``gemm-peak``), not a GEMM list.
+CONV_GFLOP_PER_STEP = {"conv": 0.49, "convt": 0.12}
 
 
 def run_json(cmd, timeout):
@@ -130,12 +135,16 @@ def main():
             jobs = [("aenumpy", [a.python, str(ROOT / "benchmarks" / "train_speed.py"),
                                  "--variant", v] + common),
                     ("torch-eager", [a.peer_python, str(peer), "--variant", v] + common)]
-            if not a.no_floor:
+            if not a.no_floor and v in CONV_GFLOP_PER_STEP:
+                jobs.append(("gemm-floor", [a.python, str(floor), "--variant", "basic",
+                                            "--threads", str(a.threads), "--n", "128",
+                                            "--repeats", "1"]))
+            elif not a.no_floor:
                 jobs.append(("gemm-floor", [a.python, str(floor), "--variant", v, "--threads",
                                             str(a.threads), "--n", str(a.n), "--repeats",
                                             str(a.floor_repeats), "--no-peak"]))
             for kind, cmd in jobs:
-                for r in run_json(cmd, a.timeout):
+                for r in arithmetic_limit(run_json(cmd, a.timeout), v, a.n):
                     r["round"] = rnd
                     r["run"] = run
                     r.setdefault("impl", kind)
@@ -155,6 +164,19 @@ def main():
     if a.by_spell:
         spells(a.variants, recs)
     return 0
+
+
+def arithmetic_limit(recs, variant, n):
+    """For a convolutional variant, the floor's records become one: the epoch time of its
+    arithmetic (``CONV_GFLOP_PER_STEP`` × steps) at the ``gemm-peak`` rate of that round."""
+    if variant not in CONV_GFLOP_PER_STEP:
+        return recs
+    peak = [r for r in recs if r.get("impl") == "gemm-peak" and r.get("gflops")]
+    if not peak:
+        return [r for r in recs if r.get("error")]
+    gflop = CONV_GFLOP_PER_STEP[variant] * n / 128
+    return [{"impl": "gemm-floor", "variant": variant, "epoch_s": round(gflop / peak[0]["gflops"], 4),
+             "gflops": peak[0]["gflops"], "kind": "arithmetic limit at the 1024³ sgemm rate"}]
 
 
 def _round(r):

@@ -57,7 +57,8 @@ import struct  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep"]
+VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep", "conv",
+            "convt"]
 D_IN = 784
 BATCH = 128
 
@@ -130,7 +131,28 @@ def build(variant, seed):
                                          dtype="float32")
     if variant == "deep":
         return ae.Autoencoder(hidden=[512, 256, 64], **kw)
+    if variant in ("conv", "convt"):
+        return ae.ConvAutoencoder(*conv_layers(variant), input_shape=(1, 28, 28), loss="bce",
+                                  seed=seed, dtype="float32")
     raise ValueError(variant)
+
+
+def conv_layers(variant):
+    """The spec's convolutional autoencoders: ``conv`` (3×3 convolutions, 2×2 max pooling,
+    nearest upsampling) and ``convt`` (strided convolutions, transposed convolutions)."""
+    import aenumpy as ae
+
+    L = ae.layers
+    if variant == "conv":
+        return ([L.Conv2D(1, 16, 3, padding=1, activation="relu"), L.MaxPool2D(2),
+                 L.Conv2D(16, 8, 3, padding=1, activation="relu"), L.MaxPool2D(2)],
+                [L.Upsample2D(2), L.Conv2D(8, 16, 3, padding=1, activation="relu"),
+                 L.Upsample2D(2), L.Conv2D(16, 1, 3, padding=1, activation="sigmoid")])
+    return ([L.Conv2D(1, 16, 3, stride=2, padding=1, activation="relu"),
+             L.Conv2D(16, 8, 3, stride=2, padding=1, activation="relu")],
+            [L.ConvTranspose2D(8, 16, 3, stride=2, padding=1, output_padding=1, activation="relu"),
+             L.ConvTranspose2D(16, 1, 3, stride=2, padding=1, output_padding=1,
+                               activation="sigmoid")])
 
 
 def batch_indices(n, seed):

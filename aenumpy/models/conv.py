@@ -204,9 +204,18 @@ class ConvAutoencoder(AutoencoderBase):
                              f"{tuple(shape)}")
         return check_data(X, d, self.dtype, name, unit, why)
 
+    #: images per forward pass in evaluation (encode, decode, reconstruct): the feature
+    #: maps of a whole test set at once would take gigabytes
+    EVAL_BATCH = 500
+
     def images(self, X):
         """``X`` as images ``(B, *input_shape)`` (a view of flat rows)."""
         return X.reshape((len(X),) + self.input_shape)
+
+    def _in_batches(self, f, X):
+        """``f`` on :attr:`EVAL_BATCH` rows of X at a time, the results stacked."""
+        n = self.EVAL_BATCH
+        return np.concatenate([f(X[i:i + n]) for i in range(0, len(X), n)])
 
     def _encode(self, X, rng, training):
         return super()._encode(self.images(X), rng, training)
@@ -215,7 +224,8 @@ class ConvAutoencoder(AutoencoderBase):
         """The code of each image (evaluation mode), shaped ``(B, *code_shape)`` for images
         and ``(B, units)`` for flat rows."""
         X = self.validate(X, targets=False)
-        Z = self._encode(X, self._rng(rng), training=False)
+        rng = self._rng(rng)
+        Z = self._in_batches(lambda x: self._encode(x, rng, training=False), X)
         return Z if X.ndim > 2 else rows(Z)
 
     def decode(self, Z):
@@ -227,11 +237,12 @@ class ConvAutoencoder(AutoencoderBase):
             raise ValueError(f"Z must be codes (batch, {', '.join(map(str, self.code_shape))}) or "
                              f"flat codes (batch, {units}), got shape {tuple(shape)}")
         Zr = check_data(np.reshape(Z, (shape[0], -1)) if coded else Z, units, self.dtype, "Z")
-        Xh = self._decode(Zr.reshape((len(Zr),) + self.code_shape))
+        Xh = self._in_batches(self._decode, Zr.reshape((len(Zr),) + self.code_shape))
         return Xh if coded else rows(Xh)
 
     def reconstruct(self, X, rng=None):
         """``x̂ = decode(encode(x))`` in evaluation mode, in the form X came in."""
         X = self.validate(X, targets=False)
-        Xh = self._decode(self._encode(X, self._rng(rng), training=False))
+        rng = self._rng(rng)
+        Xh = self._in_batches(lambda x: self._decode(self._encode(x, rng, training=False)), X)
         return Xh if X.ndim > 2 else rows(Xh)

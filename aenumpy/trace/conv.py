@@ -16,7 +16,8 @@ _OPS = {"MaxPool2D": "maxpool", "Upsample2D": "up", "Flatten": "flatten", "Resha
 
 
 def _symbols(model):
-    """``(pre-activation, output, W, b)`` symbols of every layer, by name."""
+    """``(pre-activation, output, W, b)`` symbols of every layer, by name; for a layer
+    without weights ``(None, output, what it computes, None)``."""
     sym, n_enc = {}, len(model.encoder)
     names = ["x"] + [("z" if i == n_enc - 1 else f"h{i + 1}".translate(SUB)) for i in range(n_enc)]
     names += [("x̂" if j == len(model.decoder) - 1 else f"g{j + 1}".translate(SUB))
@@ -29,8 +30,7 @@ def _symbols(model):
                   " ⋆ " if isinstance(layer, Conv2D) else "")
             sym[layer.name] = (f"W{n}{op}{inp} + b{n}", out, f"W{n}", f"b{n}")
         else:
-            sym[layer.name] = (None, f"{out} = {_OPS.get(type(layer).__name__, 'f')}({inp})",
-                               None, None)
+            sym[layer.name] = (None, out, f"{_OPS.get(type(layer).__name__, 'f')}({inp})", None)
     return sym
 
 
@@ -50,7 +50,7 @@ def trace_conv(model, X, seed=0):
         if a_sym is not None:
             t.add(f"{layer.name}.a", a_sym, layer.cache["A"])
         t.add(f"{layer.name}.z", z_sym, layer.cache["Z"],
-              getattr(getattr(layer, "activation", None), "name", type(layer).__name__))
+              layer.activation.name if a_sym is not None else sym[layer.name][2])
         if layer.cache.get("M") is not None:
             t.add(f"{layer.name}.mask", f"mask({z_sym})", layer.cache["M"])
             t.add(f"{layer.name}.h", f"{z_sym} ⊙ mask", layer.cache["H"])
@@ -63,7 +63,6 @@ def trace_conv(model, X, seed=0):
                                               xhat.reshape(len(X), -1)).reshape(xhat.shape))
     for layer in reversed(m.layers):
         a_sym, z_sym, W_sym, b_sym = sym[layer.name]
-        z_sym = z_sym.split(" = ")[0]
         dz = layer.cache.get("dH", layer.cache.get("dZ"))
         if layer is not out and dz is not None:
             t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", dz)
