@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .record import SUB, Trace
+from .record import SUB, Trace, add_mask, add_terms
 
 
 def _symbols(model):
@@ -51,12 +51,8 @@ def trace_autoencoder(model, X, seed=0):
         a_sym, z_sym = sym[layer.name][:2]
         t.add(f"{layer.name}.a", a_sym, layer.cache["A"])
         t.add(f"{layer.name}.z", z_sym, layer.cache["Z"], layer.activation.name)
-        if layer.cache.get("M") is not None:
-            t.add(f"{layer.name}.mask", f"mask({z_sym})", layer.cache["M"])
-            t.add(f"{layer.name}.h", f"{z_sym} ⊙ mask", layer.cache["H"])
-    for name, v in m.cache["terms"].items():
-        t.add(f"E.{name}", f"E_{name}", v)
-    t.add("E", "E", E, "total loss")
+        add_mask(t, layer, z_sym)
+    add_terms(t, m.cache["terms"], E)
     out = m.decoder[-1]
     t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X, out.cache["Z"]))
     for layer in reversed(m.decoder + m.encoder):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Conv2D, ConvTranspose2D, Dense
-from .record import SUB, Trace
+from .record import SUB, Trace, add_mask, add_terms
 
 _OPS = {"MaxPool2D": "maxpool", "Upsample2D": "up", "Flatten": "flatten", "Reshape": "reshape"}
 
@@ -51,12 +51,8 @@ def trace_conv(model, X, seed=0):
             t.add(f"{layer.name}.a", a_sym, layer.cache["A"])
         t.add(f"{layer.name}.z", z_sym, layer.cache["Z"],
               layer.activation.name if a_sym is not None else sym[layer.name][2])
-        if layer.cache.get("M") is not None:
-            t.add(f"{layer.name}.mask", f"mask({z_sym})", layer.cache["M"])
-            t.add(f"{layer.name}.h", f"{z_sym} ⊙ mask", layer.cache["H"])
-    for name, v in m.cache["terms"].items():
-        t.add(f"E.{name}", f"E_{name}", v)
-    t.add("E", "E", E, "total loss")
+        add_mask(t, layer, z_sym)
+    add_terms(t, m.cache["terms"], E)
     out = m.layers[-1]
     xhat = out.cache["Z"]
     t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X.reshape(len(X), -1),

@@ -52,3 +52,17 @@ class Trace:
 
     def _repr_html_(self):
         return "<pre>" + str(self) + "</pre>"
+
+
+def add_mask(t, layer, z_sym):
+    """A hidden layer's mask (dropout, top-k) and its masked output, when it has one."""
+    if layer.cache.get("M") is not None:
+        t.add(f"{layer.name}.mask", f"mask({z_sym})", layer.cache["M"])
+        t.add(f"{layer.name}.h", f"{z_sym} ⊙ mask", layer.cache["H"])
+
+
+def add_terms(t, terms, E):
+    """Each term of the loss (reconstruction, each penalty) and their sum E."""
+    for name, v in terms.items():
+        t.add(f"E.{name}", f"E_{name}", v)
+    t.add("E", "E", E, "total loss")
