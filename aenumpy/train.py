@@ -23,6 +23,7 @@ from . import io as _io
 from . import optim as optim_mod
 from .fast.gather import gather_rows
 from .fast.optim import all_finite
+from .monitor import Monitor, per_epoch
 from ._validate import check_fit_args, check_int
 
 
@@ -32,12 +33,17 @@ class TrainingDiverged(RuntimeWarning):
 
 class History(dict):
     """Per-epoch record: ``loss`` (mean training objective), ``val_loss``,
-    ``seconds``; plus ``stopped_early`` and ``message``. A dict of lists."""
+    ``seconds``; plus ``stopped_early`` and ``message``. A dict of lists. With
+    ``fit(..., monitor=True)`` also ``grad_norm``, ``update_ratio`` and
+    ``activations`` (see :mod:`aenumpy.monitor`)."""
 
     def __init__(self):
         super().__init__(loss=[], val_loss=[], seconds=[])
         self.stopped_early = False
         self.message = ""
+
+    def __setitem__(self, key, value):  # a monitored record read back from JSON indexes by name
+        super().__setitem__(key, per_epoch(key, value))
 
     @property
     def epochs(self):
@@ -93,7 +99,8 @@ def _restore(model, optimizer, snap):
 
 def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         progress=True, shuffle=True, snapshot_every=10, explode_factor=1e4, callback=None,
-        history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None):
+        history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None,
+        monitor=False):
     """Train ``model`` on the rows of ``X`` with minibatches.
 
     Parameters
@@ -120,6 +127,10 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         configuration) and optimizer (None: the checkpoint's) continue from it up
         to ``epochs`` in total, bit-identical to a run never interrupted. The
         checkpoint's seed is used.
+    monitor : True (or an :class:`aenumpy.monitor.Monitor`, e.g. ``Monitor(every=1)`` to
+        measure every step) records the training dynamics per epoch in the history:
+        gradient norms, update ratios and activation statistics (see
+        :mod:`aenumpy.monitor`; draw them with :func:`aenumpy.plot.dynamics`).
 
     Returns a :class:`History`. On divergence a :class:`TrainingDiverged`
     warning is issued, ``history.stopped_early`` is True and
@@ -130,6 +141,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     seed = check_int("seed", seed, 0)
     snapshot_every = check_int("snapshot_every", snapshot_every, 1)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
+    monitor = Monitor.of(monitor)
     check_fit_args(model, optimizer, progress=progress, shuffle=shuffle,
                    explode_factor=explode_factor, callback=callback, history=history,
                    start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
@@ -157,6 +169,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         first_loss = resumed["first_loss"]
     regs = getattr(model, "regularizers", [])
     bufs = {}
+    if monitor is not None:
+        monitor.start(model, history)
     for epoch in range(start_epoch, epochs):
         for r in regs:
             r.on_epoch_begin(epoch, epochs)
@@ -190,7 +204,11 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                         f"ten times smaller, or check the data for extreme values.")
                     warnings.warn(history.message, TrainingDiverged, stacklevel=2)
                     return history
+                if monitor is not None:
+                    monitor.before_step(grads)
                 optimizer.step(model.params, grads)
+                if monitor is not None:
+                    monitor.after_step()
                 step += 1
                 if step % snapshot_every == 0:
                     snap, spare = _snapshot(model, optimizer, into=spare), snap
@@ -208,6 +226,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         if X_val is not None:
             history["val_loss"].append(model._objective_value(X_val, np.random.default_rng([seed, 7])))
         history["seconds"].append(time.perf_counter() - t0)
+        if monitor is not None:
+            monitor.end_epoch()
         if progress:
             val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""
             print(f"epoch {epoch + 1}/{epochs}  loss {history['loss'][-1]:.4f}{val}"
