@@ -225,7 +225,7 @@ class Monitor:
         self.history["update_ratio"].append(
             {k: (s / c if c else None) for k, (s, c) in self._ratio.items()})
         self.history["activations"].append(
-            {name: {s: (None if v is None else v / acc[4]) for s, v in zip(STATS, acc)}
+            {name: {s: (None if v is None else float(v) / acc[4]) for s, v in zip(STATS, acc)}
              for name, acc in self._act.items()})
         self._start_epoch()
 
