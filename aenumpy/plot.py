@@ -49,11 +49,16 @@ def save(fig, path, dpi=100):
     check_has(fig, "savefig", name="fig", what="a matplotlib Figure")
     check_path("path", path)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    _close(fig)
+    return path
+
+
+def _close(fig):
+    """Release ``fig`` from pyplot (if pyplot made it), so it is not shown again."""
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-    return path
 
 
 def _side(n_features):
@@ -895,11 +900,15 @@ def dynamics(hist, title="training dynamics", band=(1e-4, 1e-2)):
     axes[1, 1].set_title("standard deviation of each layer's output", fontsize=13)
     axes[1, 2].set_title("saturated (—, sigmoid/tanh) or dead (- -, ReLU)", fontsize=13)
     axes[1, 2].set_ylim(-0.03, 1.03)
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=11)
         ax.set_xlabel("epoch", fontsize=12)
-    from matplotlib.lines import Line2D
+        ax.set_xlim(0.5, len(ep) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
     handles = [Line2D([], [], color=color[n], lw=3, label=n) for n in layers]
     fig.legend(handles=handles, title="layer", loc="center right", fontsize=12, title_fontsize=12,
