@@ -101,11 +101,11 @@ def activation_stats(Z, activation, scratch=None):
     saturated = dead = None
     if activation in SATURATED:
         low, high = SATURATED[activation]
-        saturated = (np.count_nonzero(np.less(f, low, out=mask))
-                     + np.count_nonzero(np.greater(f, high, out=mask))) / n
+        saturated = int(np.count_nonzero(np.less(f, low, out=mask))
+                        + np.count_nonzero(np.greater(f, high, out=mask))) / n
     if activation == "relu":   # a unit is dead when its largest output over the batch is 0
         top = Z.reshape(Z.shape[0], -1).max(axis=0)
-        dead = np.count_nonzero(top <= 0) / top.size
+        dead = int(np.count_nonzero(top <= 0)) / top.size
     return mean, std, saturated, dead
 
 
