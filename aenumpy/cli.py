@@ -10,8 +10,8 @@
 run is monitored), ``metrics.json`` (configuration, losses per epoch, the
 monitored gradient norms, update ratios and activation statistics, test
 reconstruction error, seconds) and ``model.npz`` (:func:`aenumpy.save`).
-``trace --out DIR`` also writes the step as a picture, ``DIR/trace.png``. A bad option ends with one line on stderr and exit
-status 2, never a traceback.
+``trace --out DIR`` also writes the step as a picture, ``DIR/trace.png``. A bad
+option ends with one line on stderr and exit status 2, never a traceback.
 """
 from __future__ import annotations
 

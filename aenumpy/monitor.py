@@ -1,9 +1,11 @@
-"""Training dynamics: what ``fit(..., monitor=True)`` records about every step.
+"""Training dynamics: what ``fit(..., monitor=True)`` records about the steps of a run.
 
 Three per-epoch records are added to the :class:`aenumpy.train.History`, each a
 :class:`PerEpoch` list with one dict per epoch; indexing it by a name gives that
 name's values over the epochs (``hist["grad_norm"]["enc0.W"]``). Every value is
-the mean over the epoch's steps of a per-step quantity:
+the mean of a per-step quantity over the epoch's measured steps (by default one
+step in ten: the epoch's 1st, 11th, 21st, …; ``Monitor(every=1)`` measures them
+all, see :class:`Monitor`):
 
 * ``grad_norm[θ]``: ``‖∂E/∂θ‖_F``, for every parameter θ (the keys of
   ``model.params``), from the gradient the optimizer is given;
@@ -121,7 +123,7 @@ def _ones(n, dtype):
 STATS = ("mean", "std", "saturated", "dead")
 
 #: by default the monitor measures one step in EVERY (see :class:`Monitor`)
-EVERY = 8
+EVERY = 10
 
 
 class Monitor:

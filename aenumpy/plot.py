@@ -17,7 +17,9 @@ scale symmetric about 0, so that white means 0.
 from __future__ import annotations
 
 import math
+import re
 import sys
+import textwrap
 from statistics import NormalDist
 
 import numpy as np
@@ -528,9 +530,8 @@ class _Cell:
 
 
 def _trace_cells(t):
-    """The columns of the picture from the trace's keys (see :func:`trace`)."""
-    import re
-
+    """The columns of the picture from the trace's keys (see :func:`trace`), and the
+    index of the code's column (where a long chain wraps)."""
     keys = t.keys()
     if "E" not in keys:
         raise ValueError("the trace has no 'E' entry (the loss); make it with ae.trace(model, X[:1])")
@@ -734,14 +735,15 @@ def trace(t, title=None, weights=True, max_cols=7):
     themselves (:func:`filters` draws those).
 
     Each quantity of the first sample is a small heatmap titled with its symbol, its
-    shape below: a vector of d values as one row of numbers (d ≤ 8), a √d × √d image
-    when d is a square (64, 784), else a near-square block; an image batch
-    ``(B, C, H, W)`` as one tile per channel; a weight gradient as its matrix (conv
-    weights: a row of ``k × k`` tiles per output channel). Forward values in [0, 1]
-    are grey on [0, 1]; everything signed is red (> 0) / blue (< 0) on a scale
-    symmetric about 0, its bound written as ``±m`` under the panel, so the sizes of
-    the gradients can be compared layer by layer. Long chains wrap after the code,
-    at most ``max_cols`` columns to a band.
+    shape below: a vector of d values as a √d × √d image when d is a square (64,
+    784), else a near-square block (one row up to 4 values; up to 8 values are
+    written in); an image batch ``(B, C, H, W)`` as one tile per channel; a weight
+    gradient as its matrix (conv weights: a row of ``k × k`` tiles per output
+    channel). The input x, x̃ and sigmoid outputs are grey on [0, 1]; everything
+    else is red (> 0) / blue (< 0) on a scale symmetric about 0, its bound written
+    as ``±m`` under the panel, so the sizes of the gradients can be compared layer
+    by layer. Long chains wrap after the code, at most ``max_cols`` columns to a
+    band.
     """
     from .trace import Trace
 
@@ -763,8 +765,6 @@ def trace(t, title=None, weights=True, max_cols=7):
     ncols = max(len(b) for b in bands)
     col_w, row_h, left = 2.05, 2.0, 1.25
     width = left + ncols * col_w + 0.2
-    import textwrap
-
     B = np.shape(t["x"])[0] if "x" in t and np.ndim(t["x"]) > 1 else 1
     head = textwrap.fill(title or t.title + ("" if B == 1 else f" (drawn: the first of {B} samples)"),
                          int(width * 72 / (0.55 * 14)))
@@ -791,7 +791,16 @@ def trace(t, title=None, weights=True, max_cols=7):
                         "w": ("weight gradients\n∂E/∂W", _BACKWARD)}[kind]
         fig.text(0.3 / W, (y.y0 + y.y1) / 2, label, ha="center", va="center", fontsize=13,
                  color=color, fontweight="bold", rotation=90)
-    for b, band in enumerate(bands):                      # arrows within each band
+    _chain_arrows(fig, t, cells, bands, boxes, e_bottom)
+    fig.suptitle(head, fontsize=14, y=1 - 0.15 / H, va="top")
+    return fig
+
+
+def _chain_arrows(fig, t, cells, bands, boxes, e_bottom):
+    """The arrows of :func:`trace`: forward left to right and backward right to left in
+    each band, into a band from the one above, and from E down to ∂E/∂x̂."""
+    W, H = fig.get_size_inches()
+    for b, band in enumerate(bands):
         fwd = [c for c in band if (c, "fwd") in boxes]
         for c0, c1 in zip(fwd, fwd[1:]):
             a, z = boxes[c0, "fwd"], boxes[c1, "fwd"]
@@ -813,13 +822,10 @@ def trace(t, title=None, weights=True, max_cols=7):
             fig.text(a[1] + 0.25 / W, a[2] + 0.08 / H, "from\nbelow", ha="center", va="bottom",
                      fontsize=10, color=_BACKWARD)
     last = len(cells) - 1                                 # E starts the backward pass
-    out = max(c for c in range(last) if (c, "bwd") in boxes) if any(
-        k == "bwd" for _, k in boxes) else None
-    if out is not None and (last, "fwd") in boxes:
-        e, o = boxes[last, "fwd"], boxes[out, "bwd"]
+    outs = [c for c in range(last) if (c, "bwd") in boxes]
+    if outs:
+        e, o = boxes[last, "fwd"], boxes[outs[-1], "bwd"]
         _arrow(fig, ((e[0] + e[1]) / 2, e_bottom), (o[1], o[2]), _BACKWARD, rad=-0.25)
-    fig.suptitle(head, fontsize=14, y=1 - 0.15 / H, va="top")
-    return fig
 
 
 # ------------------------------------------------------------ the dynamics of a run
@@ -831,7 +837,7 @@ def _layer_colors(names):
 
 
 def _series(values):
-    """Per-epoch values with None (not recorded) and non-positive ones as NaN."""
+    """Per-epoch values as floats, None (not recorded) as NaN."""
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 

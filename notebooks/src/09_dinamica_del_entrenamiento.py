@@ -208,7 +208,7 @@ if HAS_WIDGETS:
 #   del gradiente, ¿se nota en las razones de actualización de las primeras capas?
 # * Prueba `activation="tanh"`: su derivada en 0 vale 1, no $\tfrac14$.
 # * `monitor=ae.monitor.Monitor(every=1)` mide todos los pasos (por defecto se mide uno de
-#   cada ocho: medir cuesta).
+#   cada diez: medir cuesta).
 
 # %%
 print(f"Cuaderno ejecutado en {time.perf_counter() - T0:.0f} s")
