@@ -141,6 +141,8 @@ def vae_latent(vae, z1, z2, X=None, y=None, max_points=2000):
         raise ValueError(f"explore.vae_latent needs a 2-D latent space (n_latent=2), this VAE has "
                          f"n_latent={vae.n_latent}")
     z = np.array([[_number("z1", z1), _number("z2", z2)]])
+    if y is not None and X is None:
+        raise ValueError("y are the labels of the rows of X: give X too")
     fig = plot._figure((11.0, 5.2))
     ax, im = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
     if X is not None:
@@ -193,14 +195,13 @@ def learning_rate(X, lr, epochs=5, hidden=(32,), activation="sigmoid", optimizer
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     X = plot._as_batch(X)
-    model = ae.Autoencoder(X.shape[1], list(hidden) if not isinstance(hidden, int) else [hidden],
-                           activation=activation, seed=seed)
+    model = ae.Autoencoder(X.shape[1], hidden, activation=activation, seed=seed)
     opt = ae.optim.SGD(lr=lr) if optimizer == "sgd" else ae.optim.Adam(lr=lr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ae.TrainingDiverged)
         hist = ae.fit(model, X, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed,
                       progress=False, monitor=ae.monitor.Monitor(every=1))
-    title = f"{optimizer.upper() if optimizer == 'sgd' else 'Adam'}, learning rate η = {lr:g}: {model!r}"
+    title = f"{'SGD' if optimizer == 'sgd' else 'Adam'}, learning rate η = {lr:g}: {model!r}"
     if hist.epochs == 0:
         fig = plot._figure((9.0, 2.5))
         fig.text(0.5, 0.5, f"{title}\n\n{hist.message}", ha="center", va="center", fontsize=12,

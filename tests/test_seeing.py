@@ -356,6 +356,7 @@ def test_learning_rate_explorer_draws_a_run_that_diverges_at_once(digits, monkey
     (lambda m, v, X: explore.vae_latent(ae.VariationalAutoencoder(64, [8], 3, seed=0), 0, 0),
      ValueError, "n_latent=2"),
     (lambda m, v, X: explore.vae_latent(v, 0, 0, X[:10], np.arange(3)), ValueError, "labels"),
+    (lambda m, v, X: explore.vae_latent(v, 0, 0, y=np.arange(3)), ValueError, "give X too"),
     (lambda m, v, X: explore.learning_rate(X, 0.0), ValueError, "lr must be a finite number > 0"),
     (lambda m, v, X: explore.learning_rate(X, 0.1, optimizer="rmsprop"), ValueError, "'sgd' or"),
 ])
