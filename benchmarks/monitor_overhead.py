@@ -6,6 +6,8 @@ training set, ``--mnist-rows``), and the digits model of the command line
 with and without the monitor alternate (``--repeats`` pairs, after one warm-up
 pair), each a fresh model with the same seed, and the ratio of the fastest times
 (time inside fit, the sum of its epoch times) is printed, and that of the medians.
+Then, less disturbed by other work on the machine (both shares of one run), the
+time spent inside the monitor's calls over the rest of fit's time.
 
     AENUMPY_DATA=/path/to/data python benchmarks/monitor_overhead.py [--every 1 4 8]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import aenumpy as ae
 from aenumpy.monitor import Monitor
@@ -25,6 +28,22 @@ def timed(make, X, batch, epochs, monitor):
     return sum(hist["seconds"])
 
 
+class TimedMonitor(Monitor):
+    """A Monitor that also adds up the seconds spent in its own calls."""
+
+    seconds = 0.0
+
+    def before_step(self, grads):
+        t0 = time.perf_counter()
+        super().before_step(grads)
+        self.seconds += time.perf_counter() - t0
+
+    def after_step(self):
+        t0 = time.perf_counter()
+        super().after_step()
+        self.seconds += time.perf_counter() - t0
+
+
 def compare(name, make, X, batch, epochs, repeats, every=None):
     """Alternate runs off/on; print the fastest times, and the ratio on/off of the fastest
     (the least disturbed by other work on the machine) and of the medians."""
@@ -35,11 +54,17 @@ def compare(name, make, X, batch, epochs, repeats, every=None):
     for _ in range(repeats):
         off.append(timed(make, X, batch, epochs, False))
         on.append(timed(make, X, batch, epochs, monitor))
+    inside = []                                   # the monitor's own share of a run
+    for _ in range(repeats):
+        mon = TimedMonitor(every=monitor.every)
+        total = timed(make, X, batch, epochs, mon)
+        inside.append(mon.seconds / (total - mon.seconds))
     steps = epochs * -(-len(X) // batch)
     best = min(on) / min(off)
     print(f"{name}, {monitor!r}: {steps} steps; fastest off {1e6 * min(off) / steps:.0f} µs, "
           f"on {1e6 * min(on) / steps:.0f} µs a step; on/off {best:.3f} (fastest), "
-          f"{statistics.median(on) / statistics.median(off):.3f} (medians)")
+          f"{statistics.median(on) / statistics.median(off):.3f} (medians); time in the "
+          f"monitor's calls / the rest of fit: {statistics.median(inside):.3f} (median)")
     return best
 
 
