@@ -6,10 +6,12 @@
     aenumpy trace [options]       the step-by-step table of one sample
 
 ``train`` writes into a run folder (``runs/<model>-<dataset>-<timestamp>/`` or
-``--out``): the figures of :mod:`aenumpy.plot`, ``metrics.json`` (configuration,
-losses per epoch, test reconstruction error, seconds) and ``model.npz``
-(:func:`aenumpy.save`). A bad option ends with one line on stderr and exit
-status 2, never a traceback.
+``--out``): the figures of :mod:`aenumpy.plot` (``dynamics.png`` among them: the
+run is monitored), ``metrics.json`` (configuration, losses per epoch, the
+monitored gradient norms, update ratios and activation statistics, test
+reconstruction error, seconds) and ``model.npz`` (:func:`aenumpy.save`).
+``trace --out DIR`` also writes the step as a picture, ``DIR/trace.png``. A bad
+option ends with one line on stderr and exit status 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -182,6 +184,7 @@ def build_parser():
                    help="which test image (default 0)")
     r.add_argument("--seed", type=int, default=0, help="seeds the weights and the noise")
     r.add_argument("--load", metavar="MODEL.npz", help="trace a saved (trained) model instead")
+    r.add_argument("--out", metavar="DIR", help="also draw the step as a picture, DIR/trace.png")
     r.set_defaults(func=cmd_trace)
     return p
 
@@ -355,6 +358,7 @@ def _test_errors(model, Xte, seed):
 def write_figures(model, hist, Xte, yte, out, args):
     """Every figure that fits the model; returns the file names written."""
     from aenumpy import plot
+    from aenumpy.monitor import monitored
     from aenumpy.regularizers import InputCorruption
 
     rng_seed = args.seed
@@ -362,6 +366,8 @@ def write_figures(model, hist, Xte, yte, out, args):
             ("filters.png", lambda: plot.filters(model, "enc0", n=64)),
             ("latent_space.png", lambda: plot.latent_space(model, Xte, yte)),
             ("history.png", lambda: plot.history(hist))]
+    if monitored(hist):
+        figs.append(("dynamics.png", lambda: plot.dynamics(hist)))
     for r in getattr(model, "regularizers", []):
         if isinstance(r, InputCorruption):
             figs.append(("denoising.png", lambda r=r: plot.denoising(
@@ -403,7 +409,7 @@ def cmd_train(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ae.TrainingDiverged)
         hist = ae.fit(model, Xtr, epochs=epochs, batch_size=batch, optimizer=optimizer,
-                      X_val=Xte, seed=args.seed, progress=not args.quiet)
+                      X_val=Xte, seed=args.seed, progress=not args.quiet, monitor=True)
     for w in caught:
         if issubclass(w.category, ae.TrainingDiverged):
             print(f"aenumpy: warning: {w.message}", file=sys.stderr)
@@ -426,6 +432,7 @@ def cmd_train(args):
         "message": hist.message,
         "version": ae.__version__,
     }
+    metrics.update({k: hist[k] for k in ae.monitor.MONITORED})   # per epoch, see aenumpy.monitor
     metrics.update(_test_errors(model, Xte, args.seed))
     model_path = ae.save(model, os.path.join(out, "model.npz"))
     with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as fh:
@@ -481,7 +488,13 @@ def cmd_trace(args):
     if not 0 <= args.index < len(Xte):
         raise CLIError(f"--index must be between 0 and {len(Xte) - 1} (a test image), "
                        f"got {args.index}")
-    print(ae.trace(model, Xte[args.index:args.index + 1], seed=args.seed))
+    t = ae.trace(model, Xte[args.index:args.index + 1], seed=args.seed)
+    print(t)
+    if args.out:
+        from aenumpy import plot
+
+        path = plot.save(plot.trace(t), os.path.join(_run_dir(args), "trace.png"))
+        print(f"wrote {path}")
     return 0
 
 

@@ -25,6 +25,7 @@ from ._validate import (check_bool, check_callable, check_float, check_int, chec
                         check_path)
 from .backend import routine
 from .history import History
+from .monitor import Monitor
 
 
 class TrainingDiverged(RuntimeWarning):
@@ -117,7 +118,8 @@ def _restore(model, optimizer, snap):
 
 def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         progress=True, shuffle=True, snapshot_every=10, explode_factor=1e4, callback=None,
-        history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None):
+        history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None,
+        monitor=False):
     """Train ``model`` on the rows of ``X`` with minibatches.
 
     Parameters
@@ -145,6 +147,10 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         configuration) and optimizer (None: the checkpoint's) continue from it up
         to ``epochs`` in total, bit-identical to a run never interrupted. The
         checkpoint's seed is used.
+    monitor : True (or an :class:`aenumpy.monitor.Monitor`, e.g. ``Monitor(every=1)`` to
+        measure every step) records the training dynamics per epoch in the history:
+        gradient norms, update ratios and activation statistics (see
+        :mod:`aenumpy.monitor`; draw them with :func:`aenumpy.plot.dynamics`).
 
     Returns a :class:`History`. On divergence a :class:`TrainingDiverged`
     warning is issued, ``history.stopped_early`` is True and
@@ -155,6 +161,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     seed = check_int("seed", seed, 0)
     snapshot_every = check_int("snapshot_every", snapshot_every, 1)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
+    monitor = Monitor.of(monitor)
     _check_args(model, optimizer, progress=progress, shuffle=shuffle,
                    explode_factor=explode_factor, callback=callback, history=history,
                    start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
@@ -183,6 +190,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     regs = getattr(model, "regularizers", [])
     gather, finite = routine("gather_rows", gather_rows), routine("all_finite", all_finite)
     bufs = {}
+    if monitor is not None:
+        monitor.start(model, history)
     for epoch in range(start_epoch, epochs):
         for r in regs:
             r.on_epoch_begin(epoch, epochs)
@@ -216,7 +225,11 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
                         f"ten times smaller, or check the data for extreme values.")
                     warnings.warn(history.message, TrainingDiverged, stacklevel=2)
                     return history
+                if monitor is not None:
+                    monitor.before_step(grads)
                 optimizer.step(model.params, grads)
+                if monitor is not None:
+                    monitor.after_step()
                 step += 1
                 if step % snapshot_every == 0:
                     snap, spare = _snapshot(model, optimizer, into=spare), snap
@@ -235,6 +248,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
             history["val_loss"].append(validation_loss(model, X_val, batch_size,
                                                        np.random.default_rng([seed, 7])))
         history["seconds"].append(time.perf_counter() - t0)
+        if monitor is not None:
+            monitor.end_epoch()
         if progress:
             val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""
             print(f"epoch {epoch + 1}/{epochs}  loss {history['loss'][-1]:.4f}{val}"

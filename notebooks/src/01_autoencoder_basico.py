@@ -142,6 +142,19 @@ for name, mine in [("enc0.W", dW), ("enc0.b", db), ("dec0.W", dW2), ("dec0.b", d
 t = ae.trace(model, x)
 print(t)
 
+# %% [markdown]
+# La misma traza, como imagen: `ae.plot.trace(t)` dibuja la cadena de la lección de izquierda a
+# derecha, $x \to Wx + b \to z \to W'z + b' \to \hat x \to E$. Debajo de cada cantidad está su
+# gradiente $\partial E/\partial\cdot$ (la retropropagación va de derecha a izquierda, empezando
+# en $E$) y, en la tercera fila, $\partial E/\partial W = \delta^\top x$ bajo la capa de cada $W$.
+# Los vectores de 64 valores se dibujan como imágenes de 8×8. En gris, los valores en $[0, 1]$
+# (la imagen, las sigmoides); en rojo (> 0) y azul (< 0), los que tienen signo, con su escala
+# $\pm m$ debajo: así se comparan los tamaños de los gradientes de capa a capa.
+
+# %%
+fig = ae.plot.trace(t)
+plt.show()
+
 # %%
 print("¿la traza coincide con nuestra ∂E/∂W?", np.allclose(t["∂E/∂W"], dW))
 print("¿y con nuestro δ'?                  ", np.allclose(t["∂E/∂(W'z + b')"], delta2))
