@@ -257,6 +257,10 @@ class ImageLayer(Layer):
     #: the rank of one sample the layer takes (3 for ``(C, H, W)``; None: any)
     sample_rank = 3
 
+    def __init__(self, name):
+        super().__init__()
+        self.name = check_name("name", name, "a string such as 'enc0'")
+
     def output_shape(self, input_shape):
         raise NotImplementedError
 
@@ -273,6 +277,13 @@ class ImageLayer(Layer):
         if X.shape[0] == 0:
             raise ValueError(f"{self.name}: X is an empty batch, shape {X.shape}")
         return (X.shape[0], *self.output_shape(X.shape[1:]))
+
+    def upstream(self, dZ, need_dX):
+        """The start of a backward pass: ``dZ`` checked against the last forward's output
+        and kept in the cache; returns ``need_dX`` (whether dX is to be computed)."""
+        check_upstream(self, dZ)
+        self.cache["dZ"] = dZ
+        return need_dX
 
     def _image_shape(self, input_shape, channels=None):
         """``(C, H, W)`` from ``input_shape``; with ``channels``, C must be that many."""
@@ -295,7 +306,7 @@ class ConvLayer(ImageLayer):
 
     def __init__(self, c_in, c_out, kernel_size, stride, padding, output_padding, activation,
                  rng, dtype, name):
-        super().__init__()
+        super().__init__(name)
         kind = type(self).__name__
         self.c_in, self.c_out, self.kernel_size, self.stride = _check_sizes(
             kind, c_in=c_in, c_out=c_out, kernel_size=kernel_size, stride=stride)
@@ -306,7 +317,6 @@ class ConvLayer(ImageLayer):
                              f"({self.stride}), got {self.output_padding}")
         self.dtype = check_dtype(dtype)
         self.activation = activations.get(activation)
-        self.name = check_name("name", name, "a string such as 'enc0'")
         self.init_params(np.random.default_rng(0) if check_rng(rng) is None else rng)
 
     def weight_shape(self):
@@ -483,9 +493,8 @@ class MaxPool2D(ImageLayer):
     """
 
     def __init__(self, size=2, *, name="pool"):
-        super().__init__()
+        super().__init__(name)
         (self.size,) = _check_sizes("MaxPool2D", size=size)
-        self.name = check_name("name", name, "a string such as 'pool0'")
 
     def output_shape(self, input_shape):
         """``(C, H, W)`` → ``(C, ⌊H/size⌋, ⌊W/size⌋)``; the image must hold one window."""
@@ -514,9 +523,7 @@ class MaxPool2D(ImageLayer):
 
     def backward(self, dZ, need_dX=True):
         """``dX`` is 0 but at each window's argmax, which receives that window's ``dZ``."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
-        if not need_dX:
+        if not self.upstream(dZ, need_dX):
             return None
         X, argmax = self.cache["X"], self.cache["argmax"]
         B, C, Ho, Wo = dZ.shape
@@ -548,9 +555,8 @@ class Upsample2D(ImageLayer):
     """
 
     def __init__(self, scale=2, *, name="up"):
-        super().__init__()
+        super().__init__(name)
         (self.scale,) = _check_sizes("Upsample2D", scale=scale)
-        self.name = check_name("name", name, "a string such as 'up0'")
 
     def output_shape(self, input_shape):
         """``(C, H, W)`` → ``(C, H·scale, W·scale)``."""
@@ -566,9 +572,7 @@ class Upsample2D(ImageLayer):
 
     def backward(self, dZ, need_dX=True):
         """The block sums of ``dZ``."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
-        if not need_dX:
+        if not self.upstream(dZ, need_dX):
             return None
         B, C, H, W = self.cache["X"].shape
         s = self.scale
@@ -580,54 +584,9 @@ class Upsample2D(ImageLayer):
         return f"Upsample2D({self.name}: ×{self.scale})"
 
 
-class Flatten(ImageLayer):
-    """``(B, C, H, W)`` → ``(B, C·H·W)``, each image read row by row (C order), so a Dense
-    layer can follow; backward reshapes the gradient back to ``(B, C, H, W)``."""
-
-    def __init__(self, *, name="flatten"):
-        super().__init__()
-        self.name = check_name("name", name, "a string such as 'flatten'")
-
-    def output_shape(self, input_shape):
-        """``(C, H, W)`` → ``(C·H·W,)``."""
-        return (int(np.prod(self._image_shape(input_shape))),)
-
-    def forward(self, X):
-        self.check_input(X)
-        Z = X.reshape(X.shape[0], -1)
-        self.cache = {"X": X, "Z": Z}
-        return Z
-
-    def backward(self, dZ, need_dX=True):
-        check_upstream(self, dZ)
-        return dZ.reshape(self.cache["X"].shape) if need_dX else None
-
-    def __repr__(self):
-        return f"Flatten({self.name})"
-
-
-class Reshape(ImageLayer):
-    """``(B, d)`` → ``(B, *shape)`` with ``d = prod(shape)``, e.g. a Dense code back to
-    images ``Reshape((8, 7, 7))``; backward reshapes the gradient back to ``(B, d)``."""
-
-    sample_rank = None
-
-    def __init__(self, shape, *, name="reshape"):
-        super().__init__()
-        if isinstance(shape, (int, np.integer)):
-            shape = (shape,)
-        if not isinstance(shape, (tuple, list)) or not shape:
-            raise TypeError(f"Reshape shape must be a tuple of sizes such as (8, 7, 7), got {shape!r}")
-        self.shape = tuple(check_int("Reshape size", n, 1) for n in shape)
-        self.name = check_name("name", name, "a string such as 'reshape'")
-
-    def output_shape(self, input_shape):
-        """``(d,)`` → ``shape``: one sample must hold exactly ``prod(shape)`` numbers."""
-        d, want = int(np.prod(input_shape)), int(np.prod(self.shape))
-        if d != want:
-            raise ValueError(f"{self.name}: cannot reshape a sample of shape {tuple(input_shape)} "
-                             f"({d} numbers) to {self.shape} ({want} numbers)")
-        return self.shape
+class Reshaping(ImageLayer):
+    """A layer that only reshapes: forward ``X.reshape(B, *output_shape)``, backward
+    reshapes the gradient back to the input's shape. Subclasses give :meth:`output_shape`."""
 
     def forward(self, X):
         out_shape = self.check_input(X)
@@ -636,8 +595,45 @@ class Reshape(ImageLayer):
         return Z
 
     def backward(self, dZ, need_dX=True):
-        check_upstream(self, dZ)
-        return dZ.reshape(self.cache["X"].shape) if need_dX else None
+        return dZ.reshape(self.cache["X"].shape) if self.upstream(dZ, need_dX) else None
+
+
+class Flatten(Reshaping):
+    """``(B, C, H, W)`` → ``(B, C·H·W)``, each image read row by row (C order), so a Dense
+    layer can follow; backward reshapes the gradient back to ``(B, C, H, W)``."""
+
+    def __init__(self, *, name="flatten"):
+        super().__init__(name)
+
+    def output_shape(self, input_shape):
+        """``(C, H, W)`` → ``(C·H·W,)``."""
+        return (int(np.prod(self._image_shape(input_shape))),)
+
+    def __repr__(self):
+        return f"Flatten({self.name})"
+
+
+class Reshape(Reshaping):
+    """``(B, d)`` → ``(B, *shape)`` with ``d = prod(shape)``, e.g. a Dense code back to
+    images ``Reshape((8, 7, 7))``; backward reshapes the gradient back to ``(B, d)``."""
+
+    sample_rank = None
+
+    def __init__(self, shape, *, name="reshape"):
+        super().__init__(name)
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)) or not shape:
+            raise TypeError(f"Reshape shape must be a tuple of sizes such as (8, 7, 7), got {shape!r}")
+        self.shape = tuple(check_int("Reshape size", n, 1) for n in shape)
+
+    def output_shape(self, input_shape):
+        """``(d,)`` → ``shape``: one sample must hold exactly ``prod(shape)`` numbers."""
+        d, want = int(np.prod(input_shape)), int(np.prod(self.shape))
+        if d != want:
+            raise ValueError(f"{self.name}: cannot reshape a sample of shape {tuple(input_shape)} "
+                             f"({d} numbers) to {self.shape} ({want} numbers)")
+        return self.shape
 
     def __repr__(self):
         return f"Reshape({self.name}: {self.shape})"

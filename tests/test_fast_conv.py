@@ -22,31 +22,18 @@ from aenumpy.fast.conv import FastConv2D, FastConvTranspose2D
 from aenumpy.fast.pool import FastMaxPool2D, FastUpsample2D
 from aenumpy.gradcheck import check_layer
 from conftest import assert_passes
-from test_conv_layers import assert_sums_close, away_from_the_kink
+import test_conv_layers as T
+from test_conv_layers import assert_sums_close
 
 ACTS = ["identity", "relu", "sigmoid", "tanh"]
-CONV_CASES = [  # c_in, c_out, k, stride, padding, H, W
-    (1, 16, 3, 1, 1, 28, 28),   # the benchmark's first layer
-    (16, 8, 3, 1, 1, 14, 14),
-    (8, 16, 3, 1, 1, 14, 14),
-    (16, 1, 3, 1, 1, 28, 28),
-    (1, 16, 3, 2, 1, 28, 28),   # the strided encoder
-    (16, 8, 3, 2, 1, 14, 14),
-    (3, 5, 3, 1, 0, 7, 5),
-    (2, 3, 5, 2, 2, 9, 7),
-    (3, 2, 2, 3, 2, 7, 5),
-    (1, 1, 1, 1, 0, 3, 4),
-    (2, 3, 4, 3, 0, 11, 8),
-]
+SMALL_CONV, SMALL_CONVT = T.CONV_CASES, T.CONVT_CASES
+CONV_CASES = [  # c_in, c_out, k, stride, padding, H, W: the benchmark's, then small ones
+    (1, 16, 3, 1, 1, 28, 28), (16, 8, 3, 1, 1, 14, 14), (8, 16, 3, 1, 1, 14, 14),
+    (16, 1, 3, 1, 1, 28, 28), (1, 16, 3, 2, 1, 28, 28), (16, 8, 3, 2, 1, 14, 14),
+] + SMALL_CONV
 CONVT_CASES = [  # c_in, c_out, k, stride, padding, output_padding, H, W
-    (8, 16, 3, 2, 1, 1, 7, 7),  # the benchmark's decoder
-    (16, 1, 3, 2, 1, 1, 14, 14),
-    (3, 5, 3, 1, 0, 0, 5, 4),
-    (2, 3, 5, 2, 2, 1, 4, 3),
-    (3, 2, 2, 3, 2, 2, 4, 5),
-    (1, 1, 1, 1, 0, 0, 3, 4),
-    (2, 3, 4, 3, 1, 1, 3, 2),
-]
+    (8, 16, 3, 2, 1, 1, 7, 7), (16, 1, 3, 2, 1, 1, 14, 14),
+] + SMALL_CONVT
 
 
 def pair(fast_cls, teach_cls, args, act, dtype, seed):
@@ -162,22 +149,15 @@ def test_fast_maxpool_ties_and_nan_follow_the_teaching_rule():
 
 
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("case", CONV_CASES[6:])
+@pytest.mark.parametrize("case", SMALL_CONV)
 def test_fast_conv2d_passes_check_layer(case, act):
-    c_in, c_out, k, s, p, H, W = case
-    layer = FastConv2D(c_in, c_out, k, s, p, act, rng=np.random.default_rng(5), dtype="float64")
-    X = away_from_the_kink(layer, (2, c_in, H, W), 6)
-    assert_passes(check_layer(layer, X, max_entries=60))
+    T.conv_passes_check_layer(FastConv2D, case, act, 5)
 
 
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("case", CONVT_CASES[2:])
+@pytest.mark.parametrize("case", SMALL_CONVT)
 def test_fast_conv_transpose2d_passes_check_layer(case, act):
-    c_in, c_out, k, s, p, op, H, W = case
-    layer = FastConvTranspose2D(c_in, c_out, k, s, p, op, act, rng=np.random.default_rng(7),
-                                dtype="float64")
-    X = away_from_the_kink(layer, (2, c_in, H, W), 8)
-    assert_passes(check_layer(layer, X, max_entries=60))
+    T.conv_passes_check_layer(FastConvTranspose2D, case, act, 7)
 
 
 @pytest.mark.parametrize("layer", [FastMaxPool2D(2), FastMaxPool2D(3), FastUpsample2D(2),

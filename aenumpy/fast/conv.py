@@ -30,8 +30,9 @@ of 1 is the case of one phase):
 
 Every kernel runs the batch in one chunk per thread (``prange``), each chunk with its
 own buffers; the weight gradient sums one partial ``dW`` per chunk. The taps are
-taken nine at a time in one pass over a row (:func:`_sum_shifts`, :func:`_dots`), so
-an output row is loaded and stored once per nine multiply-adds, not once per one.
+taken nine at a time in one pass over a row, for two output rows at once
+(:func:`_sum_shifts`, :func:`_dots`), so an output row is loaded and stored once per
+nine multiply-adds, and each tap's row loaded once per eighteen.
 """
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ from .. import activations
 from .._validate import check_upstream
 from ..layers import Conv2D, ConvTranspose2D, im2col
 from ._jit import jit, jit_enabled, kernel_threads
-from ._math import fsigmoid, ftanh, one_like
-from .activation import CODES
+from ._math import one_like
+from .activation import CODES, bias_act_nb
 
 #: taps summed in one pass over a row (the kernels' inner loops are written for nine)
 GROUP = 9
@@ -104,84 +105,42 @@ def input_grad_taps(W, s, Wph):
 
 
 # ---------------------------------------------------------------- the inner sums
+@register_jitable(inline="always")
+def _nine_rows(S, rows, starts, t, at, n):
+    """The rows ``S[rows[t + m], at + starts[t + m] :][:n]`` of taps ``t … t + 8``."""
+    return (S[rows[t], at + starts[t]:at + starts[t] + n],
+            S[rows[t + 1], at + starts[t + 1]:at + starts[t + 1] + n],
+            S[rows[t + 2], at + starts[t + 2]:at + starts[t + 2] + n],
+            S[rows[t + 3], at + starts[t + 3]:at + starts[t + 3] + n],
+            S[rows[t + 4], at + starts[t + 4]:at + starts[t + 4] + n],
+            S[rows[t + 5], at + starts[t + 5]:at + starts[t + 5] + n],
+            S[rows[t + 6], at + starts[t + 6]:at + starts[t + 6] + n],
+            S[rows[t + 7], at + starts[t + 7]:at + starts[t + 7] + n],
+            S[rows[t + 8], at + starts[t + 8]:at + starts[t + 8] + n])
+
+
+@register_jitable(inline="always")
+def _nine(w, t):
+    """``w[t … t + 8]`` as nine scalars."""
+    return w[t], w[t + 1], w[t + 2], w[t + 3], w[t + 4], w[t + 5], w[t + 6], w[t + 7], w[t + 8]
+
+
 @register_jitable
-def _sum_shifts(acc, n, S, rows, starts, at, w, T):
-    """``acc[q] += Σ_t w[t] · S[rows[t], at + starts[t] + q]`` for ``q < n``, the T taps (a
-    multiple of nine) nine per pass."""
+def _sum_shifts(acc, bcc, n, S, rows, starts, at, w, u, T):
+    """``acc[q] += Σ_t w[t] · S[rows[t], at + starts[t] + q]`` for ``q < n`` over the T taps (a
+    multiple of nine), nine per pass; when ``bcc`` is not empty, ``bcc`` likewise with the
+    weights ``u`` in the same pass (two output rows from one load of the taps)."""
     for g in range(0, T, 9):
-        v0 = S[rows[g], at + starts[g]:at + starts[g] + n]
-        v1 = S[rows[g + 1], at + starts[g + 1]:at + starts[g + 1] + n]
-        v2 = S[rows[g + 2], at + starts[g + 2]:at + starts[g + 2] + n]
-        v3 = S[rows[g + 3], at + starts[g + 3]:at + starts[g + 3] + n]
-        v4 = S[rows[g + 4], at + starts[g + 4]:at + starts[g + 4] + n]
-        v5 = S[rows[g + 5], at + starts[g + 5]:at + starts[g + 5] + n]
-        v6 = S[rows[g + 6], at + starts[g + 6]:at + starts[g + 6] + n]
-        v7 = S[rows[g + 7], at + starts[g + 7]:at + starts[g + 7] + n]
-        v8 = S[rows[g + 8], at + starts[g + 8]:at + starts[g + 8] + n]
-        w0, w1, w2, w3, w4 = w[g], w[g + 1], w[g + 2], w[g + 3], w[g + 4]
-        w5, w6, w7, w8 = w[g + 5], w[g + 6], w[g + 7], w[g + 8]
+        v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine_rows(S, rows, starts, g, at, n)
+        w0, w1, w2, w3, w4, w5, w6, w7, w8 = _nine(w, g)
+        if bcc.shape[0] == 0:
+            for q in range(n):
+                acc[q] += (w0 * v0[q] + w1 * v1[q] + w2 * v2[q] + w3 * v3[q] + w4 * v4[q]
+                           + w5 * v5[q] + w6 * v6[q] + w7 * v7[q] + w8 * v8[q])
+            continue
+        u0, u1, u2, u3, u4, u5, u6, u7, u8 = _nine(u, g)
         for q in range(n):
-            acc[q] += (w0 * v0[q] + w1 * v1[q] + w2 * v2[q] + w3 * v3[q] + w4 * v4[q]
-                       + w5 * v5[q] + w6 * v6[q] + w7 * v7[q] + w8 * v8[q])
-
-
-@register_jitable
-def _dots(dw, g, n, S, rows, starts, T):
-    """``dw[t] += Σ_q g[q] · S[rows[t], starts[t] + q]`` (q < n) for the T taps, nine per pass."""
-    for t in range(0, T, 9):
-        v0 = S[rows[t], starts[t]:starts[t] + n]
-        v1 = S[rows[t + 1], starts[t + 1]:starts[t + 1] + n]
-        v2 = S[rows[t + 2], starts[t + 2]:starts[t + 2] + n]
-        v3 = S[rows[t + 3], starts[t + 3]:starts[t + 3] + n]
-        v4 = S[rows[t + 4], starts[t + 4]:starts[t + 4] + n]
-        v5 = S[rows[t + 5], starts[t + 5]:starts[t + 5] + n]
-        v6 = S[rows[t + 6], starts[t + 6]:starts[t + 6] + n]
-        v7 = S[rows[t + 7], starts[t + 7]:starts[t + 7] + n]
-        v8 = S[rows[t + 8], starts[t + 8]:starts[t + 8] + n]
-        z = g[0] - g[0]
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = z
-        for q in range(n):
-            x = g[q]
-            s0 += x * v0[q]
-            s1 += x * v1[q]
-            s2 += x * v2[q]
-            s3 += x * v3[q]
-            s4 += x * v4[q]
-            s5 += x * v5[q]
-            s6 += x * v6[q]
-            s7 += x * v7[q]
-            s8 += x * v8[q]
-        dw[t] += s0
-        dw[t + 1] += s1
-        dw[t + 2] += s2
-        dw[t + 3] += s3
-        dw[t + 4] += s4
-        dw[t + 5] += s5
-        dw[t + 6] += s6
-        dw[t + 7] += s7
-        dw[t + 8] += s8
-
-
-@register_jitable
-def _sum_shifts2(acc, bcc, n, S, rows, starts, at, w, u, T):
-    """:func:`_sum_shifts` for two output rows with the same taps and weights w, u."""
-    for g in range(0, T, 9):
-        v0 = S[rows[g], at + starts[g]:at + starts[g] + n]
-        v1 = S[rows[g + 1], at + starts[g + 1]:at + starts[g + 1] + n]
-        v2 = S[rows[g + 2], at + starts[g + 2]:at + starts[g + 2] + n]
-        v3 = S[rows[g + 3], at + starts[g + 3]:at + starts[g + 3] + n]
-        v4 = S[rows[g + 4], at + starts[g + 4]:at + starts[g + 4] + n]
-        v5 = S[rows[g + 5], at + starts[g + 5]:at + starts[g + 5] + n]
-        v6 = S[rows[g + 6], at + starts[g + 6]:at + starts[g + 6] + n]
-        v7 = S[rows[g + 7], at + starts[g + 7]:at + starts[g + 7] + n]
-        v8 = S[rows[g + 8], at + starts[g + 8]:at + starts[g + 8] + n]
-        w0, w1, w2, w3, w4 = w[g], w[g + 1], w[g + 2], w[g + 3], w[g + 4]
-        w5, w6, w7, w8 = w[g + 5], w[g + 6], w[g + 7], w[g + 8]
-        u0, u1, u2, u3, u4 = u[g], u[g + 1], u[g + 2], u[g + 3], u[g + 4]
-        u5, u6, u7, u8 = u[g + 5], u[g + 6], u[g + 7], u[g + 8]
-        for q in range(n):
-            x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
-            x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
+            x0, x1, x2, x3, x4, x5, x6, x7, x8 = v0[q], v1[q], v2[q], v3[q], v4[q], v5[q], v6[q], v7[q], v8[q]
             acc[q] += (w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4
                        + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8)
             bcc[q] += (u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
@@ -189,100 +148,76 @@ def _sum_shifts2(acc, bcc, n, S, rows, starts, at, w, u, T):
 
 
 @register_jitable
-def _dots2(dw, dv, g, h, n, S, rows, starts, T):
-    """:func:`_dots` for two rows g, h against the same taps, into dw and dv."""
+def _dots(dw, dv, g, h, n, S, rows, starts, T):
+    """``dw[t] += Σ_q g[q] · S[rows[t], starts[t] + q]`` (q < n) for the T taps, nine per pass;
+    when ``h`` is not empty, ``dv`` likewise with ``h`` in the same pass."""
     for t in range(0, T, 9):
-        v0 = S[rows[t], starts[t]:starts[t] + n]
-        v1 = S[rows[t + 1], starts[t + 1]:starts[t + 1] + n]
-        v2 = S[rows[t + 2], starts[t + 2]:starts[t + 2] + n]
-        v3 = S[rows[t + 3], starts[t + 3]:starts[t + 3] + n]
-        v4 = S[rows[t + 4], starts[t + 4]:starts[t + 4] + n]
-        v5 = S[rows[t + 5], starts[t + 5]:starts[t + 5] + n]
-        v6 = S[rows[t + 6], starts[t + 6]:starts[t + 6] + n]
-        v7 = S[rows[t + 7], starts[t + 7]:starts[t + 7] + n]
-        v8 = S[rows[t + 8], starts[t + 8]:starts[t + 8] + n]
+        v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine_rows(S, rows, starts, t, 0, n)
         z = g[0] - g[0]
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = z
         r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = r8 = z
-        for q in range(n):
-            a = g[q]
-            b = h[q]
-            x = v0[q]
-            s0 += a * x
-            r0 += b * x
-            x = v1[q]
-            s1 += a * x
-            r1 += b * x
-            x = v2[q]
-            s2 += a * x
-            r2 += b * x
-            x = v3[q]
-            s3 += a * x
-            r3 += b * x
-            x = v4[q]
-            s4 += a * x
-            r4 += b * x
-            x = v5[q]
-            s5 += a * x
-            r5 += b * x
-            x = v6[q]
-            s6 += a * x
-            r6 += b * x
-            x = v7[q]
-            s7 += a * x
-            r7 += b * x
-            x = v8[q]
-            s8 += a * x
-            r8 += b * x
-        dw[t] += s0
-        dw[t + 1] += s1
-        dw[t + 2] += s2
-        dw[t + 3] += s3
-        dw[t + 4] += s4
-        dw[t + 5] += s5
-        dw[t + 6] += s6
-        dw[t + 7] += s7
-        dw[t + 8] += s8
-        dv[t] += r0
-        dv[t + 1] += r1
-        dv[t + 2] += r2
-        dv[t + 3] += r3
-        dv[t + 4] += r4
-        dv[t + 5] += r5
-        dv[t + 6] += r6
-        dv[t + 7] += r7
-        dv[t + 8] += r8
+        if h.shape[0] == 0:
+            for q in range(n):
+                a = g[q]
+                s0 += a * v0[q]
+                s1 += a * v1[q]
+                s2 += a * v2[q]
+                s3 += a * v3[q]
+                s4 += a * v4[q]
+                s5 += a * v5[q]
+                s6 += a * v6[q]
+                s7 += a * v7[q]
+                s8 += a * v8[q]
+        else:
+            for q in range(n):
+                a, b = g[q], h[q]
+                x0, x1, x2, x3, x4, x5, x6, x7, x8 = v0[q], v1[q], v2[q], v3[q], v4[q], v5[q], v6[q], v7[q], v8[q]
+                s0, r0 = s0 + a * x0, r0 + b * x0
+                s1, r1 = s1 + a * x1, r1 + b * x1
+                s2, r2 = s2 + a * x2, r2 + b * x2
+                s3, r3 = s3 + a * x3, r3 + b * x3
+                s4, r4 = s4 + a * x4, r4 + b * x4
+                s5, r5 = s5 + a * x5, r5 + b * x5
+                s6, r6 = s6 + a * x6, r6 + b * x6
+                s7, r7 = s7 + a * x7, r7 + b * x7
+                s8, r8 = s8 + a * x8, r8 + b * x8
+            _add_nine(dv, t, r0, r1, r2, r3, r4, r5, r6, r7, r8)
+        _add_nine(dw, t, s0, s1, s2, s3, s4, s5, s6, s7, s8)
 
 
-@register_jitable
-def _store(src, bias, code, A, Z):
-    """``A[m] = src[m] + bias`` and ``Z[m] = f(A[m])`` along a row (the activation codes of
-    :mod:`.activation`: 0 identity, 1 sigmoid, 2 tanh, 3 relu; Z may be A for the identity)."""
+@register_jitable(inline="always")
+def _add_nine(d, t, s0, s1, s2, s3, s4, s5, s6, s7, s8):
+    """``d[t + m] += s_m`` for m = 0 … 8."""
+    d[t] += s0
+    d[t + 1] += s1
+    d[t + 2] += s2
+    d[t + 3] += s3
+    d[t + 4] += s4
+    d[t + 5] += s5
+    d[t + 6] += s6
+    d[t + 7] += s7
+    d[t + 8] += s8
+
+
+@register_jitable(inline="always")
+def _store(src, bias, relu, A, Z):
+    """``A[m] = src[m] + bias`` along a row, and ``Z[m] = max(A[m], 0)`` when ``relu`` (NaN
+    stays NaN). The other activations are applied after the kernel, by
+    :func:`.activation.bias_act_nb` (:func:`_activate`): with the float32 sigmoid's code
+    in it, every loop of a kernel ran several times slower."""
     n = A.shape[0]
-    if code == 3:
+    if relu:
         for m in range(n):
             a = src[m] + bias
             A[m] = a
             Z[m] = a if a > 0 else a - a
-    elif code == 1:
-        for m in range(n):
-            a = src[m] + bias
-            A[m] = a
-            Z[m] = fsigmoid(a)
-    elif code == 2:
-        for m in range(n):
-            a = src[m] + bias
-            A[m] = a
-            Z[m] = ftanh(a)
     else:
         for m in range(n):
-            a = src[m] + bias
-            A[m] = a
-            Z[m] = a
+            A[m] = src[m] + bias
 
 
 # ---------------------------------------------------------------- moving data in and out
-@register_jitable
+@register_jitable(inline="always")
 def _phase_run(y, rx, s, p, Wph, W):
     """Where row y of an image meets phase column rx: ``(r, x0, d, cnt)``: the phase row
     offset ``r = phase(y + p, rx)`` (channel 0), the pixels ``x0, x0 + s, …`` (cnt of them)
@@ -310,7 +245,7 @@ def _to_phases(X, b, s, p, Wph, xph):
 
 
 @register_jitable
-def _from_phases(xph, bias, s, p, Wph, code, A, Z, b):
+def _from_phases(xph, bias, s, p, Wph, relu, A, Z, b):
     """The inverse of :func:`_to_phases` with a bias and an activation on the way:
     ``A[b, c, y, x] = xph(c, y + p, x + p) + bias[c]``, ``Z = f(A)``."""
     C, H, W = A.shape[1], A.shape[2], A.shape[3]
@@ -318,7 +253,7 @@ def _from_phases(xph, bias, s, p, Wph, code, A, Z, b):
         for rx in range(s):
             r, x0, d, cnt = _phase_run(y, rx, s, p, Wph, W)
             for c in range(C):
-                _store(xph[c * s * s + r, d:d + cnt], bias[c], code, A[b, c, y, x0::s],
+                _store(xph[c * s * s + r, d:d + cnt], bias[c], relu, A[b, c, y, x0::s],
                        Z[b, c, y, x0::s])
 
 
@@ -337,10 +272,11 @@ def _to_rows(G, b, Wph, F, buf):
 
 # ---------------------------------------------------------------- the kernels
 @jit(parallel=True)
-def conv_forward_nb(X, rows, starts, Wt, bias, s, p, code, A, Z, parts):
-    """``A = W ⋆ X + b`` and ``Z = f(A)`` (A, Z ``(B, O, Ho, Wo)``): for every sample and
-    output channel o, ``acc = Σ_t Wt[o, t] · xph[rows[t]][starts[t] + ·]`` over the taps of
-    :func:`forward_taps`. NumPy reference: ``aenumpy.layers.Conv2D.forward``."""
+def conv_forward_nb(X, rows, starts, Wt, bias, s, p, relu, A, Z, parts):
+    """``A = W ⋆ X + b`` and, when ``relu``, ``Z = max(A, 0)`` (A, Z ``(B, O, Ho, Wo)``): for
+    every sample and output channel o, ``A_o = b_o + Σ_t Wt[o, t] · xph[rows[t]][starts[t] + ·]``
+    over the taps of :func:`forward_taps`, two output channels a pass. NumPy reference:
+    ``aenumpy.layers.Conv2D.forward``."""
     B, C, H, W = X.shape
     O, Ho, Wo = A.shape[1], A.shape[2], A.shape[3]
     Hph, Wph = -(-(H + 2 * p) // s), -(-(W + 2 * p) // s)
@@ -351,15 +287,13 @@ def conv_forward_nb(X, rows, starts, Wt, bias, s, p, code, A, Z, parts):
         acc = np.empty((2, n), X.dtype)
         for b in range(t * B // parts, (t + 1) * B // parts):
             _to_phases(X, b, s, p, Wph, xph)
-            for o in range(0, O, 2):
+            for o in range(0, O, 2):  # two output channels a pass (one when O is odd)
+                o2 = min(o + 1, O - 1)
                 acc[:] = 0
-                if o + 1 < O:
-                    _sum_shifts2(acc[0], acc[1], n, xph, rows, starts, 0, Wt[o], Wt[o + 1], T)
-                else:
-                    _sum_shifts(acc[0], n, xph, rows, starts, 0, Wt[o], T)
-                for r in range(min(2, O - o)):
+                _sum_shifts(acc[0], acc[1, :n * (o2 - o)], n, xph, rows, starts, 0, Wt[o], Wt[o2], T)
+                for r in range(o2 - o + 1):
                     for y in range(Ho):
-                        _store(acc[r, y * Wph:y * Wph + Wo], bias[o + r], code, A[b, o + r, y],
+                        _store(acc[r, y * Wph:y * Wph + Wo], bias[o + r], relu, A[b, o + r, y],
                                Z[b, o + r, y])
     return Z
 
@@ -367,8 +301,9 @@ def conv_forward_nb(X, rows, starts, Wt, bias, s, p, code, A, Z, parts):
 @jit(parallel=True)
 def conv_weight_grad_nb(X, G, rows, starts, s, p, dWt):
     """``dWt[part, o, t] = Σ_(b in the part) Σ_q G_b[o, q] · xph_b[rows[t]][starts[t] + q]``,
-    one partial sum per part (``dWt`` zeros ``(parts, O, T)``): the weight gradient
-    ``Σ_b dA_b cols_bᵀ`` with ``G = dA``. NumPy reference: :func:`aenumpy.layers.conv2d_weight_grad`."""
+    one partial sum per part (``dWt`` zeros ``(parts, O, T)``), two output channels a pass:
+    the weight gradient ``Σ_b dA_b cols_bᵀ`` with ``G = dA``. NumPy reference:
+    :func:`aenumpy.layers.conv2d_weight_grad`."""
     B, C, H, W = X.shape
     O, Ho = G.shape[1], G.shape[2]
     parts, T = dWt.shape[0], rows.shape[0]
@@ -380,21 +315,21 @@ def conv_weight_grad_nb(X, G, rows, starts, s, p, dWt):
         for b in range(t * B // parts, (t + 1) * B // parts):
             _to_phases(X, b, s, p, Wph, xph)
             _to_rows(G, b, Wph, 0, g)
-            for o in range(0, O - 1, 2):
-                _dots2(dWt[t, o], dWt[t, o + 1], g[o], g[o + 1], n, xph, rows, starts, T)
-            if O % 2:
-                _dots(dWt[t, O - 1], g[O - 1], n, xph, rows, starts, T)
+            for o in range(0, O, 2):  # two output channels a pass (one when O is odd)
+                o2 = min(o + 1, O - 1)
+                _dots(dWt[t, o], dWt[t, o2], g[o], g[o2, :n * (o2 - o)], n, xph, rows, starts, T)
     return dWt
 
 
 @jit(parallel=True)
-def conv_input_grad_nb(G, rows, starts, Wt, counts, F, bias, s, p, code, A, Z, parts):
-    """``A = (input gradient of the convolution, given G = dA) + bias``, ``Z = f(A)``
-    (A, Z ``(B, C, H, W)``): phase by phase, ``dxph[c, ph] = Σ_t Wt[c, ph, t] ·
-    Gbuf[rows[ph, t]][starts[ph, t] + ·]`` over the taps of :func:`input_grad_taps`, then
-    read out of the phases. With ``bias = 0`` and the identity it is the input gradient
-    (NumPy reference: :func:`aenumpy.layers.conv2d_input_grad`); with a bias and an
-    activation, ConvTranspose2D's forward (``aenumpy.layers.ConvTranspose2D.forward``)."""
+def conv_input_grad_nb(G, rows, starts, Wt, counts, F, bias, s, p, relu, A, Z, parts):
+    """``A = (input gradient of the convolution, given G = dA) + bias`` and, when ``relu``,
+    ``Z = max(A, 0)`` (A, Z ``(B, C, H, W)``): phase by phase, ``dxph[c, ph] = Σ_t Wt[c, ph, t]
+    · Gbuf[rows[ph, t]][starts[ph, t] + ·]`` over the taps of :func:`input_grad_taps` (two
+    channels c a pass, and only the phase rows that hold pixels), then read out of the
+    phases. With ``bias = 0`` and the identity it is the input gradient (NumPy reference:
+    :func:`aenumpy.layers.conv2d_input_grad`); with a bias and an activation,
+    ConvTranspose2D's forward (``aenumpy.layers.ConvTranspose2D.forward``)."""
     B, O, Ho, Wo = G.shape
     C, H, W = A.shape[1], A.shape[2], A.shape[3]
     Hph, Wph = -(-(H + 2 * p) // s), -(-(W + 2 * p) // s)
@@ -409,17 +344,15 @@ def conv_input_grad_nb(G, rows, starts, Wt, counts, F, bias, s, p, code, A, Z, p
                 ry = ph // s
                 lo, hi = max(0, -((ry - p) // s)), (p + H - 1 - ry) // s + 1
                 at, n = lo * Wph, max(0, hi - lo) * Wph
-                for c in range(0, C - 1, 2):
-                    u, v = dxph[c * s * s + ph, at:at + n], dxph[(c + 1) * s * s + ph, at:at + n]
+                for c in range(0, C, 2):  # two channels a pass (one when C is odd)
+                    c2 = min(c + 1, C - 1)
+                    u = dxph[c * s * s + ph, at:at + n]
+                    v = dxph[c2 * s * s + ph, at:at + n * (c2 - c)]
                     u[:] = 0
                     v[:] = 0
-                    _sum_shifts2(u, v, n, gbuf, rows[ph], starts[ph], at, Wt[c, ph], Wt[c + 1, ph],
-                                 counts[ph])
-                if C % 2:
-                    u = dxph[(C - 1) * s * s + ph, at:at + n]
-                    u[:] = 0
-                    _sum_shifts(u, n, gbuf, rows[ph], starts[ph], at, Wt[C - 1, ph], counts[ph])
-            _from_phases(dxph, bias, s, p, Wph, code, A, Z, b)
+                    _sum_shifts(u, v, n, gbuf, rows[ph], starts[ph], at, Wt[c, ph], Wt[c2, ph],
+                                counts[ph])
+            _from_phases(dxph, bias, s, p, Wph, relu, A, Z, b)
     return Z
 
 
@@ -466,15 +399,25 @@ def _covered(layer, X):
             and X.dtype == W.dtype and W.dtype.char in "fd")
 
 
+def _outputs(kernel, out_shape, dtype, code, *args):
+    """``(A, Z)``: ``kernel(*args, relu, A, Z, threads)`` fills A (and Z for a ReLU), then
+    :func:`.activation.bias_act_nb` (zero bias) applies a sigmoid or tanh; with the
+    identity Z is A."""
+    A = np.empty(out_shape, dtype)
+    Z = A if code == 0 else np.empty(out_shape, dtype)
+    kernel(*args, code == CODES["relu"], A, Z, kernel_threads())
+    if code in (CODES["sigmoid"], CODES["tanh"]):
+        B = out_shape[0]
+        bias_act_nb(A.reshape(B, -1), np.zeros(A[0].size, dtype), code, Z.reshape(B, -1))
+    return A, Z
+
+
 def conv_forward(X, W, bias, s, p, code, out_shape):
     """``(A, Z)`` of the convolution ``A = W ⋆ X + bias``, ``Z = f(A)``, by :func:`conv_forward_nb`."""
     _, Wph = phase_geometry(X.shape[2], X.shape[3], W.shape[2], s, p)
     rows, starts = forward_taps(W.shape[1], W.shape[2], s, Wph)
-    A = np.empty(out_shape, X.dtype)
-    Z = A if code == 0 else np.empty(out_shape, X.dtype)
-    conv_forward_nb(np.ascontiguousarray(X), rows, starts, forward_weights(W, len(rows)), bias, s, p, code, A, Z,
-                    kernel_threads())
-    return A, Z
+    return _outputs(conv_forward_nb, out_shape, X.dtype, code, np.ascontiguousarray(X), rows,
+                    starts, forward_weights(W, len(rows)), bias, s, p)
 
 
 def conv_weight_grad(X, G, w_shape, s, p):
@@ -493,11 +436,8 @@ def conv_input_grad(G, W, bias, s, p, code, out_shape):
     ``bias``, and ``Z = f(A)``, by :func:`conv_input_grad_nb`."""
     _, Wph = phase_geometry(out_shape[2], out_shape[3], W.shape[2], s, p)
     rows, starts, Wt, counts, F = input_grad_taps(W, s, Wph)
-    A = np.empty(out_shape, G.dtype)
-    Z = A if code == 0 else np.empty(out_shape, G.dtype)
-    conv_input_grad_nb(np.ascontiguousarray(G), rows, starts, Wt, counts, F, bias, s, p, code,
-                       A, Z, kernel_threads())
-    return A, Z
+    return _outputs(conv_input_grad_nb, out_shape, G.dtype, code, np.ascontiguousarray(G), rows,
+                    starts, Wt, counts, F, bias, s, p)
 
 
 def delta(dZ, Z, act):
@@ -510,77 +450,95 @@ def delta(dZ, Z, act):
     return dA, db.sum(axis=0)
 
 
-class FastConv2D(Conv2D):
-    """:class:`aenumpy.layers.Conv2D` by the direct kernels of this module: the same
-    params, grads and numbers (up to rounding); the cache holds X, A, Z (and after
-    backward dZ, dA, dX) but no ``cols``, which these kernels never build.
+class DirectConv:
+    """The forward and backward that FastConv2D and FastConvTranspose2D share; each names
+    its kernels: :meth:`outputs` (A and Z) and :meth:`weight_and_input_grads`."""
 
-    NumPy reference: ``aenumpy.layers.Conv2D.forward`` and ``.backward``. A case the
-    kernels do not cover (JIT off, a student's own activation, mixed dtypes) runs those."""
+    def outputs(self, X, out_shape):
+        raise NotImplementedError
+
+    def weight_and_input_grads(self, X, dA, need_dX):
+        raise NotImplementedError
 
     def forward(self, X):
-        """``A = W ⋆ X + b``, ``Z = f(A)`` by :func:`conv_forward_nb` (NumPy reference:
-        ``aenumpy.layers.Conv2D.forward``)."""
+        """``A`` and ``Z = f(A)`` by the layer's kernel (NumPy reference: the teaching
+        layer's ``forward``, which runs the cases the kernels do not cover)."""
         out_shape = self.check_input(X)
         if not _covered(self, X):
             return super().forward(X)
-        A, Z = conv_forward(X, self.params["W"], self.params["b"], self.stride, self.padding,
-                            activation_code(self.activation), out_shape)
+        A, Z = self.outputs(X, out_shape)
         self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
     def backward(self, dZ, need_dX=True):
-        """``dA = dZ ⊙ f'(A)``, ``db = Σ dA`` (:func:`delta_nb`), ``dW = Σ_b dA_b cols_bᵀ``
-        (:func:`conv_weight_grad_nb`), ``dX`` (:func:`conv_input_grad_nb`). NumPy reference:
-        ``aenumpy.layers.Conv2D.backward``."""
+        """``dA = dZ ⊙ f'(A)`` and ``db = Σ dA`` (:func:`delta_nb`), then ``dW`` and ``dX`` by
+        the layer's kernels (NumPy reference: the teaching layer's ``backward``)."""
         check_upstream(self, dZ)
         c = self.cache
-        if "cols" in c or not _covered(self, c["X"]):
-            if "cols" not in c:  # the forward ran here, the backward cannot: the columns now
-                c["cols"] = im2col(c["X"], self.kernel_size, self.stride, self.padding)
+        if not _covered(self, c["X"]):
             return super().backward(dZ, need_dX)
-        W, X, s, p = self.params["W"], c["X"], self.stride, self.padding
         dA, db = delta(dZ, c["Z"], self.activation)
-        self.grads = {"W": conv_weight_grad(X, dA, W.shape, s, p), "b": db}
-        dX = (conv_input_grad(dA, W, np.zeros(X.shape[1], X.dtype), s, p, 0, X.shape)[0]
-              if need_dX else None)
+        dW, dX = self.weight_and_input_grads(c["X"], dA, need_dX)
+        self.grads = {"W": dW, "b": db}
         c.update(dZ=dZ, dA=dA, dX=dX)
         return dX
 
 
-class FastConvTranspose2D(ConvTranspose2D):
+class FastConv2D(DirectConv, Conv2D):
+    """:class:`aenumpy.layers.Conv2D` by the direct kernels of this module: the same
+    params, grads and numbers (up to rounding); the cache holds X, A, Z (and after
+    backward dZ, dA, dX) but no ``cols``, which these kernels never build.
+
+    NumPy reference: ``aenumpy.layers.Conv2D.forward`` and ``.backward``, which run the
+    cases the kernels do not cover (JIT off, a student's own activation, mixed dtypes)."""
+
+    def outputs(self, X, out_shape):
+        """``A = W ⋆ X + b``, ``Z = f(A)`` by :func:`conv_forward_nb` (NumPy reference:
+        ``aenumpy.layers.Conv2D.forward``)."""
+        return conv_forward(X, self.params["W"], self.params["b"], self.stride, self.padding,
+                            activation_code(self.activation), out_shape)
+
+    def weight_and_input_grads(self, X, dA, need_dX):
+        """``dW = Σ_b dA_b cols_bᵀ`` (:func:`conv_weight_grad_nb`) and ``dX`` (:func:`conv_input_grad_nb`);
+        NumPy reference: ``aenumpy.layers.Conv2D.backward``."""
+        W, s, p = self.params["W"], self.stride, self.padding
+        dX = (conv_input_grad(dA, W, np.zeros(X.shape[1], X.dtype), s, p, 0, X.shape)[0]
+              if need_dX else None)
+        return conv_weight_grad(X, dA, W.shape, s, p), dX
+
+    def backward(self, dZ, need_dX=True):
+        """As :meth:`DirectConv.backward`; after a forward that did not run here (no kernels
+        then, the JIT now on) or before a backward that cannot (the JIT switched off in
+        between), the teaching backward, with the columns it needs."""
+        check_upstream(self, dZ)
+        c = self.cache
+        if "X" in c and ("cols" in c or not _covered(self, c["X"])):
+            if "cols" not in c:
+                c["cols"] = im2col(c["X"], self.kernel_size, self.stride, self.padding)
+            return Conv2D.backward(self, dZ, need_dX)
+        return super().backward(dZ, need_dX)
+
+
+class FastConvTranspose2D(DirectConv, ConvTranspose2D):
     """:class:`aenumpy.layers.ConvTranspose2D` by the direct kernels of this module: the
     forward is the input-gradient kernel with the bias and activation, the backward the
     forward kernel (dX) and the weight-gradient kernel with the roles of X and dA swapped,
     as in the teaching layer. The cache holds X, A, Z (and after backward dZ, dA, dX) but
     no ``dcols``.
 
-    NumPy reference: ``aenumpy.layers.ConvTranspose2D.forward`` and ``.backward``; a case
-    the kernels do not cover runs those."""
+    NumPy reference: ``aenumpy.layers.ConvTranspose2D.forward`` and ``.backward``, which
+    run the cases the kernels do not cover."""
 
-    def forward(self, X):
+    def outputs(self, X, out_shape):
         """``A = conv2d_input_grad(X, W) + b``, ``Z = f(A)`` by :func:`conv_input_grad_nb`
         (NumPy reference: ``aenumpy.layers.ConvTranspose2D.forward``)."""
-        out_shape = self.check_input(X)
-        if not _covered(self, X):
-            return super().forward(X)
-        A, Z = conv_input_grad(X, self.params["W"], self.params["b"], self.stride, self.padding,
+        return conv_input_grad(X, self.params["W"], self.params["b"], self.stride, self.padding,
                                activation_code(self.activation), out_shape)
-        self.cache = {"X": X, "A": A, "Z": Z}
-        return Z
 
-    def backward(self, dZ, need_dX=True):
-        """``dA = dZ ⊙ f'(A)``, ``db = Σ dA`` (:func:`delta_nb`), ``dW = Σ_b X_b cols(dA)_bᵀ``
-        (:func:`conv_weight_grad_nb`), ``dX = W ⋆ dA`` (:func:`conv_forward_nb`). NumPy
-        reference: ``aenumpy.layers.ConvTranspose2D.backward``."""
-        check_upstream(self, dZ)
-        c = self.cache
-        if not _covered(self, c["X"]):
-            return super().backward(dZ, need_dX)
-        W, X, s, p = self.params["W"], c["X"], self.stride, self.padding
-        dA, db = delta(dZ, c["Z"], self.activation)
-        self.grads = {"W": conv_weight_grad(dA, X, W.shape, s, p), "b": db}
+    def weight_and_input_grads(self, X, dA, need_dX):
+        """``dW = Σ_b X_b cols(dA)_bᵀ`` (:func:`conv_weight_grad_nb`) and ``dX = W ⋆ dA``
+        (:func:`conv_forward_nb`); NumPy reference: ``aenumpy.layers.ConvTranspose2D.backward``."""
+        W, s, p = self.params["W"], self.stride, self.padding
         dX = (conv_forward(dA, W, np.zeros(W.shape[0], X.dtype), s, p, 0, X.shape)[0]
               if need_dX else None)
-        c.update(dZ=dZ, dA=dA, dX=dX)
-        return dX
+        return conv_weight_grad(dA, X, W.shape, s, p), dX

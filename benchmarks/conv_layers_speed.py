@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Per-layer speed of the convolutional layers: teaching path, speed backend, PyTorch.
+
+Times the forward and the backward of every layer of the benchmark's ``conv`` and
+``convt`` networks (``../shared/bench/SPEC.md``) at their own shapes: the teaching
+layers of :mod:`aenumpy.layers` (NumPy, im2col + one matrix product), the fast layers
+of :mod:`aenumpy.fast.conv` / :mod:`aenumpy.fast.pool` (Numba kernels) and, when it is
+installed, PyTorch's eager ops (``conv2d``, ``conv_transpose2d``, ``max_pool2d``,
+``interpolate``, with the activation; backward by autograd). A layer's backward
+includes the activation's derivative; the first layer of each network skips dX, as in
+training. The three take turns of five calls each (after one call not counted), so a
+busy machine slows them alike and none runs while another's threads still spin; the
+table gives the median and, in brackets, the fastest call, in ms.
+
+    python benchmarks/conv_layers_speed.py                  # batch 128, float32, 2 threads
+    python benchmarks/conv_layers_speed.py --reps 50 --threads 1
+
+The thread counts (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, torch's) are set
+before NumPy is imported. ``--idle`` waits, before each layer, until the machine's
+cores were idle for a moment (others' jobs share it), for at most 60 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def network(variant):
+    """``(name, make(L, **kw), sample input shape, need_dX)`` for each layer of a variant;
+    ``make`` builds the layer from a module of layer classes (teaching or fast)."""
+    if variant == "conv":
+        return [
+            ("enc0 conv 1→16", lambda L, **kw: L.Conv2D(1, 16, 3, padding=1, **kw), (1, 28, 28), False),
+            ("enc1 maxpool", lambda L, **kw: L.MaxPool2D(2), (16, 28, 28), True),
+            ("enc2 conv 16→8", lambda L, **kw: L.Conv2D(16, 8, 3, padding=1, **kw), (16, 14, 14), True),
+            ("enc3 maxpool", lambda L, **kw: L.MaxPool2D(2), (8, 14, 14), True),
+            ("dec0 upsample", lambda L, **kw: L.Upsample2D(2), (8, 7, 7), True),
+            ("dec1 conv 8→16", lambda L, **kw: L.Conv2D(8, 16, 3, padding=1, **kw), (8, 14, 14), True),
+            ("dec2 upsample", lambda L, **kw: L.Upsample2D(2), (16, 14, 14), True),
+            ("dec3 conv 16→1", lambda L, **kw: L.Conv2D(16, 1, 3, padding=1, activation="sigmoid", **kw),
+             (16, 28, 28), True),
+        ]
+    return [
+        ("enc0 conv 1→16 s2", lambda L, **kw: L.Conv2D(1, 16, 3, 2, 1, **kw), (1, 28, 28), False),
+        ("enc1 conv 16→8 s2", lambda L, **kw: L.Conv2D(16, 8, 3, 2, 1, **kw), (16, 14, 14), True),
+        ("dec0 convT 8→16", lambda L, **kw: L.ConvTranspose2D(8, 16, 3, 2, 1, 1, **kw), (8, 7, 7), True),
+        ("dec1 convT 16→1", lambda L, **kw: L.ConvTranspose2D(16, 1, 3, 2, 1, 1, activation="sigmoid", **kw),
+         (16, 14, 14), True),
+    ]
+
+
+class Fast:
+    """The fast layers under the teaching layers' names, for :func:`network`."""
+
+    def __init__(self):
+        from aenumpy.fast.conv import FastConv2D, FastConvTranspose2D
+        from aenumpy.fast.pool import FastMaxPool2D, FastUpsample2D
+
+        self.Conv2D, self.ConvTranspose2D = FastConv2D, FastConvTranspose2D
+        self.MaxPool2D, self.Upsample2D = FastMaxPool2D, FastUpsample2D
+
+
+def torch_layer(layer, torch):
+    """PyTorch's forward for a teaching layer (same weights): ``x -> f(op(x))``."""
+    F = torch.nn.functional
+    acts = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "identity": lambda a: a}
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
+    kind = type(layer).__name__
+    if kind == "Conv2D":
+        f = acts[layer.activation.name]
+        return lambda x: f(F.conv2d(x, params["W"], params["b"], layer.stride, layer.padding))
+    if kind == "ConvTranspose2D":
+        f = acts[layer.activation.name]
+        return lambda x: f(F.conv_transpose2d(x, params["W"], params["b"], layer.stride,
+                                              layer.padding, layer.output_padding))
+    if kind == "MaxPool2D":
+        return lambda x: F.max_pool2d(x, layer.size)
+    return lambda x: F.interpolate(x, scale_factor=layer.scale, mode="nearest")
+
+
+def idle_fraction(seconds=0.3):
+    """Fraction of the machine's CPU time spent idle over the next ``seconds`` (Linux)."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+
+    i0, t0 = read()
+    time.sleep(seconds)
+    i1, t1 = read()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_idle(threshold=0.9, timeout=60.0):
+    t = time.perf_counter()
+    while time.perf_counter() - t < timeout:
+        if idle_fraction() >= threshold:
+            return
+
+
+def measure(calls, reps, block=5):
+    """Each callable of ``calls`` (a dict) run ``reps`` times, in turns of ``block`` calls
+    each; ms per call. The first call of a turn is not counted: it meets the threads the
+    other implementation left spinning (OpenBLAS's, PyTorch's) and its caches cold."""
+    out = {k: [] for k in calls}
+    for f in calls.values():  # warm-up (and compilation)
+        f()
+    while min(len(v) for v in out.values()) < reps:
+        for k, f in calls.items():
+            for i in range(block + 1):
+                t = time.perf_counter()
+                f()
+                if i:
+                    out[k].append(1000 * (time.perf_counter() - t))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--variants", nargs="+", default=["conv", "convt"], choices=["conv", "convt"])
+    ap.add_argument("--idle", action="store_true", help="wait for idle cores before each layer")
+    args = ap.parse_args(argv)
+    for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import numpy as np
+
+    import aenumpy.layers as teaching
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        torch = None
+    fast = Fast()
+    rng = np.random.default_rng(0)
+    impls = ["teaching", "fast"] + (["torch"] if torch is not None else [])
+    print(f"batch {args.batch}, {args.dtype}, {args.threads} threads; ms per call: median [fastest] "
+          f"of {args.reps}")
+    head = f"{'layer':<20}" + "".join(f"{i + ' ' + d:>18}" for d in ("fwd", "bwd") for i in impls)
+    for variant in args.variants:
+        print(f"\n{variant}\n{head}")
+        totals = {(i, d): 0.0 for i in impls for d in ("fwd", "bwd")}
+        for name, make, shape, need_dX in network(variant):
+            t_layer = make(teaching, dtype=args.dtype, rng=np.random.default_rng(1))
+            f_layer = make(fast, dtype=args.dtype, rng=np.random.default_rng(1))
+            X = rng.random((args.batch, *shape), dtype=np.float32).astype(args.dtype)
+            dZ = rng.standard_normal((args.batch, *t_layer.output_shape(shape))).astype(args.dtype)
+            layers = {"teaching": t_layer, "fast": f_layer}
+            for layer in layers.values():
+                layer.forward(X)
+            fwd = {k: (lambda lay=lay: lay.forward(X)) for k, lay in layers.items()}
+            bwd = {k: (lambda lay=lay: lay.backward(dZ, need_dX)) for k, lay in layers.items()}
+            if torch is not None:
+                tf = torch_layer(t_layer, torch)
+                xt = torch.tensor(X, requires_grad=need_dX)
+                gt = torch.tensor(dZ)
+                out = tf(xt)
+                fwd["torch"] = lambda: tf(xt)
+                bwd["torch"] = lambda: out.backward(gt, retain_graph=True)
+            if args.idle:
+                wait_idle()
+            res = {("fwd", k): v for k, v in measure(fwd, args.reps).items()}
+            res.update({("bwd", k): v for k, v in measure(bwd, args.reps).items()})
+            row = f"{name:<20}"
+            for d in ("fwd", "bwd"):
+                for i in impls:
+                    ts = res[(d, i)]
+                    med = statistics.median(ts)
+                    totals[(i, d)] += med
+                    row += f"{med:>10.2f} [{min(ts):5.2f}]"
+            print(row)
+        print(f"{'total (medians)':<20}" + "".join(f"{totals[(i, d)]:>18.2f}"
+                                                   for d in ("fwd", "bwd") for i in impls))
+
+
+if __name__ == "__main__":
+    main()
