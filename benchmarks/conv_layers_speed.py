@@ -18,6 +18,12 @@ table gives the median and, in brackets, the fastest call, in ms.
 The thread counts (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, torch's) are set
 before NumPy is imported. ``--idle`` waits, before each layer, until the machine's
 cores were idle for a moment (others' jobs share it), for at most 60 s.
+
+Every call allocates its outputs. With glibc's default settings a freed block of a few
+MB at the top of the heap goes back to the system, and the next call's array of that
+size page-faults anew (a 128×16×28×28 float32 array: 1,600 faults); ``--keep-heap``
+raises glibc's trim and mmap thresholds (``mallopt``) to 1 GiB first, so that memory
+stays with the process, and the table shows the arithmetic without the faults.
 """
 from __future__ import annotations
 
@@ -119,6 +125,19 @@ def measure(calls, reps, block=5):
     return out
 
 
+def keep_heap(limit=1 << 30):
+    """glibc's ``mallopt(M_TRIM_THRESHOLD, limit)`` and ``mallopt(M_MMAP_THRESHOLD, limit)``:
+    freed blocks below ``limit`` stay with the process. False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return bool(libc.mallopt(-1, limit)) and bool(libc.mallopt(-3, limit))
+    except (OSError, AttributeError, TypeError):
+        return False
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch", type=int, default=128)
@@ -127,7 +146,10 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--variants", nargs="+", default=["conv", "convt"], choices=["conv", "convt"])
     ap.add_argument("--idle", action="store_true", help="wait for idle cores before each layer")
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="keep freed memory in the process (glibc mallopt), see the docstring")
     args = ap.parse_args(argv)
+    kept = keep_heap() if args.keep_heap else False
     for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -143,8 +165,9 @@ def main(argv=None):
     fast = Fast()
     rng = np.random.default_rng(0)
     impls = ["teaching", "fast"] + (["torch"] if torch is not None else [])
-    print(f"batch {args.batch}, {args.dtype}, {args.threads} threads; ms per call: median [fastest] "
-          f"of {args.reps}")
+    print(f"batch {args.batch}, {args.dtype}, {args.threads} threads, heap "
+          f"{'kept (mallopt)' if kept else 'as glibc sets it'}; ms per call: median [fastest] of "
+          f"{args.reps}")
     head = f"{'layer':<20}" + "".join(f"{i + ' ' + d:>18}" for d in ("fwd", "bwd") for i in impls)
     for variant in args.variants:
         print(f"\n{variant}\n{head}")

@@ -106,8 +106,10 @@ def upsample_backward_nb(dZ, scale, dX, parts):
                 for i in range(scale):
                     src = dZ[n, y * scale + i]
                     for x in range(W):
+                        acc = dst[x]
                         for j in range(scale):
-                            dst[x] += src[x * scale + j]
+                            acc += src[x * scale + j]
+                        dst[x] = acc
     return dX
 
 
