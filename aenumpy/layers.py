@@ -404,7 +404,7 @@ class Conv2D(ConvLayer):
 
 
 class ConvTranspose2D(ConvLayer):
-    """Transposed convolution ``Z = f(Wᵀ ⋆ X + b)``, PyTorch's ``conv_transpose2d``.
+    """Transposed convolution (the adjoint of a convolution) ``Z = f(A)``, PyTorch's ``conv_transpose2d``.
 
     ``X`` ``(B, c_in, H, W)`` → ``Z`` ``(B, c_out, Ho, Wo)`` with ``W`` ``(c_in, c_out, k, k)``
     (PyTorch's layout), ``b`` ``(c_out,)`` and ``Ho = (H − 1)·s − 2p + k + output_padding``::

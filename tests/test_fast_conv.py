@@ -79,7 +79,6 @@ def compare(fast_cls, teach_cls, args, act, dtype, shape, k_fwd, k_dx, k_dw):
     # where the activation saturates. Every sum of dA inherits that, so the scales of the
     # sums below take |dZ| (≥ |dA|, as |f'| ≤ 1) in place of |dA|, and 4 more terms.
     assert_sums_close(fast.cache["dA"], dA, both * np.abs(dZ), 4, dtype, "dA")
-    mag = magnitudes(teach_cls, args, teach, X, dZ)
     assert_sums_close(dXf, dX, both * mag.cache["dX"], k_dx + 4, dtype, "dX")
     assert_sums_close(fast.grads["W"], teach.grads["W"], both * mag.grads["W"], k_dw + 4, dtype,
                       "dW")
@@ -165,6 +164,19 @@ def test_fast_conv_transpose2d_passes_check_layer(case, act):
 def test_fast_pool_and_upsample_pass_check_layer(layer):
     X = np.random.default_rng(9).standard_normal((2, 3, 7, 5))
     assert_passes(check_layer(layer, X, max_entries=70))
+
+
+def test_fast_backward_without_dX_gives_the_same_grads(rng):
+    X = rng.standard_normal((3, 2, 9, 7)).astype(np.float32)
+    for make in (lambda: FastConv2D(2, 3, 3, 2, 1, "sigmoid", rng=np.random.default_rng(1)),
+                 lambda: FastConvTranspose2D(2, 3, 3, 2, 1, 1, "relu", rng=np.random.default_rng(1))):
+        a, b = make(), make()
+        dY = rng.standard_normal(a.forward(X).shape).astype(np.float32)
+        b.forward(X)
+        assert a.backward(dY).shape == X.shape
+        assert b.backward(dY, need_dX=False) is None and b.cache["dX"] is None
+        for k in a.grads:
+            np.testing.assert_array_equal(a.grads[k], b.grads[k])
 
 
 def test_a_broken_fast_kernel_is_caught(monkeypatch):
