@@ -444,7 +444,8 @@ class ConvTranspose2D(ConvLayer):
         return (self.c_in, self.c_out, self.kernel_size, self.kernel_size)
 
     def output_shape(self, input_shape):
-        """``(c_in, H, W)`` → ``(c_out, (H − 1)·s − 2p + k + output_padding, …)``, which must be ≥ 1."""
+        """``(c_in, H, W)`` → ``(c_out, Ho, Wo)``, ``Ho = (H − 1)·s − 2p + k + output_padding``
+        (likewise Wo), which must be ≥ 1."""
         _, H, W = self._image_shape(input_shape, self.c_in)
         k, s, p, op = self.kernel_size, self.stride, self.padding, self.output_padding
         Ho, Wo = (H - 1) * s - 2 * p + k + op, (W - 1) * s - 2 * p + k + op

@@ -14,6 +14,14 @@ table gives the median and, in brackets, the fastest call, in ms.
 
     python benchmarks/conv_layers_speed.py                  # batch 128, float32, 2 threads
     python benchmarks/conv_layers_speed.py --reps 50 --threads 1
+    python benchmarks/conv_layers_speed.py --routes         # direct against im2col + GEMM
+
+``--routes`` times, for the four stride-1 convolutions of ``conv``, the three sums of a
+convolution (forward with bias and ReLU, weight gradient, input gradient) by three
+routes: the teaching path's batch im2col + ``np.matmul`` (the forward without bias
+and activation), a per-sample im2col in Numba with one single-threaded ``sgemm`` per
+sample on each thread (the columns of one sample stay in the cache), and the direct
+kernels of :mod:`aenumpy.fast.conv`; each the fastest of ``--reps`` calls.
 
 The thread counts (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, torch's) are set
 before NumPy is imported. ``--idle`` waits, before each layer, until the machine's
@@ -54,7 +62,8 @@ def network(variant):
         ("enc0 conv 1→16 s2", lambda L, **kw: L.Conv2D(1, 16, 3, 2, 1, **kw), (1, 28, 28), False),
         ("enc1 conv 16→8 s2", lambda L, **kw: L.Conv2D(16, 8, 3, 2, 1, **kw), (16, 14, 14), True),
         ("dec0 convT 8→16", lambda L, **kw: L.ConvTranspose2D(8, 16, 3, 2, 1, 1, **kw), (8, 7, 7), True),
-        ("dec1 convT 16→1", lambda L, **kw: L.ConvTranspose2D(16, 1, 3, 2, 1, 1, activation="sigmoid", **kw),
+        ("dec1 convT 16→1",
+         lambda L, **kw: L.ConvTranspose2D(16, 1, 3, 2, 1, 1, activation="sigmoid", **kw),
          (16, 14, 14), True),
     ]
 
@@ -125,6 +134,136 @@ def measure(calls, reps, block=5):
     return out
 
 
+def im2col_gemm_routes():
+    """The per-sample im2col + single-threaded sgemm route, as three Numba kernels
+    ``(forward, weight_grad, input_grad)`` for a stride-1 k×k convolution with padding p
+    (float32; they call NumPy's OpenBLAS through :mod:`aenumpy.fast.blas`)."""
+    import numba
+    import numpy as np
+    from numba import prange
+
+    from aenumpy.fast import blas
+    from aenumpy.fast._jit import FASTMATH
+
+    if not blas.split_blas():
+        return None
+    sgemm, local, RM, N, T = blas._sgemm, blas._set_local, blas._ROW_MAJOR, blas._NO_TRANS, blas._TRANS
+    # compiled here, not cached: the BLAS entry points are closure variables
+    jit = lambda parallel=False: numba.njit(parallel=parallel, fastmath=FASTMATH)  # noqa: E731
+
+    @jit()
+    def cols_of(X, b, k, p, cols, Ho, Wo):
+        C, H, W = X.shape[1], X.shape[2], X.shape[3]
+        for c in range(C):
+            for i in range(k):
+                for j in range(k):
+                    r = cols[(c * k + i) * k + j]
+                    for y in range(Ho):
+                        yy = y + i - p
+                        for x in range(Wo):
+                            xx = x + j - p
+                            ok = 0 <= yy < H and 0 <= xx < W
+                            r[y * Wo + x] = X[b, c, yy, xx] if ok else 0
+
+    @jit(parallel=True)
+    def forward(X, Wm, bias, k, p, A, Z, parts):
+        B, O, L = X.shape[0], A.shape[1], A.shape[2] * A.shape[3]
+        for t in prange(parts):
+            cols, out = np.empty((Wm.shape[1], L), X.dtype), np.empty((O, L), X.dtype)
+            local(1)
+            for b in range(t * B // parts, (t + 1) * B // parts):
+                cols_of(X, b, k, p, cols, A.shape[2], A.shape[3])
+                sgemm(RM, N, N, O, L, Wm.shape[1], np.float32(1), Wm.ctypes.data, Wm.shape[1],
+                      cols.ctypes.data, L, np.float32(0), out.ctypes.data, L)
+                Ab, Zb = A[b].reshape(O, L), Z[b].reshape(O, L)
+                for o in range(O):
+                    for q in range(L):
+                        a = out[o, q] + bias[o]
+                        Ab[o, q] = a
+                        Zb[o, q] = a if a > 0 else a - a
+            local(0)
+
+    @jit(parallel=True)
+    def weight_grad(X, G, k, p, dW, parts):
+        B, O, L, K = X.shape[0], G.shape[1], G.shape[2] * G.shape[3], dW.shape[2]
+        for t in prange(parts):
+            cols = np.empty((K, L), X.dtype)
+            local(1)
+            for b in range(t * B // parts, (t + 1) * B // parts):
+                cols_of(X, b, k, p, cols, G.shape[2], G.shape[3])
+                sgemm(RM, N, T, O, K, L, np.float32(1), G[b].ctypes.data, L, cols.ctypes.data, L,
+                      np.float32(1), dW[t].ctypes.data, K)
+            local(0)
+
+    @jit(parallel=True)
+    def input_grad(G, Wm, k, p, dX, parts):
+        B, C, H, W = dX.shape
+        O, Ho, Wo = G.shape[1], G.shape[2], G.shape[3]
+        K, L = Wm.shape[1], Ho * Wo
+        for t in prange(parts):
+            cols = np.empty((K, L), G.dtype)
+            local(1)
+            for b in range(t * B // parts, (t + 1) * B // parts):
+                sgemm(RM, T, N, K, L, O, np.float32(1), Wm.ctypes.data, K, G[b].ctypes.data, L,
+                      np.float32(0), cols.ctypes.data, L)
+                dX[b] = 0
+                for c in range(C):
+                    for i in range(k):
+                        for j in range(k):
+                            r = cols[(c * k + i) * k + j]
+                            for y in range(max(0, p - i), min(Ho, H + p - i)):
+                                for x in range(max(0, p - j), min(Wo, W + p - j)):
+                                    dX[b, c, y + i - p, x + j - p] += r[y * Wo + x]
+            local(0)
+
+    return forward, weight_grad, input_grad
+
+
+def compare_routes(args, np):
+    """Print the three routes' times for the stride-1 convolutions of ``conv``."""
+    import aenumpy.layers as L
+    from aenumpy.fast import conv as direct
+    from aenumpy.fast._jit import kernel_threads
+
+    routes = im2col_gemm_routes()
+    if routes is None:
+        print("no NumPy OpenBLAS to call per sample: the im2col + sgemm route is not timed")
+        return
+    fwd, wgrad, igrad = routes
+    parts, rng = kernel_threads(), np.random.default_rng(0)
+    print(f"\nthe three sums of a convolution, ms (fastest of {args.reps}), float32, batch {args.batch}")
+    print(f"{'layer':<18}{'route':<30}{'forward':>9}{'dW':>9}{'dX':>9}")
+    for name, make, shape, _ in network("conv"):
+        layer = make(L)
+        if not isinstance(layer, L.Conv2D):
+            continue
+        X = rng.random((args.batch, *shape), dtype=np.float32)
+        W, b = layer.params["W"], np.zeros(layer.c_out, np.float32)
+        Wm, k, p = W.reshape(layer.c_out, -1).copy(), layer.kernel_size, layer.padding
+        out_shape = (args.batch, *layer.output_shape(shape))
+        G = rng.standard_normal(out_shape).astype(np.float32)
+        A, Z = np.empty(out_shape, np.float32), np.empty(out_shape, np.float32)
+        dW, dX = np.zeros((parts, *Wm.shape), np.float32), np.empty_like(X)
+        rows = {
+            "teaching im2col + np.matmul": (
+                lambda: L.weights_times_cols(W, L.im2col(X, k, 1, p), out_shape[2:]),
+                lambda: L.conv2d_weight_grad(G, L.im2col(X, k, 1, p), W.shape),
+                lambda: L.conv2d_input_grad(G, W, X.shape, 1, p)),
+            "per-sample im2col + sgemm": (
+                lambda: fwd(X, Wm, b, k, p, A, Z, parts),
+                lambda: wgrad(X, G, k, p, dW, parts),
+                lambda: igrad(G, Wm, k, p, dX, parts)),
+            "direct (aenumpy.fast.conv)": (
+                lambda: direct.conv_forward(X, W, b, 1, p, 3, out_shape),
+                lambda: direct.conv_weight_grad(X, G, W.shape, 1, p),
+                lambda: direct.conv_input_grad(G, W, np.zeros(X.shape[1], np.float32), 1, p, 0,
+                                               X.shape)),
+        }
+        for route, calls in rows.items():
+            times = [min(measure({"": f}, args.reps)[""]) for f in calls]
+            print(f"{name:<18}{route:<30}" + "".join(f"{t:>9.2f}" for t in times))
+
+
 def keep_heap(limit=1 << 30):
     """glibc's ``mallopt(M_TRIM_THRESHOLD, limit)`` and ``mallopt(M_MMAP_THRESHOLD, limit)``:
     freed blocks below ``limit`` stay with the process. False where there is no glibc."""
@@ -146,6 +285,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--variants", nargs="+", default=["conv", "convt"], choices=["conv", "convt"])
     ap.add_argument("--idle", action="store_true", help="wait for idle cores before each layer")
+    ap.add_argument("--routes", action="store_true",
+                    help="also time direct against im2col + GEMM for the conv layers")
     ap.add_argument("--keep-heap", action="store_true",
                     help="keep freed memory in the process (glibc mallopt), see the docstring")
     args = ap.parse_args(argv)
@@ -203,6 +344,8 @@ def main(argv=None):
             print(row)
         print(f"{'total (medians)':<20}" + "".join(f"{totals[(i, d)]:>18.2f}"
                                                    for d in ("fwd", "bwd") for i in impls))
+    if args.routes:
+        compare_routes(args, np)
 
 
 if __name__ == "__main__":

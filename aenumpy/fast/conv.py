@@ -140,7 +140,8 @@ def _sum_shifts(acc, bcc, n, S, rows, starts, at, w, u, T):
             continue
         u0, u1, u2, u3, u4, u5, u6, u7, u8 = _nine(u, g)
         for q in range(n):
-            x0, x1, x2, x3, x4, x5, x6, x7, x8 = v0[q], v1[q], v2[q], v3[q], v4[q], v5[q], v6[q], v7[q], v8[q]
+            x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
+            x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
             acc[q] += (w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4
                        + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8)
             bcc[q] += (u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
@@ -178,10 +179,12 @@ def _dots2(dw, dv, g, h, n, S, rows, starts, T):
         r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = r8 = s0
         for q in range(n):
             a, b = g[q], h[q]
-            x0, x1, x2, x3, x4, x5, x6, x7, x8 = v0[q], v1[q], v2[q], v3[q], v4[q], v5[q], v6[q], v7[q], v8[q]
-            s0, r0, s1, r1, s2, r2 = s0 + a * x0, r0 + b * x0, s1 + a * x1, r1 + b * x1, s2 + a * x2, r2 + b * x2
-            s3, r3, s4, r4, s5, r5 = s3 + a * x3, r3 + b * x3, s4 + a * x4, r4 + b * x4, s5 + a * x5, r5 + b * x5
-            s6, r6, s7, r7, s8, r8 = s6 + a * x6, r6 + b * x6, s7 + a * x7, r7 + b * x7, s8 + a * x8, r8 + b * x8
+            x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
+            x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
+            s0, s1, s2, s3, s4 = s0 + a * x0, s1 + a * x1, s2 + a * x2, s3 + a * x3, s4 + a * x4
+            s5, s6, s7, s8 = s5 + a * x5, s6 + a * x6, s7 + a * x7, s8 + a * x8
+            r0, r1, r2, r3, r4 = r0 + b * x0, r1 + b * x1, r2 + b * x2, r3 + b * x3, r4 + b * x4
+            r5, r6, r7, r8 = r5 + b * x5, r6 + b * x6, r7 + b * x7, r8 + b * x8
         _add_nine(dw, t, s0, s1, s2, s3, s4, s5, s6, s7, s8)
         _add_nine(dv, t, r0, r1, r2, r3, r4, r5, r6, r7, r8)
 
