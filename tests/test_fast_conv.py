@@ -226,6 +226,20 @@ def test_what_the_kernels_do_not_cover_runs_the_teaching_path(why):
         assert_passes(check_layer(FastConv2D(2, 3, 3, 1, 1, act, dtype="float64"), X))
 
 
+@pytest.mark.parametrize("why", ["jit off", "float16"])
+def test_pooling_the_kernels_do_not_cover_runs_the_teaching_path(why, rng):
+    X = rng.standard_normal((2, 3, 6, 5)).astype("float16" if why == "float16" else "float64")
+    for fast, teach in ((FastMaxPool2D(2), L.MaxPool2D(2)), (FastUpsample2D(2), L.Upsample2D(2))):
+        with use_jit(why != "jit off"):
+            Z = fast.forward(X)
+            dY = rng.standard_normal(Z.shape).astype(X.dtype)
+            dX = fast.backward(dY)
+        np.testing.assert_array_equal(Z, teach.forward(X))
+        np.testing.assert_array_equal(dX, teach.backward(dY))
+        if isinstance(fast, FastMaxPool2D):  # the teaching forward ran: NumPy's argmax, not uint8
+            assert fast.cache["argmax"].dtype == np.intp
+
+
 def test_a_forward_on_the_kernels_and_a_backward_without_them_agree(rng):
     """The JIT switched off between forward and backward: the teaching backward builds the
     columns it needs."""

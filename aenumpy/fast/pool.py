@@ -1,7 +1,7 @@
 """Max pooling and nearest-neighbour upsampling: the speed backend's MaxPool2D and Upsample2D.
 
-Each kernel makes one pass over the batch, one chunk of samples per thread
-(``prange``), with no intermediate arrays: the teaching layers reshape the image into
+Each kernel makes one pass over the batch's B·C image planes, one chunk of planes per
+thread (``prange``), with no intermediate arrays: the teaching layers reshape the image into
 windows, take ``argmax`` and scatter with ``put_along_axis`` (MaxPool2D), or repeat and
 reshape-sum (Upsample2D), each a pass of its own over memory.
 """
@@ -113,6 +113,11 @@ def upsample_backward_nb(dZ, scale, dX, parts):
     return dX
 
 
+def _covered(X):
+    """The kernels run this call: the JIT is on and X is float32 or float64."""
+    return jit_enabled() and X.dtype.char in "fd"
+
+
 def planes(A):
     """A batch of images ``(B, C, H, W)`` as its B·C planes ``(B·C, H, W)``, C-ordered."""
     return np.ascontiguousarray(A).reshape(-1, *A.shape[2:])
@@ -122,10 +127,11 @@ class FastMaxPool2D(MaxPool2D):
     """:class:`aenumpy.layers.MaxPool2D` by :func:`maxpool_forward_nb` and
     :func:`maxpool_backward_nb`: the same numbers and cache (``X``, ``argmax``, ``Z``; ``dZ``,
     ``dX``), ``argmax`` kept as ``uint8``. NumPy reference: ``aenumpy.layers.MaxPool2D.forward``
-    and ``.backward``, which run when the JIT is off or a window has more than 256 entries."""
+    and ``.backward``, which run when the JIT is off, for float16 images, or for windows of
+    more than 256 entries (size > 16)."""
 
     def _covered(self, X):
-        return jit_enabled() and self.size <= 16 and X.dtype.char in "fd"
+        return _covered(X) and self.size <= 16
 
     def forward(self, X):
         """The window maxima and their first argmax (NumPy reference:
@@ -155,13 +161,14 @@ class FastMaxPool2D(MaxPool2D):
 class FastUpsample2D(Upsample2D):
     """:class:`aenumpy.layers.Upsample2D` by :func:`upsample_forward_nb` and
     :func:`upsample_backward_nb`: the same numbers and cache. NumPy reference:
-    ``aenumpy.layers.Upsample2D.forward`` and ``.backward``, which run when the JIT is off."""
+    ``aenumpy.layers.Upsample2D.forward`` and ``.backward``, which run when the JIT is off
+    or for float16 images."""
 
     def forward(self, X):
         """Each pixel repeated into a ``scale × scale`` block (NumPy reference:
         ``aenumpy.layers.Upsample2D.forward``)."""
         out_shape = self.check_input(X)
-        if not jit_enabled():
+        if not _covered(X):
             return super().forward(X)
         Z = np.empty(out_shape, X.dtype)
         upsample_forward_nb(planes(X), self.scale, planes(Z), kernel_threads())
@@ -171,7 +178,7 @@ class FastUpsample2D(Upsample2D):
     def backward(self, dZ, need_dX=True):
         """The block sums of ``dZ`` (NumPy reference: ``aenumpy.layers.Upsample2D.backward``)."""
         check_upstream(self, dZ)
-        if not need_dX or not jit_enabled():
+        if not need_dX or not _covered(dZ):
             return super().backward(dZ, need_dX)
         dX = np.empty(self.cache["X"].shape, dZ.dtype)
         upsample_backward_nb(planes(dZ), self.scale, planes(dX), kernel_threads())
