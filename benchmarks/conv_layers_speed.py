@@ -152,7 +152,9 @@ def im2col_gemm_routes():
     jit = lambda parallel=False: numba.njit(parallel=parallel, fastmath=FASTMATH)  # noqa: E731
 
     @jit()
-    def cols_of(X, b, k, p, cols, Ho, Wo):
+    def patches(X, b, k, p, cols, Ho, Wo, gather):
+        """im2col of sample b into ``cols`` (its padding entries stay as they are: zeros)
+        when ``gather``, else col2im: ``cols`` added onto sample b of X."""
         C, H, W = X.shape[1], X.shape[2], X.shape[3]
         for c in range(C):
             for i in range(k):
@@ -160,19 +162,23 @@ def im2col_gemm_routes():
                     r = cols[(c * k + i) * k + j]
                     for y in range(Ho):
                         yy = y + i - p
-                        for x in range(Wo):
-                            xx = x + j - p
-                            ok = 0 <= yy < H and 0 <= xx < W
-                            r[y * Wo + x] = X[b, c, yy, xx] if ok else 0
+                        if 0 <= yy < H:  # (a bounded range instead ran 1.5–2× slower)
+                            for x in range(Wo):
+                                xx = x + j - p
+                                if 0 <= xx < W:
+                                    if gather:
+                                        r[y * Wo + x] = X[b, c, yy, xx]
+                                    else:
+                                        X[b, c, yy, xx] += r[y * Wo + x]
 
     @jit(parallel=True)
     def forward(X, Wm, bias, k, p, A, Z, parts):
         B, O, L = X.shape[0], A.shape[1], A.shape[2] * A.shape[3]
         for t in prange(parts):
-            cols, out = np.empty((Wm.shape[1], L), X.dtype), np.empty((O, L), X.dtype)
+            cols, out = np.zeros((Wm.shape[1], L), X.dtype), np.empty((O, L), X.dtype)
             local(1)
             for b in range(t * B // parts, (t + 1) * B // parts):
-                cols_of(X, b, k, p, cols, A.shape[2], A.shape[3])
+                patches(X, b, k, p, cols, A.shape[2], A.shape[3], True)
                 sgemm(RM, N, N, O, L, Wm.shape[1], np.float32(1), Wm.ctypes.data, Wm.shape[1],
                       cols.ctypes.data, L, np.float32(0), out.ctypes.data, L)
                 Ab, Zb = A[b].reshape(O, L), Z[b].reshape(O, L)
@@ -187,18 +193,17 @@ def im2col_gemm_routes():
     def weight_grad(X, G, k, p, dW, parts):
         B, O, L, K = X.shape[0], G.shape[1], G.shape[2] * G.shape[3], dW.shape[2]
         for t in prange(parts):
-            cols = np.empty((K, L), X.dtype)
+            cols = np.zeros((K, L), X.dtype)
             local(1)
             for b in range(t * B // parts, (t + 1) * B // parts):
-                cols_of(X, b, k, p, cols, G.shape[2], G.shape[3])
+                patches(X, b, k, p, cols, G.shape[2], G.shape[3], True)
                 sgemm(RM, N, T, O, K, L, np.float32(1), G[b].ctypes.data, L, cols.ctypes.data, L,
                       np.float32(1), dW[t].ctypes.data, K)
             local(0)
 
     @jit(parallel=True)
     def input_grad(G, Wm, k, p, dX, parts):
-        B, C, H, W = dX.shape
-        O, Ho, Wo = G.shape[1], G.shape[2], G.shape[3]
+        B, O, Ho, Wo = G.shape
         K, L = Wm.shape[1], Ho * Wo
         for t in prange(parts):
             cols = np.empty((K, L), G.dtype)
@@ -207,17 +212,7 @@ def im2col_gemm_routes():
                 sgemm(RM, T, N, K, L, O, np.float32(1), Wm.ctypes.data, K, G[b].ctypes.data, L,
                       np.float32(0), cols.ctypes.data, L)
                 dX[b] = 0
-                for c in range(C):
-                    for i in range(k):
-                        for j in range(k):
-                            r = cols[(c * k + i) * k + j]
-                            for y in range(Ho):
-                                yy = y + i - p
-                                if 0 <= yy < H:  # (a bounded range instead ran 1.5–2× slower)
-                                    for x in range(Wo):
-                                        xx = x + j - p
-                                        if 0 <= xx < W:
-                                            dX[b, c, yy, xx] += r[y * Wo + x]
+                patches(dX, b, k, p, cols, Ho, Wo, False)
             local(0)
 
     return forward, weight_grad, input_grad
