@@ -310,6 +310,10 @@ class ImageLayer(Layer):
     #: the rank of one sample the layer takes (3 for ``(C, H, W)``; None: any)
     sample_rank = 3
 
+    def __init__(self, name):
+        super().__init__()
+        self.name = check_name("name", name, "a string such as 'enc0'")
+
     def output_shape(self, input_shape):
         raise NotImplementedError
 
@@ -326,6 +330,13 @@ class ImageLayer(Layer):
         if X.shape[0] == 0:
             raise ValueError(f"{self.name}: X is an empty batch, shape {X.shape}")
         return (X.shape[0], *self.output_shape(X.shape[1:]))
+
+    def upstream(self, dZ, need_dX):
+        """The start of a backward pass: ``dZ`` checked against the last forward's output
+        and kept in the cache; returns ``need_dX`` (whether dX is to be computed)."""
+        check_upstream(self, dZ)
+        self.cache["dZ"] = dZ
+        return need_dX
 
     def _image_shape(self, input_shape, channels=None):
         """``(C, H, W)`` from ``input_shape``; with ``channels``, C must be that many."""
@@ -348,7 +359,7 @@ class ConvLayer(AffineLayer, ImageLayer):
 
     def __init__(self, c_in, c_out, kernel_size, stride, padding, output_padding, activation,
                  rng, dtype, name):
-        super().__init__()
+        super().__init__(name)
         kind = type(self).__name__
         self.c_in, self.c_out, self.kernel_size, self.stride = _check_sizes(
             kind, c_in=c_in, c_out=c_out, kernel_size=kernel_size, stride=stride)
@@ -359,7 +370,6 @@ class ConvLayer(AffineLayer, ImageLayer):
                              f"({self.stride}), got {self.output_padding}")
         self.dtype = check_dtype(dtype)
         self.activation = activations.get(activation)
-        self.name = check_name("name", name, "a string such as 'enc0'")
         self.init_params(np.random.default_rng(0) if check_rng(rng) is None else rng)
 
     def weight_shape(self):
@@ -451,7 +461,7 @@ class Conv2D(ConvLayer):
 
 
 class ConvTranspose2D(ConvLayer):
-    """Transposed convolution ``Z = f(Wᵀ ⋆ X + b)``, PyTorch's ``conv_transpose2d``.
+    """Transposed convolution (the adjoint of a convolution) ``Z = f(A)``, PyTorch's ``conv_transpose2d``.
 
     ``X`` ``(B, c_in, H, W)`` → ``Z`` ``(B, c_out, Ho, Wo)`` with ``W`` ``(c_in, c_out, k, k)``
     (PyTorch's layout), ``b`` ``(c_out,)`` and ``Ho = (H − 1)·s − 2p + k + output_padding``::
@@ -494,7 +504,8 @@ class ConvTranspose2D(ConvLayer):
         return (self.c_in, self.c_out, self.kernel_size, self.kernel_size)
 
     def output_shape(self, input_shape):
-        """``(c_in, H, W)`` → ``(c_out, (H − 1)·s − 2p + k + output_padding, …)``, which must be ≥ 1."""
+        """``(c_in, H, W)`` → ``(c_out, Ho, Wo)``, ``Ho = (H − 1)·s − 2p + k + output_padding``
+        (likewise Wo), which must be ≥ 1."""
         _, H, W = self._image_shape(input_shape, self.c_in)
         k, s, p, op = self.kernel_size, self.stride, self.padding, self.output_padding
         Ho, Wo = (H - 1) * s - 2 * p + k + op, (W - 1) * s - 2 * p + k + op
@@ -544,9 +555,8 @@ class MaxPool2D(ImageLayer):
     _args = ("size",)
 
     def __init__(self, size=2, *, name="pool"):
-        super().__init__()
+        super().__init__(name)
         (self.size,) = _check_sizes("MaxPool2D", size=size)
-        self.name = check_name("name", name, "a string such as 'pool0'")
 
     def output_shape(self, input_shape):
         """``(C, H, W)`` → ``(C, ⌊H/size⌋, ⌊W/size⌋)``; the image must hold one window."""
@@ -575,9 +585,7 @@ class MaxPool2D(ImageLayer):
 
     def backward(self, dZ, need_dX=True):
         """``dX`` is 0 but at each window's argmax, which receives that window's ``dZ``."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
-        if not need_dX:
+        if not self.upstream(dZ, need_dX):
             return None
         X, argmax = self.cache["X"], self.cache["argmax"]
         B, C, Ho, Wo = dZ.shape
@@ -611,9 +619,8 @@ class Upsample2D(ImageLayer):
     _args = ("scale",)
 
     def __init__(self, scale=2, *, name="up"):
-        super().__init__()
+        super().__init__(name)
         (self.scale,) = _check_sizes("Upsample2D", scale=scale)
-        self.name = check_name("name", name, "a string such as 'up0'")
 
     def output_shape(self, input_shape):
         """``(C, H, W)`` → ``(C, H·scale, W·scale)``."""
@@ -629,9 +636,7 @@ class Upsample2D(ImageLayer):
 
     def backward(self, dZ, need_dX=True):
         """The block sums of ``dZ``."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
-        if not need_dX:
+        if not self.upstream(dZ, need_dX):
             return None
         B, C, H, W = self.cache["X"].shape
         s = self.scale
@@ -643,33 +648,36 @@ class Upsample2D(ImageLayer):
         return f"Upsample2D({self.name}: ×{self.scale})"
 
 
-class Flatten(ImageLayer):
+class Reshaping(ImageLayer):
+    """A layer that only reshapes: forward ``X.reshape(B, *output_shape)``, backward
+    reshapes the gradient back to the input's shape. Subclasses give :meth:`output_shape`."""
+
+    def forward(self, X):
+        out_shape = self.check_input(X)
+        Z = X.reshape(out_shape)
+        self.cache = {"X": X, "Z": Z}
+        return Z
+
+    def backward(self, dZ, need_dX=True):
+        return dZ.reshape(self.cache["X"].shape) if self.upstream(dZ, need_dX) else None
+
+
+class Flatten(Reshaping):
     """``(B, C, H, W)`` → ``(B, C·H·W)``, each image read row by row (C order), so a Dense
     layer can follow; backward reshapes the gradient back to ``(B, C, H, W)``."""
 
     def __init__(self, *, name="flatten"):
-        super().__init__()
-        self.name = check_name("name", name, "a string such as 'flatten'")
+        super().__init__(name)
 
     def output_shape(self, input_shape):
         """``(C, H, W)`` → ``(C·H·W,)``."""
         return (int(np.prod(self._image_shape(input_shape))),)
 
-    def forward(self, X):
-        self.check_input(X)
-        Z = X.reshape(X.shape[0], -1)
-        self.cache = {"X": X, "Z": Z}
-        return Z
-
-    def backward(self, dZ, need_dX=True):
-        check_upstream(self, dZ)
-        return dZ.reshape(self.cache["X"].shape) if need_dX else None
-
     def __repr__(self):
         return f"Flatten({self.name})"
 
 
-class Reshape(ImageLayer):
+class Reshape(Reshaping):
     """``(B, d)`` → ``(B, *shape)`` with ``d = prod(shape)``, e.g. a Dense code back to
     images ``Reshape((8, 7, 7))``; backward reshapes the gradient back to ``(B, d)``."""
 
@@ -679,13 +687,12 @@ class Reshape(ImageLayer):
         return {"shape": list(self.shape)}
 
     def __init__(self, shape, *, name="reshape"):
-        super().__init__()
+        super().__init__(name)
         if isinstance(shape, (int, np.integer)):
             shape = (shape,)
         if not isinstance(shape, (tuple, list)) or not shape:
             raise TypeError(f"Reshape shape must be a tuple of sizes such as (8, 7, 7), got {shape!r}")
         self.shape = tuple(check_int("Reshape size", n, 1) for n in shape)
-        self.name = check_name("name", name, "a string such as 'reshape'")
 
     def output_shape(self, input_shape):
         """``(d,)`` → ``shape``: one sample must hold exactly ``prod(shape)`` numbers."""
@@ -694,16 +701,6 @@ class Reshape(ImageLayer):
             raise ValueError(f"{self.name}: cannot reshape a sample of shape {tuple(input_shape)} "
                              f"({d} numbers) to {self.shape} ({want} numbers)")
         return self.shape
-
-    def forward(self, X):
-        out_shape = self.check_input(X)
-        Z = X.reshape(out_shape)
-        self.cache = {"X": X, "Z": Z}
-        return Z
-
-    def backward(self, dZ, need_dX=True):
-        check_upstream(self, dZ)
-        return dZ.reshape(self.cache["X"].shape) if need_dX else None
 
     def __repr__(self):
         return f"Reshape({self.name}: {self.shape})"

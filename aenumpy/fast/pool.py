@@ -1,0 +1,186 @@
+"""Max pooling and nearest-neighbour upsampling: the speed backend's MaxPool2D and Upsample2D.
+
+Each kernel makes one pass over the batch's B·C image planes, one chunk of planes per
+thread (``prange``), with no intermediate arrays: the teaching layers reshape the image into
+windows, take ``argmax`` and scatter with ``put_along_axis`` (MaxPool2D), or repeat and
+reshape-sum (Upsample2D), each a pass of its own over memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+from numba.extending import register_jitable
+
+from .._validate import check_upstream
+from ..layers import MaxPool2D, Upsample2D
+from ._jit import jit, jit_enabled, kernel_threads
+
+
+@register_jitable(inline="always")
+def _takes(v, m):
+    """Whether ``v`` replaces the running maximum ``m`` of a window: ``v > m``, or ``v`` is NaN
+    while ``m`` is not (so a NaN wins, and the first NaN stays, as NumPy's ``argmax``).
+    Written so that the loop over a row vectorises: ``not v <= m`` is ``v > m`` or unordered."""
+    return (m == m) & (not v <= m)
+
+
+@jit(parallel=True)
+def maxpool_forward_nb(X, size, Z, argmax, parts):
+    """For the planes ``X`` ``(N, H, W)`` (a batch's B·C images): ``Z[n, y, x] = max_(i,j)
+    X[n, y·size + i, x·size + j]`` and ``argmax`` the position ``i·size + j`` of the first
+    maximum in row-major order (a NaN counts as the maximum, as in NumPy's ``argmax``).
+    2×2 windows are written out, so the loop along a row vectorises. NumPy reference:
+    ``aenumpy.layers.MaxPool2D.forward``."""
+    N, Ho, Wo = Z.shape
+    for t in prange(parts):
+        for n in range(t * N // parts, (t + 1) * N // parts):
+            for y in range(Ho):
+                z, at = Z[n, y], argmax[n, y]
+                if size == 2:
+                    r0, r1 = X[n, 2 * y], X[n, 2 * y + 1]
+                    for x in range(Wo):
+                        m, k = r0[2 * x], 0
+                        v = r0[2 * x + 1]
+                        m, k = (v, 1) if _takes(v, m) else (m, k)
+                        v = r1[2 * x]
+                        m, k = (v, 2) if _takes(v, m) else (m, k)
+                        v = r1[2 * x + 1]
+                        m, k = (v, 3) if _takes(v, m) else (m, k)
+                        z[x], at[x] = m, k
+                    continue
+                for x in range(Wo):
+                    m, k = X[n, y * size, x * size], 0
+                    for i in range(size):
+                        row = X[n, y * size + i]
+                        for j in range(size):
+                            v = row[x * size + j]
+                            m, k = (v, i * size + j) if _takes(v, m) else (m, k)
+                    z[x], at[x] = m, k
+    return Z
+
+
+@jit(parallel=True)
+def maxpool_backward_nb(dZ, argmax, size, dX, parts):
+    """For the planes ``dZ`` ``(N, Ho, Wo)``: ``dX`` zero but at each window's ``argmax``, which
+    gets that window's ``dZ`` (the dropped edge rows and columns zero too). NumPy
+    reference: ``aenumpy.layers.MaxPool2D.backward``."""
+    N, Ho, Wo = dZ.shape
+    for t in prange(parts):
+        for n in range(t * N // parts, (t + 1) * N // parts):
+            dX[n] = 0
+            for y in range(Ho):
+                for x in range(Wo):
+                    a = argmax[n, y, x]
+                    dX[n, y * size + a // size, x * size + a % size] = dZ[n, y, x]
+    return dX
+
+
+@jit(parallel=True)
+def upsample_forward_nb(X, scale, Z, parts):
+    """For the planes ``X`` ``(N, H, W)``: ``Z[n, y, x] = X[n, ⌊y/scale⌋, ⌊x/scale⌋]``. NumPy
+    reference: ``aenumpy.layers.Upsample2D.forward``."""
+    N, H, W = X.shape
+    for t in prange(parts):
+        for n in range(t * N // parts, (t + 1) * N // parts):
+            for y in range(H):
+                src = X[n, y]
+                for i in range(scale):
+                    dst = Z[n, y * scale + i]
+                    for x in range(W):
+                        for j in range(scale):
+                            dst[x * scale + j] = src[x]
+    return Z
+
+
+@jit(parallel=True)
+def upsample_backward_nb(dZ, scale, dX, parts):
+    """For the planes ``dZ`` ``(N, H·scale, W·scale)``: ``dX[n, y, x] = Σ_(i,j)
+    dZ[n, y·scale + i, x·scale + j]``, the block sums. NumPy reference:
+    ``aenumpy.layers.Upsample2D.backward``."""
+    N, H, W = dX.shape
+    for t in prange(parts):
+        for n in range(t * N // parts, (t + 1) * N // parts):
+            for y in range(H):
+                dst = dX[n, y]
+                dst[:] = 0
+                for i in range(scale):
+                    src = dZ[n, y * scale + i]
+                    for x in range(W):
+                        acc = dst[x]
+                        for j in range(scale):
+                            acc += src[x * scale + j]
+                        dst[x] = acc
+    return dX
+
+
+def _covered(X):
+    """The kernels run this call: the JIT is on and X is float32 or float64."""
+    return jit_enabled() and X.dtype.char in "fd"
+
+
+def planes(A):
+    """A batch of images ``(B, C, H, W)`` as its B·C planes ``(B·C, H, W)``, C-ordered."""
+    return np.ascontiguousarray(A).reshape(-1, *A.shape[2:])
+
+
+class FastMaxPool2D(MaxPool2D):
+    """:class:`aenumpy.layers.MaxPool2D` by :func:`maxpool_forward_nb` and
+    :func:`maxpool_backward_nb`: the same numbers and cache (``X``, ``argmax``, ``Z``; ``dZ``,
+    ``dX``), ``argmax`` kept as ``uint8``. NumPy reference: ``aenumpy.layers.MaxPool2D.forward``
+    and ``.backward``, which run when the JIT is off, for float16 images, or for windows of
+    more than 256 entries (size > 16)."""
+
+    def _covered(self, X):
+        return _covered(X) and self.size <= 16
+
+    def forward(self, X):
+        """The window maxima and their first argmax (NumPy reference:
+        ``aenumpy.layers.MaxPool2D.forward``)."""
+        out_shape = self.check_input(X)
+        if not self._covered(X):
+            return super().forward(X)
+        Z = np.empty(out_shape, X.dtype)
+        argmax = np.empty(out_shape, np.uint8)
+        maxpool_forward_nb(planes(X), self.size, planes(Z), planes(argmax), kernel_threads())
+        self.cache = {"X": X, "argmax": argmax, "Z": Z}
+        return Z
+
+    def backward(self, dZ, need_dX=True):
+        """Each window's ``dZ`` to its argmax (NumPy reference: ``aenumpy.layers.MaxPool2D.backward``)."""
+        check_upstream(self, dZ)
+        X = self.cache["X"]
+        if not need_dX or not self._covered(X):
+            return super().backward(dZ, need_dX)
+        dX = np.empty(X.shape, dZ.dtype)
+        maxpool_backward_nb(planes(dZ), planes(self.cache["argmax"]), self.size, planes(dX),
+                            kernel_threads())
+        self.cache.update(dZ=dZ, dX=dX)
+        return dX
+
+
+class FastUpsample2D(Upsample2D):
+    """:class:`aenumpy.layers.Upsample2D` by :func:`upsample_forward_nb` and
+    :func:`upsample_backward_nb`: the same numbers and cache. NumPy reference:
+    ``aenumpy.layers.Upsample2D.forward`` and ``.backward``, which run when the JIT is off
+    or for float16 images."""
+
+    def forward(self, X):
+        """Each pixel repeated into a ``scale × scale`` block (NumPy reference:
+        ``aenumpy.layers.Upsample2D.forward``)."""
+        out_shape = self.check_input(X)
+        if not _covered(X):
+            return super().forward(X)
+        Z = np.empty(out_shape, X.dtype)
+        upsample_forward_nb(planes(X), self.scale, planes(Z), kernel_threads())
+        self.cache = {"X": X, "Z": Z}
+        return Z
+
+    def backward(self, dZ, need_dX=True):
+        """The block sums of ``dZ`` (NumPy reference: ``aenumpy.layers.Upsample2D.backward``)."""
+        check_upstream(self, dZ)
+        if not need_dX or not _covered(dZ):
+            return super().backward(dZ, need_dX)
+        dX = np.empty(self.cache["X"].shape, dZ.dtype)
+        upsample_backward_nb(planes(dZ), self.scale, planes(dX), kernel_threads())
+        self.cache.update(dZ=dZ, dX=dX)
+        return dX
