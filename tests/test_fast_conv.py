@@ -17,7 +17,6 @@ import pytest
 
 import aenumpy.layers as L
 from aenumpy import activations
-from aenumpy.fast import use_jit
 from aenumpy.fast.conv import FastConv2D, FastConvTranspose2D
 from aenumpy.fast.pool import FastMaxPool2D, FastUpsample2D
 from aenumpy.gradcheck import check_layer
@@ -204,7 +203,7 @@ class Softsign(activations.Activation):
         return (1 - np.abs(z)) ** 2
 
 
-@pytest.mark.parametrize("why", ["jit off", "own activation", "mixed dtypes"])
+@pytest.mark.parametrize("why", ["own activation", "mixed dtypes"])
 def test_what_the_kernels_do_not_cover_runs_the_teaching_path(why):
     act = Softsign() if why == "own activation" else "tanh"
     rng = np.random.default_rng(12)
@@ -214,43 +213,43 @@ def test_what_the_kernels_do_not_cover_runs_the_teaching_path(why):
         dtype = "float32" if why == "mixed dtypes" else "float64"
         fast, teach = (cls(*args, activation=act, rng=np.random.default_rng(13), dtype=dtype)
                        for cls in (fast_cls, teach_cls))
-        with use_jit(why != "jit off"):
-            Z = fast.forward(X)
-            dY = rng.standard_normal(Z.shape)
-            dX = fast.backward(dY)
+        Z = fast.forward(X)
+        dY = rng.standard_normal(Z.shape)
+        dX = fast.backward(dY)
         np.testing.assert_array_equal(Z, teach.forward(X))
         np.testing.assert_array_equal(dX, teach.backward(dY))
         for k in teach.grads:
             np.testing.assert_array_equal(fast.grads[k], teach.grads[k])
-    with use_jit(why != "jit off"):
-        assert_passes(check_layer(FastConv2D(2, 3, 3, 1, 1, act, dtype="float64"), X))
+    assert_passes(check_layer(FastConv2D(2, 3, 3, 1, 1, act, dtype="float64"), X))
 
 
-@pytest.mark.parametrize("why", ["jit off", "float16"])
-def test_pooling_the_kernels_do_not_cover_runs_the_teaching_path(why, rng):
-    X = rng.standard_normal((2, 3, 6, 5)).astype("float16" if why == "float16" else "float64")
+def test_pooling_the_kernels_do_not_cover_runs_the_teaching_path(rng):
+    X = rng.standard_normal((2, 3, 6, 5)).astype("float16")
     for fast, teach in ((FastMaxPool2D(2), L.MaxPool2D(2)), (FastUpsample2D(2), L.Upsample2D(2))):
-        with use_jit(why != "jit off"):
-            Z = fast.forward(X)
-            dY = rng.standard_normal(Z.shape).astype(X.dtype)
-            dX = fast.backward(dY)
+        Z = fast.forward(X)
+        dY = rng.standard_normal(Z.shape).astype(X.dtype)
+        dX = fast.backward(dY)
         np.testing.assert_array_equal(Z, teach.forward(X))
         np.testing.assert_array_equal(dX, teach.backward(dY))
         if isinstance(fast, FastMaxPool2D):  # the teaching forward ran: NumPy's argmax, not uint8
             assert fast.cache["argmax"].dtype == np.intp
 
 
-def test_a_forward_on_the_kernels_and_a_backward_without_them_agree(rng):
-    """The JIT switched off between forward and backward: the teaching backward builds the
-    columns it needs."""
+def test_a_backward_from_a_given_delta_agrees_with_one_from_dz(rng):
+    """A model holding δ (a loss from the logits, a penalty on A) calls backward(None, dA=δ):
+    the same gradients as backward(dZ) with δ = dZ ⊙ f'(A)."""
     X = rng.standard_normal((2, 2, 6, 5))
-    fast = FastConv2D(2, 3, 3, 1, 1, "sigmoid", rng=np.random.default_rng(14), dtype="float64")
-    teach = L.Conv2D(2, 3, 3, 1, 1, "sigmoid", rng=np.random.default_rng(14), dtype="float64")
-    dY = rng.standard_normal(teach.forward(X).shape)
-    fast.forward(X)
-    with use_jit(False):
-        dX = fast.backward(dY)
-    np.testing.assert_allclose(dX, teach.backward(dY), rtol=1e-12, atol=1e-14)
+    for cls in (FastConv2D, FastConvTranspose2D):
+        a, b = (cls(2, 3, 3, 2, 1, activation="sigmoid", rng=np.random.default_rng(14),
+                    dtype="float64") for _ in range(2))
+        dY = rng.standard_normal(a.forward(X).shape)
+        b.forward(X)
+        dX = a.backward(dY)
+        np.testing.assert_array_equal(b.backward(None, dA=b.delta(dY)), dX)
+        for k in a.grads:
+            eps = np.finfo(np.float64).eps
+            np.testing.assert_allclose(b.grads[k], a.grads[k], rtol=0,
+                                       atol=64 * eps * np.abs(a.grads[k]).max())
 
 
 def test_bad_inputs_are_refused_as_on_the_teaching_path():

@@ -42,18 +42,25 @@ def arrays(draw, dtype, shape, lo=-60.0, hi=60.0):
 
 #: the public functions of the speed backend's modules that are not kernels (helpers,
 #: switches, NumPy references of the fast noise)
-NOT_KERNELS = {"activation.code_of", "dense.make_fast", "models.work",
+NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "noise.n_uniforms", "noise.n_words", "noise.uniforms_ref", "noise.box_muller_ref",
                "noise.add_gaussian_ref", "openblas.find_openblas", "openblas.split_blas",
                "openblas.use_split", "_jit.kernel_threads", "_jit.jit",
                "layout.is_column_major", "layout.weight_layout", "layout.flat_view",
                "layout.flat_like", "layout.same_layout", "_math.fexp", "_math.flog1p",
+               "conv.phase_geometry", "conv.forward_taps", "conv.forward_weights",
+               "conv.input_grad_taps", "pool.planes",
                "_math.flog1m", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
                "_math.one_like", "_math.cast_like"}
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "optim.adam_many", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
-           "blas.matmul", "gather.gather_rows", "pcg64.raw_words"}
+           "blas.matmul", "gather.gather_rows", "pcg64.raw_words",
+           # through the fast conv and pooling layers (test_fast_conv_layers, test_fast_pooling)
+           "conv.conv_forward", "conv.conv_forward_nb", "conv.conv_weight_grad",
+           "conv.conv_weight_grad_nb", "conv.conv_input_grad", "conv.conv_input_grad_nb",
+           "conv.delta", "conv.delta_nb", "pool.maxpool_forward_nb", "pool.maxpool_backward_nb",
+           "pool.upsample_forward_nb", "pool.upsample_backward_nb"}
 
 
 def _kernels():
@@ -388,6 +395,60 @@ def test_add_gaussian(data, dtype, shape, sigma):
     # 5.8·(4e-7 + 2e-7) at most, then σ·ε + x rounds once more (|x| ≤ 1)
     tol = sigma * 8.6 * 8 * eps(dtype) if dtype == np.float64 else sigma * 5.8 * 6e-7
     np.testing.assert_allclose(r1, r0, rtol=0, atol=tol + 2 * eps(dtype) * (1 + 6 * sigma))
+
+
+# ---------------------------------------------------------------- conv and pooling kernels
+@SETTINGS
+@given(st.data(), st.sampled_from(["float32", "float64"]), st.integers(1, 4), st.integers(1, 4),
+       st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(3, 11),
+       st.integers(3, 11), st.sampled_from(["identity", "relu", "sigmoid", "tanh"]),
+       st.booleans())
+def test_fast_conv_layers(data, dtype, c_in, c_out, k, s, p, H, W, act, transposed):
+    """FastConv2D and FastConvTranspose2D (their forward, delta, weight- and input-gradient
+    kernels) against the teaching layers, within the summation bound of each sum
+    (test_fast_conv.compare)."""
+    from test_fast_conv import compare
+
+    from aenumpy import layers as L
+    from aenumpy.fast.conv import FastConv2D, FastConvTranspose2D
+
+    if transposed:
+        op = data.draw(st.integers(0, s - 1))
+        assume((H - 1) * s - 2 * p + k + op >= 1 and (W - 1) * s - 2 * p + k + op >= 1)
+        Ho, Wo = (H - 1) * s - 2 * p + k + op, (W - 1) * s - 2 * p + k + op
+        compare(FastConvTranspose2D, L.ConvTranspose2D, (c_in, c_out, k, s, p, op), act, dtype,
+                (2, c_in, H, W), c_in * k * k + 1, c_out * k * k, 2 * max(H * W, Ho * Wo))
+    else:
+        assume(k <= H + 2 * p and k <= W + 2 * p)
+        Ho, Wo = L.conv_output_size(H, k, s, p), L.conv_output_size(W, k, s, p)
+        compare(FastConv2D, L.Conv2D, (c_in, c_out, k, s, p), act, dtype, (2, c_in, H, W),
+                c_in * k * k + 1, c_out * k * k, 2 * Ho * Wo)
+
+
+@SETTINGS
+@given(st.data(), DTYPES, st.integers(1, 3), st.integers(1, 3), st.integers(1, 9),
+       st.integers(1, 9), st.integers(1, 3))
+def test_fast_pooling(data, dtype, B, C, H, W, size):
+    """FastMaxPool2D exactly as the teaching layer (ties to the first), FastUpsample2D's
+    block sums within their summation bound."""
+    from test_conv_layers import assert_sums_close
+
+    from aenumpy import layers as L
+    from aenumpy.fast.pool import FastMaxPool2D, FastUpsample2D
+
+    X = np.round(arrays(data.draw, dtype, (B, C, H, W), -3, 3))  # rounded: many ties
+    if H >= size and W >= size:
+        fast, teach = FastMaxPool2D(size), L.MaxPool2D(size)
+        Z = teach.forward(X)
+        np.testing.assert_array_equal(fast.forward(X), Z)
+        dZ = arrays(data.draw, dtype, Z.shape, -3, 3)
+        np.testing.assert_array_equal(fast.backward(dZ), teach.backward(dZ))
+    fast, teach = FastUpsample2D(size), L.Upsample2D(size)
+    Z = teach.forward(X)
+    np.testing.assert_array_equal(fast.forward(X), Z)
+    dZ = arrays(data.draw, dtype, Z.shape, -3, 3)
+    assert_sums_close(fast.backward(dZ), teach.backward(dZ), 2 * teach.backward(np.abs(dZ)),
+                      size * size, dtype, "dX")
 
 
 # ---------------------------------------------------------------- gradcheck on random models

@@ -40,12 +40,11 @@ import numpy as np
 from numba import prange
 from numba.extending import register_jitable
 
-from .. import activations
 from .._validate import check_upstream
-from ..layers import Conv2D, ConvTranspose2D, im2col
-from ._jit import jit, jit_enabled, kernel_threads
+from ..layers import Conv2D, ConvTranspose2D
+from ._jit import jit, kernel_threads
 from ._math import one_like
-from .activation import CODES, bias_act_nb
+from .activation import CODES, bias_act, code_of
 
 #: taps summed in one pass over a row (the kernels' inner loops are written for nine)
 GROUP = 9
@@ -207,7 +206,7 @@ def _add_nine(d, t, s0, s1, s2, s3, s4, s5, s6, s7, s8):
 def _store(src, bias, relu, A, Z):
     """``A[m] = src[m] + bias`` along a row, and ``Z[m] = max(A[m], 0)`` when ``relu`` (NaN
     stays NaN). A sigmoid or tanh is applied after the kernel, by
-    :func:`.activation.bias_act_nb` (see :func:`_outputs`): with the float32 sigmoid's
+    :func:`.activation.bias_act` (see :func:`_outputs`): with the float32 sigmoid's
     code inside a kernel, every loop of that kernel ran several times slower."""
     n = A.shape[0]
     if relu:
@@ -391,31 +390,23 @@ def delta_nb(dZ, Z, code, dA, db):
 
 
 # ---------------------------------------------------------------- the calls
-def activation_code(act):
-    """The kernels' code of a built-in activation, None for a student's own."""
-    if type(act) is activations.ACTIVATIONS.get(act.name):
-        return CODES[act.name]
-    return None
-
-
 def _covered(layer, X):
-    """The kernels run this call: the JIT is on, the activation is a built-in one, and X
-    and the weights are both float32 or both float64."""
+    """The kernels run this call: the activation is a built-in one, and X and the weights
+    are both float32 or both float64."""
     W = layer.params["W"]
-    return (jit_enabled() and activation_code(layer.activation) is not None
-            and X.dtype == W.dtype and W.dtype.char in "fd")
+    return code_of(layer.activation) is not None and X.dtype == W.dtype and W.dtype.char in "fd"
 
 
 def _outputs(kernel, out_shape, dtype, code, *args):
     """``(A, Z)``: ``kernel(*args, relu, A, Z, threads)`` fills A (and Z for a ReLU), then
-    :func:`.activation.bias_act_nb` (zero bias) applies a sigmoid or tanh; with the
+    :func:`.activation.bias_act` (zero bias) applies a sigmoid or tanh; with the
     identity Z is A."""
     A = np.empty(out_shape, dtype)
     Z = A if code == 0 else np.empty(out_shape, dtype)
     kernel(*args, code == CODES["relu"], A, Z, kernel_threads())
     if code in (CODES["sigmoid"], CODES["tanh"]):
         B = out_shape[0]
-        bias_act_nb(A.reshape(B, -1), np.zeros(A[0].size, dtype), code, Z.reshape(B, -1))
+        bias_act(A.reshape(B, -1), np.zeros(A[0].size, dtype), code, Z.reshape(B, -1))
     return A, Z
 
 
@@ -453,7 +444,7 @@ def delta(dZ, Z, act):
     dA = np.empty(Z.shape, Z.dtype)
     db = np.zeros((kernel_threads(), O), Z.dtype)
     delta_nb(np.ascontiguousarray(dZ, Z.dtype).reshape(B, O, -1), Z.reshape(B, O, -1),
-             activation_code(act), dA.reshape(B, O, -1), db)
+             code_of(act), dA.reshape(B, O, -1), db)
     return dA, db.sum(axis=0)
 
 
@@ -477,17 +468,32 @@ class DirectConv:
         self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
-        """``dA = dZ ⊙ f'(A)`` and ``db = Σ dA`` (:func:`delta_nb`), then ``dW`` and ``dX`` by
-        the layer's kernels (NumPy reference: the teaching layer's ``backward``)."""
-        check_upstream(self, dZ)
+    def delta(self, dZ):
+        """``δ = dZ ⊙ f'(A)`` by :func:`delta_nb` (NumPy reference: :meth:`AffineLayer.delta`)."""
         c = self.cache
-        if not _covered(self, c["X"]):
-            return super().backward(dZ, need_dX)
-        dA, db = delta(dZ, c["Z"], self.activation)
+        if "X" in c and not _covered(self, c["X"]):
+            return super().delta(dZ)
+        check_upstream(self, dZ)
+        c["dZ"] = dZ
+        dA, c["db"] = delta(dZ, c["Z"], self.activation)
+        return dA
+
+    def backward(self, dZ, need_dX=True, dA=None):
+        """``dA = dZ ⊙ f'(A)`` and ``db = Σ dA`` (:func:`delta_nb`; or the given ``dA = δ``),
+        then ``dW`` and ``dX`` by the layer's kernels (NumPy reference: the teaching layer's
+        ``backward``)."""
+        c = self.cache
+        if "X" in c and not _covered(self, c["X"]):
+            return super().backward(dZ, need_dX, dA)
+        if dA is None:
+            dA = self.delta(dZ)
+            db = c.pop("db")
+        else:
+            check_upstream(self, dA)
+            db = dA.sum(axis=(0, 2, 3))
         dW, dX = self.weight_and_input_grads(c["X"], dA, need_dX)
         self.grads = {"W": dW, "b": db}
-        c.update(dZ=dZ, dA=dA, dX=dX)
+        c.update(dA=dA, dX=dX)
         return dX
 
 
@@ -497,13 +503,13 @@ class FastConv2D(DirectConv, Conv2D):
     backward dZ, dA, dX) but no ``cols``, which these kernels never build.
 
     NumPy reference: ``aenumpy.layers.Conv2D.forward`` and ``.backward``, which run the
-    cases the kernels do not cover (JIT off, a student's own activation, mixed dtypes)."""
+    cases the kernels do not cover (a student's own activation, mixed dtypes)."""
 
     def outputs(self, X, out_shape):
         """``A = W ⋆ X + b``, ``Z = f(A)`` by :func:`conv_forward_nb` (NumPy reference:
         ``aenumpy.layers.Conv2D.forward``)."""
         return conv_forward(X, self.params["W"], self.params["b"], self.stride, self.padding,
-                            activation_code(self.activation), out_shape)
+                            code_of(self.activation), out_shape)
 
     def weight_and_input_grads(self, X, dA, need_dX):
         """``dW = Σ_b dA_b cols_bᵀ`` (:func:`conv_weight_grad_nb`) and ``dX`` (:func:`conv_input_grad_nb`);
@@ -512,18 +518,6 @@ class FastConv2D(DirectConv, Conv2D):
         dX = (conv_input_grad(dA, W, np.zeros(X.shape[1], X.dtype), s, p, 0, X.shape)[0]
               if need_dX else None)
         return conv_weight_grad(X, dA, W.shape, s, p), dX
-
-    def backward(self, dZ, need_dX=True):
-        """As :meth:`DirectConv.backward`; after a forward that did not run here (no kernels
-        then, the JIT now on) or before a backward that cannot (the JIT switched off in
-        between), the teaching backward, with the columns it needs."""
-        check_upstream(self, dZ)
-        c = self.cache
-        if "X" in c and ("cols" in c or not _covered(self, c["X"])):
-            if "cols" not in c:
-                c["cols"] = im2col(c["X"], self.kernel_size, self.stride, self.padding)
-            return Conv2D.backward(self, dZ, need_dX)
-        return super().backward(dZ, need_dX)
 
 
 class FastConvTranspose2D(DirectConv, ConvTranspose2D):
@@ -540,7 +534,7 @@ class FastConvTranspose2D(DirectConv, ConvTranspose2D):
         """``A = conv2d_input_grad(X, W) + b``, ``Z = f(A)`` by :func:`conv_input_grad_nb`
         (NumPy reference: ``aenumpy.layers.ConvTranspose2D.forward``)."""
         return conv_input_grad(X, self.params["W"], self.params["b"], self.stride, self.padding,
-                               activation_code(self.activation), out_shape)
+                               code_of(self.activation), out_shape)
 
     def weight_and_input_grads(self, X, dA, need_dX):
         """``dW = Σ_b X_b cols(dA)_bᵀ`` (:func:`conv_weight_grad_nb`) and ``dX = W ⋆ dA``

@@ -70,12 +70,3 @@ class FastDense(Dense):
         dX = matmul(dA, self.W) if need_dX else None
         self.cache.update(dA=dA, dX=dX)
         return dX
-
-
-def make_fast(layer):
-    """Turn a built :class:`Dense` into a :class:`FastDense` in place: the same object
-    (a tied partner keeps pointing at it), the same arrays, ``W`` re-laid out."""
-    if type(layer) is Dense:
-        layer.__class__ = FastDense
-        layer.lay_out()
-    return layer

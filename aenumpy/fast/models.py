@@ -17,18 +17,24 @@ import numpy as np
 from .. import losses
 from ..activations import Sigmoid
 from ..backend import worth_compiling
-from ..layers import Conv2D, ConvTranspose2D, Dense
+from ..layers import Conv2D, ConvTranspose2D, Dense, MaxPool2D, Upsample2D
 from ..models import Autoencoder, ConvAutoencoder, VariationalAutoencoder
 from ..models.autoencoder import rows
 from ..regularizers import Contractive, GaussianNoise, KLSparsity, Penalty, TopK
 from ..regularizers.sparsity import CLIP
 from .activation import code_of
 from .blas import matmul
-from .dense import make_fast
+from .conv import FastConv2D, FastConvTranspose2D
+from .dense import FastDense
 from .loss import output_loss
 from .noise import add_gaussian, n_words
 from .pcg64 import raw_words
+from .pool import FastMaxPool2D, FastUpsample2D
 from .regularizers import contractive_sigmoid, kl_sparsity, topk_mask
+
+#: each teaching layer's fast twin
+LAYER_TWINS = {Dense: FastDense, Conv2D: FastConv2D, ConvTranspose2D: FastConvTranspose2D,
+               MaxPool2D: FastMaxPool2D, Upsample2D: FastUpsample2D}
 
 #: the output losses the fused kernel computes: the loss's class and its code there
 LOSS_CODES = {losses.SquaredError: 0, losses.BinaryCrossEntropy: 1}
@@ -58,9 +64,21 @@ def work(model):
     return total
 
 
+def make_fast(layer):
+    """Turn a built teaching layer into its fast twin in place (:data:`LAYER_TWINS`): the
+    same object (a tied partner keeps pointing at it), the same arrays; a dense ``W``
+    re-laid out (:meth:`.dense.FastDense.lay_out`). A student's own layer stays as it is."""
+    twin = LAYER_TWINS.get(type(layer))
+    if twin is not None:
+        layer.__class__ = twin
+        if isinstance(layer, FastDense):
+            layer.lay_out()
+    return layer
+
+
 def _accelerate(model):
     """Decide whether the model runs compiled (``model.fast``) and, if so, turn its layers
-    into their fast twins (:func:`.dense.make_fast`)."""
+    into their fast twins (:func:`make_fast`)."""
     model.fast = worth_compiling(work(model))
     if model.fast:
         for layer in model.layers:

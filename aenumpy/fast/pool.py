@@ -13,7 +13,7 @@ from numba.extending import register_jitable
 
 from .._validate import check_upstream
 from ..layers import MaxPool2D, Upsample2D
-from ._jit import jit, jit_enabled, kernel_threads
+from ._jit import jit, kernel_threads
 
 
 @register_jitable(inline="always")
@@ -114,8 +114,8 @@ def upsample_backward_nb(dZ, scale, dX, parts):
 
 
 def _covered(X):
-    """The kernels run this call: the JIT is on and X is float32 or float64."""
-    return jit_enabled() and X.dtype.char in "fd"
+    """The kernels run this call: X is float32 or float64."""
+    return X.dtype.char in "fd"
 
 
 def planes(A):
@@ -127,8 +127,8 @@ class FastMaxPool2D(MaxPool2D):
     """:class:`aenumpy.layers.MaxPool2D` by :func:`maxpool_forward_nb` and
     :func:`maxpool_backward_nb`: the same numbers and cache (``X``, ``argmax``, ``Z``; ``dZ``,
     ``dX``), ``argmax`` kept as ``uint8``. NumPy reference: ``aenumpy.layers.MaxPool2D.forward``
-    and ``.backward``, which run when the JIT is off, for float16 images, or for windows of
-    more than 256 entries (size > 16)."""
+    and ``.backward``, which run for float16 images or for windows of more than 256 entries
+    (size > 16)."""
 
     def _covered(self, X):
         return _covered(X) and self.size <= 16
@@ -161,8 +161,7 @@ class FastMaxPool2D(MaxPool2D):
 class FastUpsample2D(Upsample2D):
     """:class:`aenumpy.layers.Upsample2D` by :func:`upsample_forward_nb` and
     :func:`upsample_backward_nb`: the same numbers and cache. NumPy reference:
-    ``aenumpy.layers.Upsample2D.forward`` and ``.backward``, which run when the JIT is off
-    or for float16 images."""
+    ``aenumpy.layers.Upsample2D.forward`` and ``.backward``, which run for float16 images."""
 
     def forward(self, X):
         """Each pixel repeated into a ``scale × scale`` block (NumPy reference:
