@@ -109,13 +109,14 @@ def _as_batch(X, name="X"):
     """X as one row per image: a row ``(n_features,)``, rows ``(B, n_features)``, or
     one-channel images ``(B, 1, H, W)`` (or one, ``(1, H, W)``) read row by row."""
     X = np.asarray(X)
-    if X.ndim in (1, 3):
+    shape = X.shape
+    if X.ndim == 1 or (X.ndim == 3 and shape[0] == 1):
         X = X[None]
     if X.ndim == 4 and X.shape[1] == 1:
         X = X.reshape(len(X), -1)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"{name} must be a batch of images of shape (B, n_features) or "
-                         f"(B, 1, H, W), got shape {X.shape}")
+                         f"(B, 1, H, W), got shape {shape}")
     return X
 
 

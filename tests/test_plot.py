@@ -373,3 +373,5 @@ def test_figures_refuse_images_of_several_channels():
         plot.reconstructions(m, np.full((2, 48), 0.5, np.float32))
     with pytest.raises(ValueError, match=r"\(B, n_features\) or \(B, 1, H, W\)"):
         plot.reconstructions(m, np.full((2, 3, 4, 4), 0.5, np.float32))
+    with pytest.raises(ValueError, match=r"got shape \(5, 8, 8\)"):
+        plot.reconstructions(m, np.full((5, 8, 8), 0.5, np.float32))
