@@ -31,7 +31,8 @@ import numpy as np
 #: rate); the sizes are --hidden for ae and vae, --channels for conv. The conv network is
 #: the benchmark's ``conv`` (benchmarks/train_speed.py): its code is 8×2×2 = 32 numbers on
 #: the digits, the size of the dense default's code, and 8×7×7 = 392 on MNIST; it learns
-#: the digits best with the larger step 1e-2 (30 epochs of the 1 437 images take seconds).
+#: the digits better with the step 1e-2 than with 3e-3 (30 epochs of the 1 437 images take
+#: seconds).
 DEFAULTS = {
     ("ae", "digits"): ([32], 30, 32, 3e-3),
     ("ae", "mnist"): ([256], 10, 128, 1e-3),
@@ -98,7 +99,7 @@ def _model_options(p):
                    help="ae and conv: mse = ½Σ(x − x̂)² (ae's default), bce = binary "
                         "cross-entropy (conv's default: the pixels in [0, 1] read as "
                         "probabilities; with the sigmoid output the error δ = x̂ − x has no "
-                        "σ'(a) factor to vanish on the dark background; the benchmark's loss)")
+                        "σ'(a) factor that vanishes where x̂ saturates; the benchmark's loss)")
     g.add_argument("--tied", action="store_true",
                    help="ae only: the decoder uses the encoder's weights transposed, W' = Wᵀ")
 
