@@ -2,6 +2,7 @@
 
     aenumpy train                 train the basic autoencoder on the embedded digits
     aenumpy train --model vae     ... or any model and regularizer of the library
+    aenumpy train --model conv    a convolutional autoencoder on the images (1×8×8, 1×28×28)
     aenumpy gradcheck [options]   gradient-check table of a model (exit 1 if it fails)
     aenumpy trace [options]       the step-by-step table of one sample
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import os
 import sys
 import time
@@ -25,13 +27,30 @@ import warnings
 
 import numpy as np
 
-#: defaults that depend on the data set: (hidden, epochs, batch size, learning rate)
+#: defaults that depend on the model and the data set: (sizes, epochs, batch size, learning
+#: rate); the sizes are --hidden for ae and vae, --channels for conv. The conv network is
+#: the benchmark's ``conv`` (benchmarks/train_speed.py): its code is 8×2×2 = 32 numbers on
+#: the digits, the size of the dense default's code, and 8×7×7 = 392 on MNIST; it learns
+#: the digits better with the step 1e-2 than with 3e-3 (30 epochs of the 1 437 images take
+#: seconds).
 DEFAULTS = {
     ("ae", "digits"): ([32], 30, 32, 3e-3),
     ("ae", "mnist"): ([256], 10, 128, 1e-3),
     ("vae", "digits"): ([64], 30, 32, 3e-3),
     ("vae", "mnist"): ([400], 10, 128, 1e-3),
+    ("conv", "digits"): ([16, 8], 30, 32, 1e-2),
+    ("conv", "mnist"): ([16, 8], 3, 128, 1e-3),
 }
+
+#: options that apply to some models only: argparse dest -> the models they apply to
+ONLY = {"hidden": ("ae", "vae"), "latent": ("vae",), "decoder": ("vae",), "beta": ("vae",),
+        "kl_warmup": ("vae",), "output_activation": ("ae", "conv"), "loss": ("ae", "conv"),
+        "tied": ("ae",), "contractive": ("ae",), "channels": ("conv",), "down": ("conv",),
+        "up": ("conv",), "kernel": ("conv",)}
+#: what to do instead, said after the refusal of (option, model)
+INSTEAD = {("latent", "ae"): "the code size is the last --hidden value",
+           ("hidden", "conv"): "a conv model's sizes are --channels",
+           ("contractive", "conv"): "the contractive penalty needs a dense layer's Jacobian"}
 
 #: regularizer flags: (argparse dest, class name in aenumpy.regularizers)
 REG_FLAGS = [("gaussian_noise", "GaussianNoise"), ("masking_noise", "MaskingNoise"),
@@ -55,12 +74,14 @@ class _Parser(argparse.ArgumentParser):
 def _model_options(p):
     """The model, data and regularizer options shared by train, gradcheck and trace."""
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=["ae", "vae"], default="ae",
-                   help="ae: the autoencoder of the lecture (default); vae: variational autoencoder")
+    g.add_argument("--model", choices=["ae", "vae", "conv"], default="ae",
+                   help="ae: the autoencoder of the lecture (default); vae: variational "
+                        "autoencoder; conv: convolutional autoencoder on the images "
+                        "(1×8×8 digits, 1×28×28 MNIST)")
     g.add_argument("--hidden", type=int, nargs="+", metavar="SIZE",
-                   help="hidden layer sizes from the input to the code, e.g. --hidden 256 64 "
-                        "(for ae the last one is the code size; default 32 for digits, "
-                        "256 for MNIST; vae: 64 / 400)")
+                   help="ae and vae: hidden layer sizes from the input to the code, e.g. "
+                        "--hidden 256 64 (for ae the last one is the code size; default 32 for "
+                        "digits, 256 for MNIST; vae: 64 / 400)")
     g.add_argument("--latent", type=int, metavar="N",
                    help="vae only: size of the code z (default 2, which also draws the "
                         "2-D manifold)")
@@ -70,13 +91,34 @@ def _model_options(p):
     g.add_argument("--kl-warmup", type=int, metavar="EPOCHS",
                    help="vae only: grow the KL weight from 0 to beta over this many epochs")
     g.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "identity"],
-                   help="activation of the hidden layers (default: sigmoid for ae, relu for vae)")
+                   help="activation of the hidden layers (default: sigmoid for ae, relu for "
+                        "vae and conv)")
     g.add_argument("--output-activation", choices=["sigmoid", "tanh", "relu", "identity"],
-                   help="ae only: activation of the output x̂ (default sigmoid)")
+                   help="ae and conv: activation of the output x̂ (default sigmoid)")
     g.add_argument("--loss", choices=["mse", "bce"],
-                   help="ae only: mse = ½Σ(x − x̂)² (default), bce = binary cross-entropy")
+                   help="ae and conv: mse = ½Σ(x − x̂)² (ae's default), bce = binary "
+                        "cross-entropy (conv's default: the pixels in [0, 1] read as "
+                        "probabilities; with the sigmoid output the error δ = x̂ − x has no "
+                        "σ'(a) factor that vanishes where x̂ saturates; the benchmark's loss)")
     g.add_argument("--tied", action="store_true",
                    help="ae only: the decoder uses the encoder's weights transposed, W' = Wᵀ")
+
+    g = p.add_argument_group("convolutional (conv only)")
+    g.add_argument("--channels", type=int, nargs="+", metavar="C",
+                   help="encoder channels from the input to the code, e.g. --channels 16 8; "
+                        "each halves the image (two: 8×8 → 2×2, 28×28 → 7×7) and the decoder "
+                        "mirrors them back to one channel (default 16 8: the code is 8×2×2 on "
+                        "the digits, 8×7×7 on MNIST)")
+    g.add_argument("--down", choices=["pool", "stride"],
+                   help="how the encoder halves the image: pool = a k×k convolution then 2×2 "
+                        "max pooling (default); stride = a k×k convolution of stride 2")
+    g.add_argument("--up", choices=["upsample", "transposed"],
+                   help="how the decoder doubles it: upsample = 2× nearest-neighbour "
+                        "upsampling then a k×k convolution (default); transposed = a k×k "
+                        "transposed convolution of stride 2 (it can leave checkerboard artifacts)")
+    g.add_argument("--kernel", type=int, metavar="K",
+                   help="kernel size of every convolution, odd, padded by K//2 so that a "
+                        "convolution of stride 1 keeps the image size (default 3)")
 
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=["digits", "mnist", "fashion"], default="digits",
@@ -88,7 +130,7 @@ def _model_options(p):
     g.add_argument("--limit", type=int, metavar="N",
                    help="use only the first N training images (quick runs)")
 
-    g = p.add_argument_group("regularizers (ae only; combine freely)")
+    g = p.add_argument_group("regularizers (ae and conv; combine freely)")
     g.add_argument("--gaussian-noise", type=float, metavar="SIGMA",
                    help="denoising: add N(0, SIGMA²) noise to the input")
     g.add_argument("--masking-noise", type=float, metavar="P",
@@ -109,7 +151,7 @@ def _model_options(p):
                    help="k-sparse: start with K0 units and lower it to K over the first half "
                         "of the epochs")
     g.add_argument("--contractive", type=float, metavar="LAM",
-                   help="contractive: add LAM · ‖∂z/∂x‖²_F to the loss")
+                   help="ae only, contractive: add LAM · ‖∂z/∂x‖²_F to the loss")
     g.add_argument("--weight-decay", type=float, metavar="LAM",
                    help="add (LAM/2) Σ W² (or LAM Σ|W| with --weight-decay-kind l1) over the weights")
     g.add_argument("--weight-decay-kind", choices=["l2", "l1"], default="l2",
@@ -123,11 +165,12 @@ def _training_options(p):
     """train only: epochs, batch size, learning rate, optimizer, seed; output folder."""
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, help="passes over the training set (default 30 for "
-                                              "digits, 10 for MNIST)")
+                                              "digits, 10 for MNIST; conv: 30 / 3)")
     g.add_argument("--batch-size", type=int,
                    help="images per gradient step (default 32 for digits, 128 for MNIST)")
     g.add_argument("--lr", type=float,
-                   help="learning rate η (default 3e-3 for digits, 1e-3 for MNIST)")
+                   help="learning rate η (default 3e-3 for digits, 1e-3 for MNIST; conv: "
+                        "1e-2 / 1e-3)")
     g.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default="adam",
                    help="adam (default); sgd: W ← W − η ∂E/∂W; momentum: sgd with momentum 0.9")
     g.add_argument("--seed", type=int, default=0,
@@ -152,6 +195,8 @@ def build_parser():
                "  aenumpy train --gaussian-noise 0.3             denoising autoencoder\n"
                "  aenumpy train --kl-sparsity 0.05 --hidden 64   sparse autoencoder\n"
                "  aenumpy train --model vae --latent 2           variational autoencoder\n"
+               "  aenumpy train --model conv                     convolutional autoencoder\n"
+               "  aenumpy train --model conv --down stride --up transposed\n"
                "  aenumpy train --dataset mnist --hidden 256 --epochs 5\n"
                "  aenumpy gradcheck --contractive 0.1\n"
                "  aenumpy trace --index 3\n"
@@ -197,16 +242,15 @@ def _given(args, name):
 
 
 def _check_combination(args):
-    """Options that do not apply to the chosen model: refuse them, do not ignore them."""
-    if args.model == "ae":
-        for opt in ("latent", "decoder", "beta", "kl_warmup"):
-            if _given(args, opt):
-                extra = " (the code size is the last --hidden value)" if opt == "latent" else ""
-                raise CLIError(f"--{opt.replace('_', '-')} applies to --model vae only{extra}")
-    else:
-        for opt in ("output_activation", "loss", "tied"):
-            if _given(args, opt):
-                raise CLIError(f"--{opt.replace('_', '-')} applies to --model ae only")
+    """Options that do not apply to the chosen model (:data:`ONLY`): refuse them, do not
+    ignore them."""
+    for opt, models in ONLY.items():
+        if args.model not in models and _given(args, opt):
+            extra = INSTEAD.get((opt, args.model))
+            raise CLIError(f"--{opt.replace('_', '-')} applies to --model {' and '.join(models)} "
+                           f"only" + (f" ({extra})" if extra else ""))
+    if args.model == "conv":
+        _check_conv_sizes(args)
     if _given(args, "limit") and args.limit < 1:
         raise CLIError(f"--limit must be at least 1, got {args.limit}")
     for opt in ("epochs", "batch_size", "samples"):
@@ -216,11 +260,30 @@ def _check_combination(args):
                            f"{0 if opt == 'epochs' else 1}, got {v}")
 
 
+#: the side of the (square, one-channel) images of each data set
+SIDES = {"digits": 8, "mnist": 28, "fashion": 28}
+
+
+def _check_conv_sizes(args):
+    """``--kernel`` odd; as many ``--channels`` as the images can be halved (each value
+    halves them: 8 → 4 → 2 → 1, 28 → 14 → 7)."""
+    if args.kernel is not None and (args.kernel < 1 or args.kernel % 2 == 0):
+        raise CLIError(f"--kernel must be odd and at least 1 (padding K//2 then keeps the image "
+                       f"size), got {args.kernel}")
+    side, n = SIDES[args.dataset], len(args.channels or _defaults(args)["sizes"])
+    most = next(k for k in range(side.bit_length(), -1, -1) if side % 2 ** k == 0)
+    if n > most:
+        raise CLIError(f"--channels with {n} values halves the {side}×{side} images {n} times, "
+                       f"which needs a side divisible by {2 ** n}; give at most {most} for "
+                       f"--dataset {args.dataset}")
+
+
 def _defaults(args):
-    """Hidden sizes, epochs, batch size and learning rate for the model and data set."""
+    """Sizes (hidden or channels), epochs, batch size and learning rate for the model and
+    data set (:data:`DEFAULTS`)."""
     key = (args.model, "digits" if args.dataset == "digits" else "mnist")
-    hidden, epochs, batch, lr = DEFAULTS[key]
-    return {"hidden": hidden, "epochs": epochs, "batch_size": batch, "lr": lr}
+    sizes, epochs, batch, lr = DEFAULTS[key]
+    return {"sizes": sizes, "epochs": epochs, "batch_size": batch, "lr": lr}
 
 
 def load_data(args):
@@ -271,12 +334,71 @@ def build_regularizers(args):
     return out
 
 
+def conv_layers(channels, down="pool", up="upsample", kernel=3, activation="relu",
+                output_activation="sigmoid"):
+    """The encoder and decoder layer lists of ``--model conv``.
+
+    Encoder, for each ``c`` of ``channels`` (the image halves each time)::
+
+        pool:    Conv2D(c_prev, c, k, padding k//2), MaxPool2D(2)
+        stride:  Conv2D(c_prev, c, k, stride 2, padding k//2)
+
+    Decoder, mirrored, back to one channel (the image doubles each time)::
+
+        upsample:    Upsample2D(2), Conv2D(c_prev, c, k, padding k//2)
+        transposed:  ConvTranspose2D(c_prev, c, k, stride 2, padding k//2, output_padding 1)
+
+    With an odd k and padding k//2 a stride-1 convolution keeps the size, a stride-2 one
+    gives ``⌈n/2⌉`` and the transposed one ``(n − 1)·2 − 2·(k//2) + k + 1 = 2n``. Every
+    layer uses ``activation`` but the last, ``output_activation``. ``--channels 16 8`` with
+    the defaults is the benchmark's ``conv`` network; ``--down stride --up transposed`` its
+    ``convt``.
+    """
+    from aenumpy import layers as L
+
+    p = kernel // 2
+    encoder, c_prev = [], 1
+    for c in channels:
+        if down == "pool":
+            encoder += [L.Conv2D(c_prev, c, kernel, padding=p, activation=activation),
+                        L.MaxPool2D(2)]
+        else:
+            encoder.append(L.Conv2D(c_prev, c, kernel, stride=2, padding=p, activation=activation))
+        c_prev = c
+    decoder, outs = [], list(channels[-2::-1]) + [1]
+    for i, c in enumerate(outs):
+        act = output_activation if i == len(outs) - 1 else activation
+        if up == "upsample":
+            decoder += [L.Upsample2D(2), L.Conv2D(c_prev, c, kernel, padding=p, activation=act)]
+        else:
+            decoder.append(L.ConvTranspose2D(c_prev, c, kernel, stride=2, padding=p,
+                                             output_padding=1, activation=act))
+        c_prev = c
+    return encoder, decoder
+
+
+def _build_conv(args, n_in, regs):
+    """``--model conv``: :func:`conv_layers` on one-channel square images of ``n_in`` pixels
+    (the sizes were checked by :func:`_check_conv_sizes`)."""
+    import aenumpy as ae
+
+    side = math.isqrt(n_in)
+    encoder, decoder = conv_layers(args.channels or _defaults(args)["sizes"],
+                                   args.down or "pool", args.up or "upsample",
+                                   3 if args.kernel is None else args.kernel,
+                                   args.activation or "relu", args.output_activation or "sigmoid")
+    return ae.ConvAutoencoder(encoder, decoder, input_shape=(1, side, side),
+                              loss=args.loss or "bce", regularizers=regs, seed=args.seed)
+
+
 def build_model(args, n_in):
     """The model the options describe (validated by the library's own constructors)."""
     import aenumpy as ae
 
-    hidden = args.hidden or _defaults(args)["hidden"]
     regs = build_regularizers(args)
+    if args.model == "conv":
+        return _build_conv(args, n_in, regs)
+    hidden = args.hidden or _defaults(args)["sizes"]
     if args.model == "ae":
         kw = {"hidden": hidden, "regularizers": regs, "seed": args.seed, "tied": args.tied}
         for opt in ("activation", "output_activation", "loss"):
@@ -331,15 +453,12 @@ def _run_dir(args):
     return path
 
 
-def _is_vae(model):
-    """The VAE's code is μ(x) (its encode returns (μ, log σ²))."""
-    return getattr(model, "kind", "") == "vae"
-
-
 def _test_errors(model, Xte, seed):
     """Test-set numbers for metrics.json (evaluation mode)."""
+    from aenumpy.models import is_vae
+
     X = np.asarray(Xte, dtype=np.float64)
-    if _is_vae(model):
+    if is_vae(model):
         Xh = np.asarray(model.decode(model.encode(Xte)[0]), dtype=np.float64)
         out = {"test_loss": float(model.loss(Xte, rng=np.random.default_rng([seed, 7]))),
                "test_loss_definition": "negative ELBO (one draw of ε), mean per image"}
@@ -351,21 +470,26 @@ def _test_errors(model, Xte, seed):
     out["test_reconstruction_error"] = 0.5 * float(np.mean(np.sum((X - Xh) ** 2, axis=1)))
     out["test_reconstruction_error_definition"] = (
         "½ Σ_features (x − x̂)², mean over the test images; x̂ = decode(encode(x))"
-        + (" with z = μ(x)" if _is_vae(model) else ""))
+        + (" with z = μ(x)" if is_vae(model) else ""))
     return out
 
 
 def write_figures(model, hist, Xte, yte, out, args):
     """Every figure that fits the model; returns the file names written."""
     from aenumpy import plot
+    from aenumpy.models import is_vae
     from aenumpy.monitor import monitored
     from aenumpy.regularizers import InputCorruption
 
     rng_seed = args.seed
     figs = [("reconstructions.png", lambda: plot.reconstructions(model, Xte, n=10)),
-            ("filters.png", lambda: plot.filters(model, "enc0", n=64)),
-            ("latent_space.png", lambda: plot.latent_space(model, Xte, yte)),
-            ("history.png", lambda: plot.history(hist))]
+            ("filters.png", lambda: plot.filters(model, "enc0", n=64))]
+    if model.kind == "conv":
+        figs.append(("feature_maps.png", lambda: plot.feature_maps(model, Xte[0])))
+    # a conv model's code (C, H, W) is read as one row of C·H·W numbers per image, drawn
+    # on its first two principal components like any wide code
+    figs += [("latent_space.png", lambda: plot.latent_space(model, Xte, yte)),
+             ("history.png", lambda: plot.history(hist))]
     if monitored(hist):
         figs.append(("dynamics.png", lambda: plot.dynamics(hist)))
     for r in getattr(model, "regularizers", []):
@@ -373,7 +497,7 @@ def write_figures(model, hist, Xte, yte, out, args):
             figs.append(("denoising.png", lambda r=r: plot.denoising(
                 model, Xte, r, n=8, rng=np.random.default_rng(rng_seed))))
             break
-    if _is_vae(model):
+    if is_vae(model):
         figs.append(("samples.png", lambda: plot.samples(model, 64,
                                                          rng=np.random.default_rng(rng_seed))))
         if model.n_latent == 2:
@@ -456,8 +580,9 @@ def _model_for_check(args):
     Xtr, ytr, Xte, yte, _ = load_data(args)
     if getattr(args, "load", None):
         model = ae.load(args.load)
-        if model.n_in != Xtr.shape[1]:
-            raise CLIError(f"{args.load} is a model for {model.n_in} features, but "
+        n_in = int(np.prod(model.input_shape)) if model.kind == "conv" else model.n_in
+        if n_in != Xtr.shape[1]:
+            raise CLIError(f"{args.load} is a model for {n_in} features, but "
                            f"--dataset {args.dataset} has {Xtr.shape[1]}")
     else:
         _check_combination(args)

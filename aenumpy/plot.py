@@ -11,8 +11,10 @@ matplotlib.pyplot``), so it shows the usual way; otherwise it is a bare
 CI, a server).
 
 Images are square with side ``√n_features`` (8 for the embedded digits, 28
-for MNIST). Pixel images are drawn in grey on [0, 1]; weights in red/blue on a
-scale symmetric about 0, so that white means 0.
+for MNIST), or a convolutional model's one-channel ``input_shape`` ``(1, H, W)``;
+a batch is given as rows ``(B, n_features)`` or as images ``(B, 1, H, W)``.
+Pixel images are drawn in grey on [0, 1]; weights in red/blue on a scale
+symmetric about 0, so that white means 0.
 """
 from __future__ import annotations
 
@@ -25,9 +27,11 @@ from statistics import NormalDist
 import numpy as np
 
 from ._validate import check_has, check_path, check_rng
+from .models.base import is_vae
 
-__all__ = ["reconstructions", "filters", "latent_space", "history", "denoising", "samples",
-           "manifold", "interpolation", "completion", "region_mask", "save", "trace", "dynamics"]
+__all__ = ["reconstructions", "filters", "feature_maps", "latent_space", "history", "denoising",
+           "samples", "manifold", "interpolation", "completion", "region_mask", "save", "trace",
+           "dynamics"]
 
 
 # ------------------------------------------------------------------ helpers
@@ -71,33 +75,48 @@ def _side(n_features):
     return s
 
 
-def _is_vae(model):
-    return getattr(model, "kind", "") == "vae"
+def _image_hw(model, n_features):
+    """``(H, W)`` of one image of ``n_features`` pixels: a convolutional model's
+    ``input_shape`` ``(1, H, W)``, else a square of side ``√n_features``."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and len(shape) == 3:
+        if shape[0] != 1:
+            raise ValueError(f"the figures draw one-channel images; this model's images are "
+                             f"{'×'.join(map(str, shape))} (C×H×W)")
+        if shape[1] * shape[2] == n_features:
+            return shape[1], shape[2]
+    s = _side(n_features)
+    return s, s
 
 
 def _code(model, X):
     """The code of each row: ``z = encode(x)``, or ``μ`` for a VAE."""
     check_has(model, "encode")
-    if _is_vae(model):
+    if is_vae(model):
         return np.asarray(model.encode(X)[0])
     return np.asarray(model.encode(X))
 
 
 def _reconstruct(model, X):
     """``x̂``: ``model.reconstruct(X)``; for a VAE ``decode(μ(x))`` (the mean code)."""
-    check_has(model, *(("encode", "decode") if _is_vae(model) else ("reconstruct",)))
-    if _is_vae(model):
+    check_has(model, *(("encode", "decode") if is_vae(model) else ("reconstruct",)))
+    if is_vae(model):
         return np.asarray(model.decode(model.encode(X)[0]))
     return np.asarray(model.reconstruct(X))
 
 
 def _as_batch(X, name="X"):
+    """X as one row per image: a row ``(n_features,)``, rows ``(B, n_features)``, or
+    one-channel images ``(B, 1, H, W)`` (or one, ``(1, H, W)``) read row by row."""
     X = np.asarray(X)
-    if X.ndim == 1:
-        X = X[None, :]
+    shape = X.shape
+    if X.ndim == 1 or (X.ndim == 3 and shape[0] == 1):
+        X = X[None]
+    if X.ndim == 4 and X.shape[1] == 1:
+        X = X.reshape(len(X), -1)
     if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"{name} must be a batch of images of shape (B, n_features), got shape "
-                         f"{X.shape}")
+        raise ValueError(f"{name} must be a batch of images of shape (B, n_features) or "
+                         f"(B, 1, H, W), got shape {shape}")
     return X
 
 
@@ -160,12 +179,12 @@ def _rows_figure(rows, side, title, width_per_image=0.9):
 
 
 def _grid_figure(images, side, title, ncols=None, cmap="gray", vmin=0.0, vmax=1.0,
-                 colorbar=None):
-    """One tiled grid of images in a single axes."""
+                 colorbar=None, inches=None):
+    """One tiled grid of images in a single axes (about ``inches`` per tile)."""
     k = len(images)
     ncols = ncols or math.ceil(math.sqrt(k))
     nrows = math.ceil(k / ncols)
-    scale = 0.75 if side <= 10 else 0.8            # inches per tile
+    scale = inches or (0.75 if np.max(side) <= 10 else 0.8)   # inches per tile
     w, h = scale * ncols, scale * nrows
     shrink = min(1.0, 9.0 / max(w, h))              # at most about 9 inches of tiles
     w, h = max(3.0, w * shrink) + (1.3 if colorbar else 0.3), max(2.0, h * shrink) + 0.6
@@ -191,7 +210,7 @@ def reconstructions(model, X, n=10, title=None):
     """
     n = _check_n("n", n)
     X = _as_batch(X)[:n]
-    side = _side(X.shape[1])
+    side = _image_hw(model, X.shape[1])
     Xh = _reconstruct(model, X)
     err = 0.5 * float(np.mean(np.sum((np.asarray(X, np.float64) - Xh) ** 2, axis=1)))
     if title is None:
@@ -208,9 +227,19 @@ def filters(model, layer="enc0", n=64, per_unit=False, title=None):
     or a VAE's ``out``) the columns ``W'_·j`` are shown instead: the image unit
     j of the code adds to ``x̂``.
 
+    A convolution's weights are its kernels, each a k × k tile, laid out as ``W`` is
+    stored: one row per entry of W's first axis, one column per entry of its second.
+    For a :class:`~aenumpy.layers.Conv2D` (``W`` ``(c_out, c_in, k, k)``) row o is output
+    channel o and tile ``W[o, c]`` the pattern it looks for in input channel c,
+    ``A[o] = b[o] + Σ_c W[o, c] ⋆ X[c]``; for a :class:`~aenumpy.layers.ConvTranspose2D`
+    (``W`` ``(c_in, c_out, k, k)``) row c is input channel c and tile ``W[c, o]`` the stamp
+    each of its pixels adds onto output channel o. When one of the two axes has a single
+    channel (a first layer on grey images, a last layer back to them) the kernels fill a
+    near-square grid instead, read row by row. ``n`` is the most rows (dense: units) drawn.
+
     The colour scale is symmetric about 0 (white = 0, red > 0, blue < 0) and
-    shared by every tile, unless ``per_unit`` scales each tile by its own
-    largest ``|w|``.
+    shared by every tile, unless ``per_unit`` scales each unit (a convolution's row)
+    by its own largest ``|w|``.
     """
     n = _check_n("n", n)
     params = getattr(model, "params", {})
@@ -220,23 +249,127 @@ def filters(model, layer="enc0", n=64, per_unit=False, title=None):
         raise ValueError(f"the model has no weight {key!r} (a tied decoder layer has none); "
                          f"layers with weights: {', '.join(names)}")
     W = np.asarray(params[key], dtype=np.float64)
+    if W.ndim == 4:
+        return _kernels(model, layer, W[:n], len(W), per_unit, title)
     n_in = getattr(model, "n_in", None)
     if W.shape[1] == n_in or (W.shape[0] != n_in and not layer.startswith(("dec", "out"))):
         tiles, what = W, "incoming weights W_j· of unit j"
     else:
         tiles, what = W.T, "outgoing weights W'_·j of hidden unit j"
     side = _side(tiles.shape[1])
-    tiles = tiles[:n]
-    if per_unit:
-        m = np.abs(tiles).max(axis=1, keepdims=True)
-        tiles = tiles / np.where(m > 0, m, 1.0)
-        vmax, label = 1.0, "w / max|w| of the unit"
-    else:
-        vmax = float(np.abs(tiles).max()) or 1.0
-        label = "weight w"
+    tiles, vmax, label = _unit_scale(tiles[:n], per_unit)
     if title is None:
         title = f"{layer}: {what} ({len(tiles)} of {W.shape[0] if what[0] == 'i' else W.shape[1]})"
     return _grid_figure(tiles, side, title, cmap="RdBu_r", vmin=-vmax, vmax=vmax, colorbar=label)
+
+
+def _unit_scale(T, per_unit):
+    """Weights ``T`` (one unit per entry of the first axis) for a red/blue picture:
+    ``(T, vmax, colour-bar label)``; with ``per_unit`` each unit divided by its own
+    largest ``|w|``, else one scale ``max |w|`` for all."""
+    if per_unit:
+        m = np.abs(T).reshape(len(T), -1).max(axis=1).reshape((-1,) + (1,) * (T.ndim - 1))
+        return T / np.where(m > 0, m, 1.0), 1.0, "w / max|w| of the unit"
+    return T, float(np.abs(T).max()) or 1.0, "weight w"
+
+
+def _kernels(model, name, W, total, per_unit, title):
+    """:func:`filters` of a convolution: the k × k kernels of ``W`` (its first ``len(W)``
+    of ``total`` rows), one row per entry of W's first axis."""
+    from .layers import ConvTranspose2D
+
+    layer = next((lay for lay in getattr(model, "layers", []) if lay.name == name), None)
+    transposed = isinstance(layer, ConvTranspose2D)
+    kind, r, c = ("ConvTranspose2D", "c", "o") if transposed else ("Conv2D", "o", "c")
+    what = {"c": "input channel", "o": "output channel"}
+    T, vmax, label = _unit_scale(W, per_unit)
+    rows, cols, kh, kw = T.shape
+    shown = "" if rows == total else f", the first {rows} of {total} rows"
+    if total == 1 or cols == 1:               # one channel on one side: a grid of the other's
+        many = c if total == 1 else r
+        head = (f"{name}: {kind} kernels W[{'0, ' + many if total == 1 else many + ', 0'}], "
+                f"{kh}×{kw},\none per {what[many]} {many} (read row by row{shown})")
+        return _grid_figure(T.reshape(-1, kh * kw), (kh, kw), title or head, cmap="RdBu_r",
+                            vmin=-vmax, vmax=vmax, colorbar=label, inches=1.0)
+    head = (f"{name}: {kind} kernels W[{r}, {c}], {kh}×{kw}: row {r} = {what[r]}, "
+            f"column {c} = {what[c]}{shown}")
+    fig = _grid_figure(T.reshape(-1, kh * kw), (kh, kw), title or head, ncols=cols,
+                       cmap="RdBu_r", vmin=-vmax, vmax=vmax, colorbar=label)
+    ax = fig.axes[0]
+    ax.set_xticks(np.arange(cols) * (kw + 1) + (kw - 1) / 2, range(cols), fontsize=10)
+    ax.set_yticks(np.arange(rows) * (kh + 1) + (kh - 1) / 2, range(rows), fontsize=10)
+    ax.tick_params(length=0)
+    ax.set_xlabel(f"{what[c]} {c}")
+    ax.set_ylabel(f"{what[r]} {r}")
+    return fig
+
+
+def feature_maps(model, x, layers=None, max_channels=16, title=None):
+    """What each layer of a convolutional autoencoder makes of one image: its feature maps.
+
+    A layer's output for one image is ``C`` maps of ``H × W`` values (for a convolution
+    ``h[o] = f(b[o] + Σ_c W[o, c] ⋆ x[c])``, one map per kernel row of :func:`filters`).
+    Each chosen layer is one row of tiles, its first ``max_channels`` channels, under the
+    input x at the top; the row is titled with the layer (its name, as printed) and its
+    output shape ``C×H×W``. ``layers`` names the layers (``'enc0'``, ``'dec3'``, ...);
+    by default every encoder layer and the decoder's output ``x̂``.
+
+    The pass is the model's own in evaluation mode (``model.reconstruct``: no noise, no
+    dropout), each output read from its layer's cache, after the layer's mask if it has
+    one. Every tile of a row shares the row's colour scale: grey on [0, 1] for the input
+    and a sigmoid's output, grey from 0 to the row's largest value when none is negative
+    (ReLU, pooling), else red/blue symmetric about 0; the scale is written after the title.
+    """
+    from .models.conv import ConvAutoencoder
+
+    if not isinstance(model, ConvAutoencoder):
+        raise TypeError(f"feature_maps needs an ae.ConvAutoencoder (its layers output images); "
+                        f"got {type(model).__name__}")
+    max_channels = _check_n("max_channels", max_channels)
+    shape, d = model.input_shape, int(np.prod(model.input_shape))
+    xs = np.shape(x)
+    if xs not in (shape, (1, *shape), (d,), (1, d)):
+        raise ValueError(f"x must be one image of shape {shape} (or (1, {', '.join(map(str, shape))})"
+                         f", or a row of {d} pixels); got shape {xs}")
+    names = [lay.name for lay in model.layers]
+    if layers is None:
+        layers = [lay.name for lay in model.encoder] + [model.decoder[-1].name]
+    if isinstance(layers, str) or not all(n in names for n in layers) or not layers:
+        raise ValueError(f"layers must be a non-empty list of layer names among "
+                         f"{', '.join(names)}; got {layers!r}")
+    model.reconstruct(np.asarray(x, dtype=model.dtype).reshape((1, *shape)))
+    by_name = {lay.name: lay for lay in model.layers}
+    rows = [("input x", np.asarray(x, np.float64).reshape(shape), True)]
+    for n in layers:
+        lay = by_name[n]
+        unit = getattr(getattr(lay, "activation", None), "name", None) == "sigmoid"
+        rows.append((repr(lay), np.asarray(lay.cache.get("H", lay.cache["Z"])[0], np.float64), unit))
+    ncols = min(max_channels, max(len(v) if v.ndim == 3 else 1 for _, v, _ in rows))
+    tile, gap, head, top = 0.6, 0.08, 0.34, 0.55          # inches
+    W = max(6.5, 0.3 + ncols * (tile + gap))
+    H = top + len(rows) * (tile + head) + 0.1
+    fig = _figure((W, H))
+    axes = fig.subplots(len(rows), ncols, squeeze=False, gridspec_kw=dict(
+        left=0.15 / W, right=(0.15 + ncols * (tile + gap)) / W, top=1 - (top + head) / H,
+        bottom=0.1 / H, wspace=gap / tile, hspace=head / tile))
+    for ax, (label, v, unit) in zip(axes, rows):
+        maps = v if v.ndim == 3 else _vector_layout(v.reshape(-1))[None]
+        shown = maps[:max_channels]
+        lo, hi = float(shown.min()), float(shown.max())
+        grey = lo >= 0
+        m = 1.0 if unit else (hi if grey else max(-lo, hi)) or 1.0
+        for j, a in enumerate(ax):
+            a.set_axis_off()
+            if j < len(shown):
+                a.imshow(shown[j], cmap=_cmap("gray" if grey else "RdBu_r"),
+                         vmin=0 if grey else -m, vmax=m, interpolation="nearest")
+        more = f", the first {len(shown)} of {len(maps)} channels" if len(maps) > len(shown) else ""
+        scale = f"grey 0 … {m:.3g}" if grey else f"red/blue ±{m:.3g}"
+        ax[0].set_title(f"{label} → {'×'.join(map(str, v.shape))}   ({scale}{more})", loc="left",
+                        fontsize=10)
+    fig.suptitle(title or "feature maps of one image, layer by layer", fontsize=13,
+                 x=0.15 / W, ha="left", y=1 - 0.12 / H, va="top")
+    return fig
 
 
 def latent_space(model, X, y=None, title=None, max_points=5000):
@@ -255,7 +388,7 @@ def latent_space(model, X, y=None, title=None, max_points=5000):
     X, y = X[:max_points], (None if y is None else y[:max_points])
     Z = _code(model, X).astype(np.float64)
     d = Z.shape[1]
-    what = "μ(x)" if _is_vae(model) else "z"
+    what = "μ(x)" if is_vae(model) else "z"
     if d == 1:
         P = np.column_stack([Z[:, 0], np.zeros(len(Z)) if y is None else y])
         xl, yl, how = f"{what}₁", "label", "1-D code"
@@ -340,7 +473,7 @@ def denoising(model, X, corruption, n=8, rng=None, title=None):
                         f"input corruption such as GaussianNoise(0.3)), got {corruption!r}")
     rng = _rng(rng)
     X = _as_batch(X)[:n]
-    side = _side(X.shape[1])
+    side = _image_hw(model, X.shape[1])
     dtype = getattr(model, "dtype", X.dtype)
     Xt = np.asarray(corruption.corrupt(np.asarray(X, dtype=dtype), rng))
     Xh = _reconstruct(model, Xt)
@@ -411,7 +544,7 @@ def interpolation(model, x1, x2, steps=10, title=None):
     x1, x2 = _as_batch(x1, "x1"), _as_batch(x2, "x2")
     if len(x1) != 1 or len(x2) != 1:
         raise ValueError("x1 and x2 must be single images (one row each)")
-    side = _side(x1.shape[1])
+    side = _image_hw(model, x1.shape[1])
     z1, z2 = _code(model, x1)[0], _code(model, x2)[0]
     t = np.linspace(0.0, 1.0, steps)
     Z = (1 - t)[:, None] * z1[None, :] + t[:, None] * z2[None, :]
@@ -421,12 +554,12 @@ def interpolation(model, x1, x2, steps=10, title=None):
     fig = _figure((max(5.0, 0.85 * len(imgs)), 1.7))
     axes = fig.subplots(1, len(imgs), squeeze=False)[0]
     for ax, img, h in zip(axes, imgs, heads):
-        ax.imshow(np.asarray(img, np.float64).reshape(side, side), cmap="gray", vmin=0, vmax=1,
+        ax.imshow(np.asarray(img, np.float64).reshape(side), cmap="gray", vmin=0, vmax=1,
                   interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(h, fontsize=8)
-    what = "μ" if _is_vae(model) else "z"
+    what = "μ" if is_vae(model) else "z"
     fig.suptitle(title or f"decoded {what}(t) = (1 − t)·{what}(x₁) + t·{what}(x₂)", fontsize=11)
     fig.tight_layout()
     return fig
@@ -470,7 +603,7 @@ def completion(model, X, mask="bottom", n=8, fill=0.0, iterations=1, title=None)
     n = _check_n("n", n)
     iterations = _check_n("iterations", iterations)
     X = _as_batch(X)[:n]
-    side = _side(X.shape[1])
+    side = _image_hw(model, X.shape[1])
     if isinstance(mask, str):
         mask = region_mask(X.shape[1], mask)
     mask = np.asarray(mask)

@@ -175,6 +175,24 @@ def test_diverged_training_says_so_and_exits_1(tmp_path, capsys):
     ["train", "--topk-start", "20"],                   # without --topk
     ["train", "--limit", "0"],
     ["train", "--data-path", "/tmp"],                  # digits are embedded
+    ["train", "--model", "conv", "--hidden", "8"],    # ae/vae sizes for conv
+    ["train", "--model", "conv", "--tied"],
+    ["train", "--model", "conv", "--contractive", "0.1"],
+    ["train", "--model", "conv", "--latent", "2"],
+    ["train", "--model", "conv", "--beta", "2"],
+    ["train", "--model", "conv", "--decoder", "gaussian"],
+    ["train", "--model", "conv", "--kl-warmup", "3"],
+    ["train", "--channels", "4"],                      # conv-only options for ae
+    ["train", "--kernel", "3"],
+    ["train", "--model", "vae", "--down", "stride"],
+    ["train", "--model", "vae", "--up", "transposed"],
+    ["train", "--model", "conv", "--kernel", "4"],     # even: padding k//2 changes the size
+    ["train", "--model", "conv", "--kernel", "-1"],
+    ["train", "--model", "conv", "--channels", "4", "4", "4", "4"],   # 8 → 4 → 2 → 1 → ½
+    ["train", "--model", "conv", "--channels", "4", "0"],            # the library's error
+    ["train", "--model", "conv", "--loss", "bce", "--output-activation", "relu"],
+    ["gradcheck", "--model", "conv", "--tied"],
+    ["trace", "--up", "upsample"],
     ["trace", "--index", "100000"],
     ["gradcheck", "--load", "/no/such/model.npz"],
     ["frobnicate"],
@@ -205,8 +223,10 @@ def test_train_help_groups_the_options(capsys):
     for group in ("model:", "data:", "regularizers", "training:", "output:"):
         assert group in out
     for opt in ("--gaussian-noise", "--kl-sparsity", "--topk", "--contractive", "--latent",
-                "--limit", "--no-figures", "--weight-decay-kind"):
+                "--limit", "--no-figures", "--weight-decay-kind", "--channels", "--down", "--up",
+                "--kernel"):
         assert opt in out
+    assert "convolutional (conv only):" in out
 
 
 def test_python_dash_m_help():
@@ -225,3 +245,108 @@ def test_train_on_mnist_subset(shared_data, tmp_path, capsys):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["config"]["n_train"] == 500 and m["config"]["n_test"] == 10000
     assert (tmp_path / "filters.png").stat().st_size > 5000
+
+
+# ------------------------------------------------------------ --model conv
+def _layers(cfg, part):
+    """``(layer class, its arguments)`` of each layer of a saved conv model's config."""
+    return [(c["layer"], {k: v for k, v in c.items() if k != "layer"}) for c in cfg[part]]
+
+
+def test_conv_default_is_the_benchmarks_conv_network_and_learns_the_digits(tmp_path, capsys):
+    """The default trains in seconds and learns: its test error ½Σ(x − x̂)² is below half
+    that of the best constant guess, the mean training image (which explains no variance)."""
+    rc, out, err = run(capsys, "train", "--model", "conv", "--quiet", "--out", str(tmp_path))
+    assert rc == 0, err
+    for name in ("reconstructions.png", "filters.png", "feature_maps.png", "latent_space.png",
+                 "history.png", "dynamics.png"):
+        assert (tmp_path / name).stat().st_size > 5000, name
+    assert not (tmp_path / "denoising.png").exists()
+    model = ae.load(tmp_path / "model.npz")
+    assert isinstance(model, ae.ConvAutoencoder) and model.input_shape == (1, 8, 8)
+    cfg = model.get_config()
+    conv = {"kernel_size": 3, "stride": 1, "padding": 1}
+    assert _layers(cfg, "encoder") == [
+        ("Conv2D", {"c_in": 1, "c_out": 16, **conv, "activation": "relu"}), ("MaxPool2D", {"size": 2}),
+        ("Conv2D", {"c_in": 16, "c_out": 8, **conv, "activation": "relu"}), ("MaxPool2D", {"size": 2})]
+    assert _layers(cfg, "decoder") == [
+        ("Upsample2D", {"scale": 2}), ("Conv2D", {"c_in": 8, "c_out": 16, **conv, "activation": "relu"}),
+        ("Upsample2D", {"scale": 2}),
+        ("Conv2D", {"c_in": 16, "c_out": 1, **conv, "activation": "sigmoid"})]
+    assert cfg["loss"] == "bce" and model.code_shape == (8, 2, 2)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["config"]["model_kind"] == "conv" and m["epochs_run"] == 30
+    assert m["config"]["lr"] == 1e-2 and m["config"]["batch_size"] == 32
+    Xtr, _, Xte, _ = ae.datasets.load_digits()
+    assert m["test_loss"] == pytest.approx(model.reconstruction_error(Xte), rel=1e-5)
+    mean_guess = 0.5 * np.mean(np.sum((Xte - Xtr.mean(axis=0)) ** 2, axis=1))
+    assert m["test_reconstruction_error"] < 0.5 * mean_guess
+    assert set(m["grad_norm"][0]) == set(model.params)       # the run was monitored
+
+
+def test_conv_architecture_flags_reach_the_model(tmp_path, capsys):
+    rc, out, err = run(capsys, "train", "--model", "conv", *QUICK, "--channels", "4", "2", "3",
+                       "--down", "stride", "--up", "transposed", "--kernel", "5", "--loss", "mse",
+                       "--activation", "tanh", "--gaussian-noise", "0.2", "--out", str(tmp_path))
+    assert rc == 0, err
+    model = ae.load(tmp_path / "model.npz")
+    cfg = model.get_config()
+    conv = {"kernel_size": 5, "stride": 2, "padding": 2, "activation": "tanh"}
+    assert _layers(cfg, "encoder") == [("Conv2D", {"c_in": a, "c_out": b, **conv})
+                                       for a, b in ((1, 4), (4, 2), (2, 3))]
+    assert _layers(cfg, "decoder") == [
+        ("ConvTranspose2D", {"c_in": a, "c_out": b, **conv, "output_padding": 1,
+                             "activation": act})
+        for a, b, act in ((3, 2, "tanh"), (2, 4, "tanh"), (4, 1, "sigmoid"))]
+    assert model.code_shape == (3, 1, 1) and cfg["loss"] == "mse"
+    assert [r["name"] for r in cfg["regularizers"]] == ["GaussianNoise"]
+    assert (tmp_path / "denoising.png").stat().st_size > 5000
+
+
+def test_conv_gradcheck_and_trace(tmp_path, capsys):
+    rc, out, err = run(capsys, "gradcheck", "--model", "conv", "--channels", "3", "2",
+                       "--samples", "2")
+    assert rc == 0, out + err
+    assert "ConvAutoencoder" in out and "enc0.W" in out and "dec3.W" in out and "OK" in out
+    rc, out, err = run(capsys, "trace", "--model", "conv", "--channels", "3", "2", "--down",
+                       "stride", "--up", "transposed", "--out", str(tmp_path / "t"))
+    assert rc == 0, err
+    assert "W₁ ⋆ x + b₁" in out and "⋆ᵀ" in out and "∂E/∂x̂" in out
+    assert (tmp_path / "t" / "trace.png").stat().st_size > 5000
+    # a saved conv model is traced and checked as it is (a smooth one: tanh, no pooling, so
+    # no kink of a ReLU or a max lies within the finite differences' reach after training)
+    run(capsys, "train", "--model", "conv", *QUICK, "--no-figures", "--channels", "3", "2",
+        "--down", "stride", "--up", "transposed", "--activation", "tanh",
+        "--out", str(tmp_path / "run"))
+    for cmd in ("trace", "gradcheck"):
+        rc, out, err = run(capsys, cmd, "--load", str(tmp_path / "run" / "model.npz"))
+        assert rc == 0, out + err
+
+
+def test_conv_options_are_refused_for_other_models_with_the_reason(capsys, tmp_path):
+    cases = {("--model", "conv", "--hidden", "8"):
+             "--hidden applies to --model ae and vae only (a conv model's sizes are --channels)",
+             ("--channels", "8"): "--channels applies to --model conv only",
+             ("--model", "conv", "--contractive", "0.1"):
+             "--contractive applies to --model ae only (the contractive penalty needs a dense "
+             "layer's Jacobian)",
+             ("--model", "conv", "--dataset", "mnist", "--channels", "2", "2", "2"):
+             "--channels with 3 values halves the 28×28 images 3 times, which needs a side "
+             "divisible by 8; give at most 2 for --dataset mnist"}
+    for argv, message in cases.items():
+        rc, out, err = run(capsys, "train", *argv, "--out", str(tmp_path))
+        assert rc == 2 and err == f"aenumpy train: error: {message}\n"
+    assert not list(tmp_path.iterdir())            # refused before any work
+
+
+@pytest.mark.slow
+def test_train_conv_on_mnist_subset(shared_data, tmp_path, capsys):
+    rc, out, err = run(capsys, "train", "--model", "conv", "--dataset", "mnist", "--data-path",
+                       str(shared_data), "--limit", "256", "--epochs", "1", "--quiet",
+                       "--out", str(tmp_path))
+    assert rc == 0, err
+    model = ae.load(tmp_path / "model.npz")
+    assert model.input_shape == (1, 28, 28) and model.code_shape == (8, 7, 7)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["config"]["n_train"] == 256 and m["config"]["lr"] == 1e-3
+    assert (tmp_path / "feature_maps.png").stat().st_size > 5000

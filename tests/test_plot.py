@@ -238,3 +238,140 @@ def test_plot_works_headless_without_pyplot_or_global_changes():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+# ------------------------------------------------------------ convolutional models
+L = ae.layers
+
+
+def conv_net(down="pool"):
+    """A tiny conv autoencoder on the 8×8 digits: 1 → 4 → 2 channels, code 2×2×2."""
+    if down == "pool":
+        return ([L.Conv2D(1, 4, 3, padding=1), L.MaxPool2D(2), L.Conv2D(4, 2, 3, padding=1),
+                 L.MaxPool2D(2)],
+                [L.Upsample2D(2), L.Conv2D(2, 4, 3, padding=1), L.Upsample2D(2),
+                 L.Conv2D(4, 1, 3, padding=1, activation="sigmoid")])
+    return ([L.Conv2D(1, 4, 3, stride=2, padding=1), L.Conv2D(4, 2, 3, stride=2, padding=1)],
+            [L.ConvTranspose2D(2, 4, 3, stride=2, padding=1, output_padding=1),
+             L.ConvTranspose2D(4, 1, 3, stride=2, padding=1, output_padding=1,
+                               activation="sigmoid")])
+
+
+@pytest.fixture(scope="module")
+def conv(digits):
+    m = ae.ConvAutoencoder(*conv_net(), input_shape=(1, 8, 8), loss="bce", seed=0)
+    ae.fit(m, digits[0][:200], epochs=2, batch_size=32, optimizer=ae.optim.Adam(lr=1e-2),
+           seed=0, progress=False)
+    return m
+
+
+def _shown(fig, row=0):
+    """The array drawn in the figure's axes number ``row`` (NaN in the gaps)."""
+    return np.ma.filled(fig.axes[row].images[0].get_array().astype(float), np.nan)
+
+
+def test_conv_model_figures_take_rows_or_images(conv, digits, tmp_path):
+    _, _, Xte, yte = digits
+    images = Xte[:6].reshape(6, 1, 8, 8)
+    a, b = plot.reconstructions(conv, Xte[:6]), plot.reconstructions(conv, images)
+    np.testing.assert_array_equal(_shown(a, 1), _shown(b, 1))   # the same x̂ row either way
+    xh = conv.reconstruct(images)[0, 0]
+    np.testing.assert_allclose(_shown(a, 1)[:8, :8], xh, rtol=1e-6)
+    render(a, tmp_path / "rec.png")
+    plot.save(b, tmp_path / "rec_images.png")
+    render(plot.denoising(conv, images, ae.regularizers.GaussianNoise(0.3), n=6),
+           tmp_path / "den.png")
+    render(plot.completion(conv, images, "bottom", n=6, iterations=2), tmp_path / "comp.png")
+    render(plot.interpolation(conv, images[0], images[1], steps=5), tmp_path / "interp.png")
+    fig = plot.latent_space(conv, Xte, yte)          # the 2×2×2 code read as 8 numbers
+    assert "8-D code" in fig.axes[0].get_title()
+    plot.save(fig, tmp_path / "latent.png")
+
+
+def test_feature_maps_draw_each_layer_of_one_image(conv, digits, tmp_path):
+    x = digits[2][3]
+    fig = plot.feature_maps(conv, x)
+    drawn = [ax for ax in fig.axes if ax.images]
+    # the input, every encoder layer's channels, and x̂: 1 + 4 + 4 + 2 + 2 + 1 tiles
+    assert len(drawn) == 14
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert len(titles) == 6 and titles[0].startswith("input x → 1×8×8")
+    assert "enc0" in titles[1] and "4×8×8" in titles[1] and "enc3" in titles[4]
+    assert "dec3" in titles[5] and "1×8×8" in titles[5]
+    np.testing.assert_allclose(drawn[-1].images[0].get_array(),   # the last row is x̂
+                               conv.reconstruct(x[None])[0].reshape(8, 8), rtol=1e-6)
+    np.testing.assert_array_equal(drawn[0].images[0].get_array(), x.reshape(8, 8))
+    lo, hi = drawn[1].images[0].get_clim()          # a ReLU row: grey from 0 to its maximum
+    assert lo == 0 and hi == pytest.approx(float(conv.encoder[0].cache["Z"].max()))
+    assert drawn[-1].images[0].get_clim() == (0, 1)  # a sigmoid row: on [0, 1]
+    render(fig, tmp_path / "maps.png")
+    # one image in any of its forms; chosen layers; at most max_channels tiles a row
+    for form in (x.reshape(1, 8, 8), x.reshape(1, 1, 8, 8), x[None]):
+        plot.feature_maps(conv, form, layers=["dec1"])
+    fig = plot.feature_maps(conv, x, layers=["enc0", "dec1"], max_channels=3)
+    assert len([ax for ax in fig.axes if ax.images]) == 1 + 3 + 3
+    assert "the first 3 of 4 channels" in fig.axes[3].get_title(loc="left")
+
+
+def test_feature_maps_refuse_what_is_not_one_image_of_a_conv_model(conv, model, digits):
+    x = digits[2][0]
+    with pytest.raises(TypeError, match="ConvAutoencoder"):
+        plot.feature_maps(model[0], x)
+    for bad in (digits[2][:2], x[:10], np.zeros((2, 1, 8, 8)), np.zeros((8, 8))):
+        with pytest.raises(ValueError, match=r"one image of shape \(1, 8, 8\)"):
+            plot.feature_maps(conv, bad)
+    with pytest.raises(ValueError, match="layer names among enc0"):
+        plot.feature_maps(conv, x, layers=["enc9"])
+    with pytest.raises(ValueError, match="layer names"):
+        plot.feature_maps(conv, x, layers="enc0")
+    with pytest.raises(ValueError, match="max_channels"):
+        plot.feature_maps(conv, x, max_channels=0)
+
+
+def _tiles(fig, k=3):
+    """The k×k tiles of a kernel figure, row by row: ``(rows, cols, k, k)``."""
+    a = _shown(fig)
+    rows, cols = (a.shape[0] + 1) // (k + 1), (a.shape[1] + 1) // (k + 1)
+    return np.array([[a[r * (k + 1):r * (k + 1) + k, c * (k + 1):c * (k + 1) + k]
+                      for c in range(cols)] for r in range(rows)])
+
+
+def test_conv_filters_draw_the_kernels_as_w_is_stored(conv, tmp_path):
+    W = conv.params["enc2.W"]                        # (2 output, 4 input channels, 3, 3)
+    fig = plot.filters(conv, "enc2")
+    np.testing.assert_allclose(_tiles(fig), W, rtol=1e-6)    # tile (o, c) is W[o, c]
+    lo, hi = fig.axes[0].images[0].get_clim()
+    assert lo == -hi and hi == pytest.approx(np.abs(W).max())
+    assert "row o = output channel" in fig.axes[0].get_title()
+    assert fig.axes[0].get_ylabel() == "output channel o"
+    render(fig, tmp_path / "enc2.png")
+    # one input channel: the 4 kernels W[o, 0] fill a 2×2 grid, read row by row
+    fig = plot.filters(conv, "enc0")
+    np.testing.assert_allclose(_tiles(fig).reshape(4, 3, 3), conv.params["enc0.W"][:, 0],
+                               rtol=1e-6)
+    render(fig, tmp_path / "enc0.png")
+    # per_unit: each row (output channel) scaled by its own largest |w|
+    t = _tiles(plot.filters(conv, "enc2", per_unit=True))
+    np.testing.assert_allclose(np.abs(t).reshape(2, -1).max(axis=1), 1.0)
+    assert len(_tiles(plot.filters(conv, "enc2", n=1))) == 1
+
+
+def test_transposed_conv_filters_have_a_row_per_input_channel(digits, tmp_path):
+    m = ae.ConvAutoencoder(*conv_net("stride"), input_shape=(1, 8, 8), loss="bce", seed=0)
+    fig = plot.filters(m, "dec0")                    # W (2 input, 4 output channels, 3, 3)
+    np.testing.assert_allclose(_tiles(fig), m.params["dec0.W"], rtol=1e-6)
+    assert "ConvTranspose2D" in fig.axes[0].get_title()
+    assert fig.axes[0].get_ylabel() == "input channel c"
+    render(fig, tmp_path / "dec0.png")
+
+
+def test_figures_refuse_images_of_several_channels():
+    m = ae.ConvAutoencoder([L.Conv2D(3, 2, 3, padding=1)],
+                           [L.Conv2D(2, 3, 3, padding=1, activation="sigmoid")],
+                           input_shape=(3, 4, 4), seed=0)
+    with pytest.raises(ValueError, match="one-channel"):
+        plot.reconstructions(m, np.full((2, 48), 0.5, np.float32))
+    with pytest.raises(ValueError, match=r"\(B, n_features\) or \(B, 1, H, W\)"):
+        plot.reconstructions(m, np.full((2, 3, 4, 4), 0.5, np.float32))
+    with pytest.raises(ValueError, match=r"got shape \(5, 8, 8\)"):
+        plot.reconstructions(m, np.full((5, 8, 8), 0.5, np.float32))
