@@ -2,7 +2,7 @@
 """Per-layer speed of the convolutional layers: teaching path, speed backend, PyTorch.
 
 Times the forward and the backward of every layer of the benchmark's ``conv`` and
-``convt`` networks (``../shared/bench/SPEC.md``) at their own shapes: the teaching
+``convt`` networks (the benchmark's, as the PyTorch peer in ``../shared/bench`` builds them) at their own shapes: the teaching
 layers of :mod:`aenumpy.layers` (NumPy, im2col + one matrix product), the fast layers
 of :mod:`aenumpy.fast.conv` / :mod:`aenumpy.fast.pool` (Numba kernels) and, when it is
 installed, PyTorch's eager ops (``conv2d``, ``conv_transpose2d``, ``max_pool2d``,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""aenumpy's side of the training-speed benchmark (``../shared/bench/SPEC.md``).
+"""aenumpy's side of the training-speed benchmark (its spec and its PyTorch peer live in
+``../shared/bench``: ``peer_torch.py``).
 
 One process measures one variant and, with ``--json``, prints exactly one JSON
 line on stdout with the keys of the PyTorch peer (``peer_torch.py``) and
@@ -8,7 +9,7 @@ line on stdout with the keys of the PyTorch peer (``peer_torch.py``) and
     python benchmarks/train_speed.py --variant basic --json
     python benchmarks/train_speed.py --variant deep --threads 2 --steps 200
 
-What is timed (SPEC.md, "Timing"): 20 warm-up steps at batch 128 and one step
+What is timed (the same as in the peer): 20 warm-up steps at batch 128 and one step
 on the short tail batch, untimed; then ``--steps`` steps (default
 ``ceil(N/128)``, one epoch's worth of samples), each one
 
@@ -24,7 +25,7 @@ The batch stream is endless: a fresh seeded permutation each epoch, batches of
 128 and a short last batch (60000 = 468·128 + 96). ``cold_start_s`` is the age
 of the process (``/proc/self/stat`` starttime) at the end of the first training
 step, as in the peer. The models use the library's Glorot initialisation
-instead of ``nn.Linear``'s; SPEC.md notes the init does not affect timing.
+instead of ``nn.Linear``'s; the init does not affect timing.
 """
 import time
 
@@ -96,7 +97,7 @@ def load_mnist_idx(path):
 
 
 def make_data(n, mnist_dir, seed):
-    """SPEC.md "Data": the IDX file when present, else seeded uniform [0, 1) float32."""
+    """The benchmark's data: the IDX file when present, else seeded uniform [0, 1) float32."""
     if mnist_dir:
         p = os.path.join(mnist_dir, "train-images-idx3-ubyte.gz")
         if os.path.isfile(p):
@@ -110,7 +111,7 @@ def make_data(n, mnist_dir, seed):
 
 
 def build(variant, seed):
-    """The SPEC.md model of ``variant`` built from the library's public classes."""
+    """The benchmark's model of ``variant`` built from the library's public classes."""
     import aenumpy as ae
 
     R = ae.regularizers

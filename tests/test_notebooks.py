@@ -1,4 +1,4 @@
-"""The course notebooks (issue 7).
+"""The course notebooks.
 
 * every notebook in ``notebooks/`` runs top to bottom in a fresh ``python3`` kernel
   (the interpreter running the tests), with ``notebooks/`` as working directory;

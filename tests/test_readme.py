@@ -1,4 +1,4 @@
-"""The README's first example must run as written (issue 2)."""
+"""The README's first example must run as written."""
 import re
 from pathlib import Path
 

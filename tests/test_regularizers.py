@@ -1,8 +1,8 @@
-"""Regularized autoencoders (issue 4): gradients, values by hand, masks, errors, save/load.
+"""Regularized autoencoders: gradients, values by hand, masks, errors, save/load.
 
 Every gradient is checked in float64 against finite differences (``ae.gradcheck``
 reseeds the noise of every evaluation, so corruption and dropout are fixed), and
-every penalty's value is compared with the DESIGN.md formula written out here.
+every penalty's value is compared with its defining formula written out here.
 """
 import json
 

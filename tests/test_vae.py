@@ -99,7 +99,7 @@ def _f(name):
 
 def reference(m, X, eps, w):
     """An independent float64 forward and backward of a one-hidden-layer VAE,
-    written from the formulas (DESIGN.md): returns (E, grads)."""
+    written from the loss's definition: returns (E, grads)."""
     P = {k: v.astype(np.float64) for k, v in m.params.items()}
     f, df = _f(m.activation.name)
     B = X.shape[0]

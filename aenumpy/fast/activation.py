@@ -8,7 +8,6 @@ and :meth:`aenumpy.layers.Dense.delta` (``δ = dZ ⊙ f'(A)``), with the activat
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import prange
 
 from .. import activations

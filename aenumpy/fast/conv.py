@@ -36,6 +36,8 @@ nine multiply-adds, and each tap's row loaded once per eighteen.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import prange
 from numba.extending import register_jitable
@@ -63,10 +65,12 @@ def _pad_group(*cols):
     return [np.concatenate([c, np.zeros(n - len(c), c.dtype)]) for c in cols]
 
 
+@functools.lru_cache(maxsize=256)
 def forward_taps(C, k, s, Wph):
     """The taps of the forward sum and of the weight gradient, in the order of
     ``W[o].ravel()``, ``(c, i, j)``: ``rows[t] = c·s² + phase(i, j)``, ``starts[t] = off(i, j)``,
-    padded to a multiple of :data:`GROUP`."""
+    padded to a multiple of :data:`GROUP`. They depend on the shapes alone, so each is
+    built once (the kernels only read them)."""
     c, i, j = (a.ravel() for a in np.meshgrid(np.arange(C), np.arange(k), np.arange(k),
                                               indexing="ij"))
     return _pad_group(c * s * s + (i % s) * s + j % s, (i // s) * Wph + j // s)
@@ -79,13 +83,11 @@ def forward_weights(W, T):
     return Wt
 
 
-def input_grad_taps(W, s, Wph):
-    """The taps of the input gradient, phase by phase: for phase ``ph`` the taps ``(o, i, j)``
-    with ``phase(i, j) = ph``, read from ``dA_o`` shifted back by ``off(i, j)``:
-    ``rows[ph, t] = o``, ``starts[ph, t] = F − off(i, j)`` (``F`` the largest offset, by which
-    the rows of dA are shifted right in their buffer), the weights ``(C, s², T)``
-    (``W[o, c, i, j]``), and ``counts[ph]``, each a multiple of :data:`GROUP`."""
-    O, C, k, _ = W.shape
+@functools.lru_cache(maxsize=256)
+def _input_grad_index(O, k, s, Wph):
+    """The shape-only part of :func:`input_grad_taps`: ``rows``, ``starts``, ``counts``, ``F``,
+    and where each tap's weight comes from (``ph``, ``t`` of the table; ``o``, ``i``, ``j``
+    of W), built once per shape."""
     F = (k - 1) // s * (Wph + 1)
     per_phase = []
     for ph in range(s * s):
@@ -94,12 +96,26 @@ def input_grad_taps(W, s, Wph):
         per_phase.append((o, i, j, *_pad_group(o, F - ((i // s) * Wph + j // s))))
     T = max(len(r[3]) for r in per_phase)
     rows, starts = np.zeros((s * s, T), np.int64), np.zeros((s * s, T), np.int64)
-    Wt = np.zeros((C, s * s, T), W.dtype)
     counts = np.zeros(s * s, np.int64)
+    where = [[] for _ in range(5)]  # ph, t, o, i, j of every real (not padding) tap
     for ph, (o, i, j, r, st) in enumerate(per_phase):
         counts[ph] = len(r)
         rows[ph, :len(r)], starts[ph, :len(r)] = r, st
-        Wt[:, ph, :len(o)] = W[o, :, i, j].T
+        for w, a in zip(where, (np.full(len(o), ph), np.arange(len(o)), o, i, j)):
+            w.append(a)
+    return rows, starts, counts, F, T, tuple(np.concatenate(w).astype(np.int64) for w in where)
+
+
+def input_grad_taps(W, s, Wph):
+    """The taps of the input gradient, phase by phase: for phase ``ph`` the taps ``(o, i, j)``
+    with ``phase(i, j) = ph``, read from ``dA_o`` shifted back by ``off(i, j)``:
+    ``rows[ph, t] = o``, ``starts[ph, t] = F − off(i, j)`` (``F`` the largest offset, by which
+    the rows of dA are shifted right in their buffer), the weights ``(C, s², T)``
+    (``W[o, c, i, j]``), and ``counts[ph]``, each a multiple of :data:`GROUP`."""
+    O, C, k, _ = W.shape
+    rows, starts, counts, F, T, (ph, t, o, i, j) = _input_grad_index(O, k, s, Wph)
+    Wt = np.zeros((C, s * s, T), W.dtype)
+    Wt[:, ph, t] = W[o, :, i, j].T
     return rows, starts, Wt, counts, F
 
 

@@ -14,7 +14,6 @@ NumPy reference: :meth:`aenumpy.losses.Loss.value_and_delta` of
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import prange
 
 from ._jit import jit

@@ -203,10 +203,10 @@ class FastVariationalAutoencoder(VariationalAutoencoder):
         d = np.concatenate((dmu, dlv), axis=1)
         gW = matmul(d.T, h)
         gb = d.sum(axis=0)
-        for head, dA, rows in ((self.mu_head, dmu, slice(0, L)),
+        for head, dA, part in ((self.mu_head, dmu, slice(0, L)),
                                (self.logvar_head, dlv, slice(L, 2 * L))):
             head.cache.update(dA=dA, dX=None)
-            head.grads = {"W": gW[rows], "b": gb[rows]}
+            head.grads = {"W": gW[part], "b": gb[part]}
         return matmul(d, self.heads_W)
 
     def _nll(self, X, out, lvx, need_grad, per_sample=False):
