@@ -184,10 +184,64 @@ def test_a_broken_fast_kernel_is_caught(monkeypatch):
 
     layer = FastConv2D(2, 3, 3, 1, 1, "tanh", rng=np.random.default_rng(10), dtype="float64")
     X = np.random.default_rng(11).standard_normal((2, 2, 6, 5))
-    good = conv.conv_weight_grad
-    monkeypatch.setattr(conv, "conv_weight_grad", lambda *a: good(*a)[:, :, ::-1, ::-1])
+    good = conv.weight_grad_rows
+    monkeypatch.setattr(conv, "weight_grad_rows", lambda *a: good(*a)[:, :, ::-1, ::-1])
     report = check_layer(layer, X)
     assert not report.ok and report["W"]["failed"] > 0
+
+
+def strided_chain(fast):
+    """The benchmark's ``convt`` network narrowed to 2–3 channels on 8×8 images, float64."""
+    from conftest import on_path
+
+    import aenumpy as ae
+
+    with on_path(fast):
+        return ae.ConvAutoencoder(
+            [L.Conv2D(1, 3, 3, stride=2, padding=1), L.Conv2D(3, 2, 3, stride=2, padding=1)],
+            [L.ConvTranspose2D(2, 3, 3, stride=2, padding=1, output_padding=1),
+             L.ConvTranspose2D(3, 1, 3, stride=2, padding=1, output_padding=1,
+                               activation="sigmoid")],
+            input_shape=(1, 8, 8), loss="bce", seed=3, dtype="float64")
+
+
+def test_fast_layers_hand_on_their_rows_and_agree_with_the_teaching_model():
+    """In a fast model each convolution hands the next its images as a view of its rows
+    (no copy in between), and the loss and every gradient are the teaching model's."""
+    from aenumpy.fast.conv import is_rows_view, rows_of
+
+    fast, teach = strided_chain(True), strided_chain(False)
+    assert fast.fast and all(isinstance(layer, (FastConv2D, FastConvTranspose2D))
+                             for layer in fast.layers)
+    X = np.random.default_rng(4).uniform(0.05, 0.95, (5, 64))
+    E, grads = fast.loss_and_grads(X)
+    E0, grads0 = teach.loss_and_grads(X)
+    for layer, after in zip(fast.layers[:-1], fast.layers[1:]):
+        Z = layer.cache["Z"]
+        assert layer.rows_out and is_rows_view(Z) and rows_of(Z) is Z.base
+        assert after.cache["X"] is Z and is_rows_view(after.cache["dX"])
+    assert not fast.layers[-1].rows_out and fast.layers[-1].cache["Z"].flags.c_contiguous
+    eps = np.finfo(np.float64).eps
+    np.testing.assert_allclose(E, E0, rtol=64 * eps)
+    for k in grads0:  # sums of at most a few hundred terms of order one
+        np.testing.assert_allclose(grads[k], grads0[k], rtol=0, atol=1e3 * eps)
+
+
+def test_reused_buffers_are_never_handed_out_while_held():
+    """buffers.empty gives an array out again only when nothing refers to it any more."""
+    from aenumpy.fast.buffers import empty
+
+    a = empty((3, 5), np.float32)
+    view = a[1:]
+    first = id(a)
+    del a
+    b = empty((3, 5), np.float32)
+    assert id(b) != first  # its view still holds the first one
+    del view
+    c = empty((3, 5), np.float32)
+    assert id(c) == first and c.shape == (3, 5) and c.dtype == np.float32
+    assert id(empty((3, 5), np.float32)) not in (id(b), id(c))  # b and c are held
+    assert empty((3, 5), np.float64).dtype == np.float64
 
 
 # ---------------------------------------------------------------- the cases the kernels leave

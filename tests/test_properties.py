@@ -48,8 +48,9 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "openblas.use_split", "_jit.kernel_threads", "_jit.jit",
                "layout.is_column_major", "layout.weight_layout", "layout.flat_view",
                "layout.flat_like", "layout.same_layout", "_math.fexp", "_math.flog1p",
-               "conv.phase_geometry", "conv.forward_taps", "conv.forward_weights",
-               "conv.input_grad_taps", "pool.planes",
+               "conv.forward_taps", "conv.transpose_taps", "conv.forward_weights",
+               "conv.transpose_weights", "conv.new_rows", "conv.images", "conv.is_rows_view",
+               "conv.rows_of", "conv.images_out", "buffers.empty", "pool.planes",
                "_math.flog1m", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
                "_math.one_like", "_math.cast_like"}
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
@@ -57,9 +58,10 @@ COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
            "blas.matmul", "gather.gather_rows", "pcg64.raw_words",
            # through the fast conv and pooling layers (test_fast_conv_layers, test_fast_pooling)
-           "conv.conv_forward", "conv.conv_forward_nb", "conv.conv_weight_grad",
-           "conv.conv_weight_grad_nb", "conv.conv_input_grad", "conv.conv_input_grad_nb",
-           "conv.delta", "conv.delta_nb", "pool.maxpool_forward_nb", "pool.maxpool_backward_nb",
+           "conv.tap_sums", "conv.tap_sums_nb", "conv.conv_rows", "conv.conv_rows_t",
+           "conv.weight_grad_rows", "conv.weight_grad_rows_nb", "conv.delta_rows",
+           "conv.delta_rows_nb", "conv.squash", "conv.transpose_nb",
+           "pool.maxpool_forward_nb", "pool.maxpool_backward_nb",
            "pool.upsample_forward_nb", "pool.upsample_backward_nb"}
 
 
@@ -423,6 +425,25 @@ def test_fast_conv_layers(data, dtype, c_in, c_out, k, s, p, H, W, act, transpos
         Ho, Wo = L.conv_output_size(H, k, s, p), L.conv_output_size(W, k, s, p)
         compare(FastConv2D, L.Conv2D, (c_in, c_out, k, s, p), act, dtype, (2, c_in, H, W),
                 c_in * k * k + 1, c_out * k * k, 2 * Ho * Wo)
+
+
+@SETTINGS
+@given(st.data(), DTYPES, st.integers(1, 40), st.integers(1, 40))
+def test_transpose_and_rows(data, dtype, n, m):
+    """``transpose_nb`` is ``Sᵀ`` exactly, wide or tall; images in rows and back are the
+    images (NumPy reference: ``np.copyto(D, S.T)``)."""
+    from aenumpy.fast.conv import images, images_out, is_rows_view, rows_of, transpose_nb
+
+    S = arrays(data.draw, dtype, (n, m))
+    np.testing.assert_array_equal(transpose_nb(S, np.empty((m, n), dtype), 2), S.T)
+    X = S.reshape(n, 1, 1, m)
+    R = rows_of(X)
+    assert R.shape == (m + 1, n) and not R[-1].any()
+    V = images(R, X.shape)
+    assert is_rows_view(V) and rows_of(V) is R
+    np.testing.assert_array_equal(V, X)
+    np.testing.assert_array_equal(images_out(R, X.shape, False), X)
+    assert images_out(R, X.shape, False).flags.c_contiguous
 
 
 @SETTINGS

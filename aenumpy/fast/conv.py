@@ -1,38 +1,35 @@
-"""Direct convolutions: the speed backend's Conv2D and ConvTranspose2D.
+"""Direct convolutions on batch-innermost rows: the speed backend's Conv2D and ConvTranspose2D.
 
 The teaching layers (:class:`aenumpy.layers.Conv2D`, :class:`aenumpy.layers.ConvTranspose2D`)
 build the im2col matrix and make one matrix product. Here the same sums are taken
-directly, without the matrix of columns: on the thin shapes of the lecture's
-autoencoders (3×3 kernels, 1–16 channels, 28×28 and 14×14 images) the im2col matrix
-of a batch is tens of MB, and a matrix product with 1–16 rows runs far below the
-BLAS's rate, so summing shifted rows of the image in the cache is faster.
+directly, without the matrix of columns, on a layout where the batch is the innermost
+axis: on the thin shapes of the lecture's autoencoders (3×3 kernels, 1–16 channels,
+28×28 down to 7×7 images) the im2col matrix of a batch is tens of MB, and a matrix
+product with 1–16 rows runs far below the BLAS's rate.
 
-**The layout.** One sample's zero-padded image ``Xpad`` (C, Hp, Wp) is split into its
-``s × s`` phases (s the stride), phase ``(r, t)`` holding the pixels ``Xpad[c, y·s + r,
-x·s + t]`` as a row-major ``Hph × Wph`` grid (``Hph = ⌈Hp/s⌉``) flattened to one row. The
-output is kept flattened with the same row pitch ``Wph`` (its columns ``Wo … Wph − 1``
-are not used). Then kernel tap ``(c, i, j)`` reads, for every output pixel at once, one
-contiguous slice of one row::
+**The layout ("rows").** A batch of images ``(B, C, H, W)`` is held as the array ``R`` of
+``C·H·W + 1`` rows of ``B`` entries: row ``(c·H + y)·W + x`` holds pixel ``(c, y, x)`` of every
+sample, and the last row is zeros. The layer hands on the images as a view of ``R``
+(:func:`images`: the right shape, the batch's stride one entry), which the next fast
+convolution reads as it lies (:func:`rows_of`); any other array is copied into rows.
 
-    Xpad[c, y·s + i, x·s + j] = xph[c, phase(i, j)][off(i, j) + y·Wph + x]
-    phase(i, j) = (i mod s)·s + (j mod s),   off(i, j) = ⌊i/s⌋·Wph + ⌊j/s⌋
+Every sum of a convolution is then a sum of whole rows, each scaled by one weight, and a
+row's ``B`` entries are contiguous, so the loops over them vectorise with no remainder to
+speak of and no image border inside them: a tap that falls on the padding reads the zero
+row. Strides are only which rows are read:
 
-so the three sums of a convolution become sums of shifted contiguous rows (a stride
-of 1 is the case of one phase):
+* forward: ``A[o, pos] = b_o + Σ_t W[o, t] · R[table[pos, t]]``, the taps ``t = (c, i, j)``
+  (:func:`forward_taps`);
+* weight gradient: ``dW[o, t] = Σ_pos Σ_b dA[o, pos, b] · R[table[pos, t], b]``;
+* input gradient (ConvTranspose2D's forward): ``dX[c, u] = Σ_t W[o_t, c, i_t, j_t] · dA[row_t]``
+  over the taps ``(o, i, j)`` that reach input pixel u (:func:`transpose_taps`).
 
-* forward: ``A_o = b_o + Σ_(c,i,j) W[o, c, i, j] · xph[c, phase][off + ·]``;
-* weight gradient: ``dW[o, c, i, j] = Σ_b Σ_q dA_o[q] · xph[c, phase][off + q]``, a dot
-  product (the unused columns of ``dA_o`` are zero);
-* input gradient, phase by phase: ``dxph[c, ph][u] = Σ_(o,i,j: phase(i,j) = ph)
-  W[o, c, i, j] · dA_o[u − off(i, j)]``, then ``dX`` is read back out of the phases.
-  With the bias and the activation added on the way out, this is ConvTranspose2D's
-  forward; ConvTranspose2D's backward is the forward and the weight gradient.
-
-Every kernel runs the batch in one chunk per thread (``prange``), each chunk with its
-own buffers; the weight gradient sums one partial ``dW`` per chunk. The taps are
-taken nine at a time in one pass over a row, for two output rows at once
-(:func:`_sum_shifts`, :func:`_dots`), so an output row is loaded and stored once per
-nine multiply-adds, and each tap's row loaded once per eighteen.
+The taps are taken nine at a time in one pass over four output rows (:func:`_acc4`), so
+each tap's row is loaded once per 36 multiply-adds; the weight gradient keeps 18 sums
+(two output channels, nine taps) in registers over a row (:func:`_dots9x2`). Each thread
+takes a range of output pixels, all their channels (the weight gradient one partial sum
+per thread), so that it reads and writes mostly its own part of the rows, the part the
+thread of the kernel before it wrote.
 """
 from __future__ import annotations
 
@@ -43,37 +40,116 @@ from numba import prange
 from numba.extending import register_jitable
 
 from .._validate import check_upstream
-from ..layers import Conv2D, ConvTranspose2D
+from ..layers import Conv2D, ConvTranspose2D, conv_output_size
 from ._jit import jit, kernel_threads
 from ._math import one_like
 from .activation import CODES, bias_act, code_of
+from .buffers import empty
 
-#: taps summed in one pass over a row (the kernels' inner loops are written for nine)
+#: taps summed in one pass over the rows (the kernels' inner loops are written for nine)
 GROUP = 9
 
 
-# ---------------------------------------------------------------- layout and tap tables
-def phase_geometry(H, W, k, s, p):
-    """``(Hph, Wph)``: the size of one phase of the padded ``(H + 2p) × (W + 2p)`` image."""
-    return -(-(H + 2 * p) // s), -(-(W + 2 * p) // s)
+# ---------------------------------------------------------------- the layout
+def new_rows(n, B, dtype):
+    """An uninitialised rows array ``(n + 1, B)`` (:func:`.buffers.empty`) with its last row,
+    the zero row, zeroed."""
+    R = empty((n + 1, B), dtype)
+    R[n] = 0
+    return R
 
 
-def _pad_group(*cols):
-    """The columns (same length) padded with zeros to a whole number of :data:`GROUP` taps;
-    a zero tap has weight 0 and reads row 0 from its start (always in range)."""
-    n = -(-len(cols[0]) // GROUP) * GROUP
-    return [np.concatenate([c, np.zeros(n - len(c), c.dtype)]) for c in cols]
+def images(R, shape):
+    """The images ``(B, C, H, W)`` (``shape``) held in the rows ``R``: a view."""
+    B, C, H, W = shape
+    return R[:-1].reshape(C, H, W, B).transpose(3, 0, 1, 2)
+
+
+def is_rows_view(X):
+    """True when ``X`` is :func:`images` of a rows array with a zero last row."""
+    R = X.base
+    n = X[0].size if X.shape[0] else 0
+    return (R is not None and R.ndim == 2 and R.shape == (n + 1, X.shape[0]) and R.dtype == X.dtype
+            and R.flags.c_contiguous and X.ctypes.data == R.ctypes.data
+            and X.strides == images(R, X.shape).strides and not R[n].any())
+
+
+def rows_of(X):
+    """The rows array of the images ``X``: the one X is a view of (:func:`is_rows_view`), or
+    a new one with X copied in."""
+    if is_rows_view(X):
+        return X.base
+    B = X.shape[0]
+    R = new_rows(X[0].size, B, X.dtype)
+    if X.flags.c_contiguous:
+        transpose_nb(X.reshape(B, -1), R[:-1], kernel_threads())
+    else:
+        np.copyto(images(R, X.shape), X)
+    return R
+
+
+def images_out(R, shape, as_rows):
+    """The images held in ``R``: the view (:func:`images`) when ``as_rows``, else a C-ordered copy."""
+    if as_rows:
+        return images(R, shape)
+    out = empty(shape, R.dtype)
+    transpose_nb(R[:-1], out.reshape(shape[0], -1), kernel_threads())
+    return out
+
+
+# ---------------------------------------------------------------- tap tables
+def _pad_taps(n):
+    """``n`` taps padded up to a whole number of :data:`GROUP`."""
+    return -(-n // GROUP) * GROUP
 
 
 @functools.lru_cache(maxsize=256)
-def forward_taps(C, k, s, Wph):
-    """The taps of the forward sum and of the weight gradient, in the order of
-    ``W[o].ravel()``, ``(c, i, j)``: ``rows[t] = c·s² + phase(i, j)``, ``starts[t] = off(i, j)``,
-    padded to a multiple of :data:`GROUP`. They depend on the shapes alone, so each is
-    built once (the kernels only read them)."""
+def forward_taps(C, H, W, k, s, p):
+    """The taps of the convolution from ``(C, H, W)``, as ``(taps, table, groups)`` for
+    :func:`tap_sums_nb`: for output pixel ``u = (yo, xo)`` and tap ``t = (c, i, j)`` (the order
+    of ``W[o].ravel()``), ``taps[u, t] = t`` (its weight's column) and ``table[u, t]`` the row
+    of input pixel ``(c, yo·s + i − p, xo·s + j − p)``, or the zero row ``C·H·W`` on the
+    padding; ``C·k²`` taps padded with zero-row taps to ``groups[u]`` groups of
+    :data:`GROUP`. They depend on the shapes alone, so they are built once (the kernels
+    only read them)."""
+    Ho, Wo = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
     c, i, j = (a.ravel() for a in np.meshgrid(np.arange(C), np.arange(k), np.arange(k),
                                               indexing="ij"))
-    return _pad_group(c * s * s + (i % s) * s + j % s, (i // s) * Wph + j // s)
+    yo, xo = (a.ravel() for a in np.meshgrid(np.arange(Ho), np.arange(Wo), indexing="ij"))
+    y, x = yo[:, None] * s + i - p, xo[:, None] * s + j - p
+    inside = (y >= 0) & (y < H) & (x >= 0) & (x < W)
+    T = _pad_taps(C * k * k)
+    table = np.full((Ho * Wo, T), C * H * W, np.int64)
+    table[:, :C * k * k] = np.where(inside, (c * H + y) * W + x, C * H * W)
+    taps = np.broadcast_to(np.arange(T), table.shape).copy()
+    return taps, table, np.full(Ho * Wo, T // GROUP, np.int64)
+
+
+@functools.lru_cache(maxsize=256)
+def transpose_taps(O, Ho, Wo, k, s, p, H, W):
+    """The taps of the input gradient of a convolution from ``(C, H, W)`` to ``(O, Ho, Wo)``,
+    as ``(taps, table, groups)`` for :func:`tap_sums_nb`: for input pixel ``u = (y, x)``, the
+    taps ``(o, i, j)`` with ``y + p − i = s·yo``, ``x + p − j = s·xo`` inside the output:
+    ``taps[u, t] = (o·k + i)·k + j`` (the column of :func:`transpose_weights`; ``O·k²``, a zero
+    weight, for padding) and ``table[u, t]`` the row ``(o·Ho + yo)·Wo + xo`` of dA (the zero
+    row ``O·Ho·Wo`` for padding), each pixel's taps padded to ``groups[u]`` groups of
+    :data:`GROUP`."""
+    def reach(n, n_out):  # (kernel offset, output index) pairs that reach input index n
+        return [(i, (n + p - i) // s) for i in range(k)
+                if (n + p - i) % s == 0 and 0 <= (n + p - i) // s < n_out]
+
+    ry, rx = [reach(y, Ho) for y in range(H)], [reach(x, Wo) for x in range(W)]
+    counts = np.array([O * len(a) * len(b) for a in ry for b in rx], np.int64)
+    T = _pad_taps(int(counts.max()))
+    taps = np.full((H * W, T), O * k * k, np.int64)
+    table = np.full((H * W, T), O * Ho * Wo, np.int64)
+    for y in range(H):
+        for x in range(W):
+            got = [((o * k + i) * k + j, (o * Ho + yo) * Wo + xo)
+                   for o in range(O) for i, yo in ry[y] for j, xo in rx[x]]
+            if got:
+                taps[y * W + x, :len(got)], table[y * W + x, :len(got)] = zip(*got)
+    return taps, table, -(-counts // GROUP)
 
 
 def forward_weights(W, T):
@@ -83,326 +159,252 @@ def forward_weights(W, T):
     return Wt
 
 
-@functools.lru_cache(maxsize=256)
-def _input_grad_index(O, k, s, Wph):
-    """The shape-only part of :func:`input_grad_taps`: ``rows``, ``starts``, ``counts``, ``F``,
-    and where each tap's weight comes from (``ph``, ``t`` of the table; ``o``, ``i``, ``j``
-    of W), built once per shape."""
-    F = (k - 1) // s * (Wph + 1)
-    per_phase = []
-    for ph in range(s * s):
-        taps = [(o, i, j) for o in range(O) for i in range(ph // s, k, s) for j in range(ph % s, k, s)]
-        o, i, j = (np.array(a, dtype=np.int64) for a in zip(*taps)) if taps else [np.zeros(0, np.int64)] * 3
-        per_phase.append((o, i, j, *_pad_group(o, F - ((i // s) * Wph + j // s))))
-    T = max(len(r[3]) for r in per_phase)
-    rows, starts = np.zeros((s * s, T), np.int64), np.zeros((s * s, T), np.int64)
-    counts = np.zeros(s * s, np.int64)
-    where = [[] for _ in range(5)]  # ph, t, o, i, j of every real (not padding) tap
-    for ph, (o, i, j, r, st) in enumerate(per_phase):
-        counts[ph] = len(r)
-        rows[ph, :len(r)], starts[ph, :len(r)] = r, st
-        for w, a in zip(where, (np.full(len(o), ph), np.arange(len(o)), o, i, j)):
-            w.append(a)
-    return rows, starts, counts, F, T, tuple(np.concatenate(w).astype(np.int64) for w in where)
-
-
-def input_grad_taps(W, s, Wph):
-    """The taps of the input gradient, phase by phase: for phase ``ph`` the taps ``(o, i, j)``
-    with ``phase(i, j) = ph``, read from ``dA_o`` shifted back by ``off(i, j)``:
-    ``rows[ph, t] = o``, ``starts[ph, t] = F − off(i, j)`` (``F`` the largest offset, by which
-    the rows of dA are shifted right in their buffer), the weights ``(C, s², T)``
-    (``W[o, c, i, j]``), and ``counts[ph]``, each a multiple of :data:`GROUP`."""
-    O, C, k, _ = W.shape
-    rows, starts, counts, F, T, (ph, t, o, i, j) = _input_grad_index(O, k, s, Wph)
-    Wt = np.zeros((C, s * s, T), W.dtype)
-    Wt[:, ph, t] = W[o, :, i, j].T
-    return rows, starts, Wt, counts, F
+def transpose_weights(W):
+    """``W`` ``(O, C, k, k)`` as ``(C, O·k² + 1)``: ``[c, (o·k + i)·k + j] = W[o, c, i, j]``, then
+    a zero (the weight of :func:`transpose_taps`' padding taps)."""
+    C = W.shape[1]
+    Wf = np.zeros((C, W[:, 0].size + 1), W.dtype)
+    Wf[:, :-1] = W.transpose(1, 0, 2, 3).reshape(C, -1)
+    return Wf
 
 
 # ---------------------------------------------------------------- the inner sums
 @register_jitable(inline="always")
-def _nine_rows(S, rows, starts, t, at, n):
-    """The rows ``S[rows[t + m], at + starts[t + m] :][:n]`` of taps ``t … t + 8``."""
-    return (S[rows[t], at + starts[t]:at + starts[t] + n],
-            S[rows[t + 1], at + starts[t + 1]:at + starts[t + 1] + n],
-            S[rows[t + 2], at + starts[t + 2]:at + starts[t + 2] + n],
-            S[rows[t + 3], at + starts[t + 3]:at + starts[t + 3] + n],
-            S[rows[t + 4], at + starts[t + 4]:at + starts[t + 4] + n],
-            S[rows[t + 5], at + starts[t + 5]:at + starts[t + 5] + n],
-            S[rows[t + 6], at + starts[t + 6]:at + starts[t + 6] + n],
-            S[rows[t + 7], at + starts[t + 7]:at + starts[t + 7] + n],
-            S[rows[t + 8], at + starts[t + 8]:at + starts[t + 8] + n])
+def _rows9(R, table, g):
+    """The rows ``R[table[g + m]]`` of taps ``g … g + 8``."""
+    return (R[table[g]], R[table[g + 1]], R[table[g + 2]], R[table[g + 3]], R[table[g + 4]],
+            R[table[g + 5]], R[table[g + 6]], R[table[g + 7]], R[table[g + 8]])
 
 
 @register_jitable(inline="always")
-def _nine(w, t):
-    """``w[t … t + 8]`` as nine scalars."""
-    return w[t], w[t + 1], w[t + 2], w[t + 3], w[t + 4], w[t + 5], w[t + 6], w[t + 7], w[t + 8]
-
-
-@register_jitable
-def _sum_shifts(acc, bcc, n, S, rows, starts, at, w, u, T):
-    """``acc[q] += Σ_t w[t] · S[rows[t], at + starts[t] + q]`` for ``q < n`` over the T taps (a
-    multiple of nine), nine per pass; when ``bcc`` is not empty, ``bcc`` likewise with the
-    weights ``u`` in the same pass (two output rows from one load of the taps)."""
-    for g in range(0, T, 9):
-        v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine_rows(S, rows, starts, g, at, n)
-        w0, w1, w2, w3, w4, w5, w6, w7, w8 = _nine(w, g)
-        if bcc.shape[0] == 0:
-            for q in range(n):
-                acc[q] += (w0 * v0[q] + w1 * v1[q] + w2 * v2[q] + w3 * v3[q] + w4 * v4[q]
-                           + w5 * v5[q] + w6 * v6[q] + w7 * v7[q] + w8 * v8[q])
-            continue
-        u0, u1, u2, u3, u4, u5, u6, u7, u8 = _nine(u, g)
-        for q in range(n):
-            x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
-            x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
-            acc[q] += (w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4
-                       + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8)
-            bcc[q] += (u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3 + u4 * x4
-                       + u5 * x5 + u6 * x6 + u7 * x7 + u8 * x8)
-
-
-@register_jitable
-def _dots(dw, g, n, S, rows, starts, T):
-    """``dw[t] += Σ_q g[q] · S[rows[t], starts[t] + q]`` (q < n) for the T taps, nine per pass."""
-    for t in range(0, T, 9):
-        v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine_rows(S, rows, starts, t, 0, n)
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = g[0] - g[0]
-        for q in range(n):
-            a = g[q]
-            s0 += a * v0[q]
-            s1 += a * v1[q]
-            s2 += a * v2[q]
-            s3 += a * v3[q]
-            s4 += a * v4[q]
-            s5 += a * v5[q]
-            s6 += a * v6[q]
-            s7 += a * v7[q]
-            s8 += a * v8[q]
-        _add_nine(dw, t, s0, s1, s2, s3, s4, s5, s6, s7, s8)
-
-
-@register_jitable
-def _dots2(dw, dv, g, h, n, S, rows, starts, T):
-    """:func:`_dots` for two rows at once, ``g`` into ``dw`` and ``h`` into ``dv``: each tap's
-    row loaded once for both. (One function with a branch for one or two rows ran the
-    two-row loop 1.6 times slower.)"""
-    for t in range(0, T, 9):
-        v0, v1, v2, v3, v4, v5, v6, v7, v8 = _nine_rows(S, rows, starts, t, 0, n)
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = g[0] - g[0]
-        r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = r8 = s0
-        for q in range(n):
-            a, b = g[q], h[q]
-            x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
-            x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
-            s0, s1, s2, s3, s4 = s0 + a * x0, s1 + a * x1, s2 + a * x2, s3 + a * x3, s4 + a * x4
-            s5, s6, s7, s8 = s5 + a * x5, s6 + a * x6, s7 + a * x7, s8 + a * x8
-            r0, r1, r2, r3, r4 = r0 + b * x0, r1 + b * x1, r2 + b * x2, r3 + b * x3, r4 + b * x4
-            r5, r6, r7, r8 = r5 + b * x5, r6 + b * x6, r7 + b * x7, r8 + b * x8
-        _add_nine(dw, t, s0, s1, s2, s3, s4, s5, s6, s7, s8)
-        _add_nine(dv, t, r0, r1, r2, r3, r4, r5, r6, r7, r8)
+def _w9(W, o, taps, g):
+    """``W[o, taps[g + m]]`` for m = 0 … 8 as nine scalars."""
+    return (W[o, taps[g]], W[o, taps[g + 1]], W[o, taps[g + 2]], W[o, taps[g + 3]],
+            W[o, taps[g + 4]], W[o, taps[g + 5]], W[o, taps[g + 6]], W[o, taps[g + 7]],
+            W[o, taps[g + 8]])
 
 
 @register_jitable(inline="always")
-def _add_nine(d, t, s0, s1, s2, s3, s4, s5, s6, s7, s8):
-    """``d[t + m] += s_m`` for m = 0 … 8."""
-    d[t] += s0
-    d[t + 1] += s1
-    d[t + 2] += s2
-    d[t + 3] += s3
-    d[t + 4] += s4
-    d[t + 5] += s5
-    d[t + 6] += s6
-    d[t + 7] += s7
-    d[t + 8] += s8
+def _fill(a, value):
+    """``a[:] = value``, as a loop."""
+    for q in range(a.shape[0]):
+        a[q] = value
 
 
 @register_jitable(inline="always")
-def _store(src, bias, relu, A, Z):
-    """``A[m] = src[m] + bias`` along a row, and ``Z[m] = max(A[m], 0)`` when ``relu`` (NaN
-    stays NaN). A sigmoid or tanh is applied after the kernel, by
-    :func:`.activation.bias_act` (see :func:`_outputs`): with the float32 sigmoid's
-    code inside a kernel, every loop of that kernel ran several times slower."""
-    n = A.shape[0]
-    if relu:
-        for m in range(n):
-            a = src[m] + bias
-            A[m] = a
-            Z[m] = a if a > 0 else a - a
-    else:
-        for m in range(n):
-            A[m] = src[m] + bias
+def _acc4(a0, a1, a2, a3, v, W, o, taps, g, bias, first):
+    """For the output rows ``a_r`` (r = 0 … 3): ``a_r += Σ_m W[o + r, taps[g + m]] · v[m]`` over
+    the nine rows ``v``, or, when ``first``, ``a_r = bias[o + r] + Σ_m …``: each tap row loaded
+    once for the four sums. Inlined into the kernel (whose arrays Numba's parallel
+    outlining marks as not aliasing each other), so LLVM vectorises the loop."""
+    v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
+    p0, p1, p2, p3, p4, p5, p6, p7, p8 = _w9(W, o, taps, g)
+    q0, q1, q2, q3, q4, q5, q6, q7, q8 = _w9(W, o + 1, taps, g)
+    r0, r1, r2, r3, r4, r5, r6, r7, r8 = _w9(W, o + 2, taps, g)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8 = _w9(W, o + 3, taps, g)
+    if first:
+        _fill(a0, bias[o])
+        _fill(a1, bias[o + 1])
+        _fill(a2, bias[o + 2])
+        _fill(a3, bias[o + 3])
+    for q in range(a0.shape[0]):
+        x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
+        x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
+        a0[q] += (p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3 + p4 * x4
+                  + p5 * x5 + p6 * x6 + p7 * x7 + p8 * x8)
+        a1[q] += (q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3 + q4 * x4
+                  + q5 * x5 + q6 * x6 + q7 * x7 + q8 * x8)
+        a2[q] += (r0 * x0 + r1 * x1 + r2 * x2 + r3 * x3 + r4 * x4
+                  + r5 * x5 + r6 * x6 + r7 * x7 + r8 * x8)
+        a3[q] += (s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3 + s4 * x4
+                  + s5 * x5 + s6 * x6 + s7 * x7 + s8 * x8)
 
 
-# ---------------------------------------------------------------- moving data in and out
 @register_jitable(inline="always")
-def _phase_run(y, rx, s, p, Wph, W):
-    """Where row y of an image meets phase column rx: ``(r, x0, d, cnt)``: the phase row
-    offset ``r = phase(y + p, rx)`` (channel 0), the pixels ``x0, x0 + s, …`` (cnt of them)
-    of image row y, which lie contiguous in that phase row from ``d`` on."""
-    py = y + p
-    x0 = (rx - p) % s
-    cnt = (W - x0 + s - 1) // s if x0 < W else 0
-    return (py % s) * s + rx, x0, (py // s) * Wph + (x0 + p) // s, cnt
+def _acc1(a, v, W, o, taps, g, bias, first):
+    """:func:`_acc4` for the one output row ``a`` (channel o)."""
+    v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
+    p0, p1, p2, p3, p4, p5, p6, p7, p8 = _w9(W, o, taps, g)
+    if first:
+        _fill(a, bias[o])
+    for q in range(a.shape[0]):
+        a[q] += (p0 * v0[q] + p1 * v1[q] + p2 * v2[q] + p3 * v3[q] + p4 * v4[q]
+                 + p5 * v5[q] + p6 * v6[q] + p7 * v7[q] + p8 * v8[q])
 
 
-@register_jitable
-def _to_phases(X, b, s, p, Wph, xph):
-    """Sample b of X ``(B, C, H, W)`` into its phases ``xph`` ``(C·s², ·)``: the pixel
-    ``(y, x)`` at ``Xpad (y + p, x + p)``. Writes only the image's pixels: the padding
-    keeps the zeros the buffer was made with."""
-    C, H, W = X.shape[1], X.shape[2], X.shape[3]
-    for y in range(H):
-        for rx in range(s):
-            r, x0, d, cnt = _phase_run(y, rx, s, p, Wph, W)
-            for c in range(C):
-                dst = xph[c * s * s + r, d:d + cnt]
-                src = X[b, c, y, x0::s]
-                for m in range(cnt):
-                    dst[m] = src[m]
+@register_jitable(inline="always")
+def _dots9x2(dW, o, g, ga, gb, v):
+    """``dW[o, g + m] += Σ_q ga[q]·v[m][q]`` and ``dW[o + 1, g + m] += Σ_q gb[q]·v[m][q]``
+    (m = 0 … 8): 18 dot products from one load of each row."""
+    v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = ga[0] - ga[0]
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = r8 = s0
+    for q in range(ga.shape[0]):
+        a, b = ga[q], gb[q]
+        x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
+        x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
+        s0, s1, s2, s3, s4 = s0 + a * x0, s1 + a * x1, s2 + a * x2, s3 + a * x3, s4 + a * x4
+        s5, s6, s7, s8 = s5 + a * x5, s6 + a * x6, s7 + a * x7, s8 + a * x8
+        r0, r1, r2, r3, r4 = r0 + b * x0, r1 + b * x1, r2 + b * x2, r3 + b * x3, r4 + b * x4
+        r5, r6, r7, r8 = r5 + b * x5, r6 + b * x6, r7 + b * x7, r8 + b * x8
+    s, r = (s0, s1, s2, s3, s4, s5, s6, s7, s8), (r0, r1, r2, r3, r4, r5, r6, r7, r8)
+    for m in range(9):
+        dW[o, g + m] += s[m]
+        dW[o + 1, g + m] += r[m]
 
 
-@register_jitable
-def _from_phases(xph, bias, s, p, Wph, relu, A, Z, b):
-    """The inverse of :func:`_to_phases` with a bias and an activation on the way:
-    ``A[b, c, y, x] = xph(c, y + p, x + p) + bias[c]``, ``Z = f(A)``."""
-    C, H, W = A.shape[1], A.shape[2], A.shape[3]
-    for y in range(H):
-        for rx in range(s):
-            r, x0, d, cnt = _phase_run(y, rx, s, p, Wph, W)
-            for c in range(C):
-                _store(xph[c * s * s + r, d:d + cnt], bias[c], relu, A[b, c, y, x0::s],
-                       Z[b, c, y, x0::s])
+@register_jitable(inline="always")
+def _dots9(dW, o, g, ga, v):
+    """:func:`_dots9x2` for the one channel o."""
+    v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = ga[0] - ga[0]
+    for q in range(ga.shape[0]):
+        a = ga[q]
+        s0, s1, s2, s3, s4 = s0 + a * v0[q], s1 + a * v1[q], s2 + a * v2[q], s3 + a * v3[q], \
+            s4 + a * v4[q]
+        s5, s6, s7, s8 = s5 + a * v5[q], s6 + a * v6[q], s7 + a * v7[q], s8 + a * v8[q]
+    s = (s0, s1, s2, s3, s4, s5, s6, s7, s8)
+    for m in range(9):
+        dW[o, g + m] += s[m]
 
 
-@register_jitable
-def _to_rows(G, b, Wph, F, buf):
-    """Sample b of G ``(B, O, Ho, Wo)`` into ``buf`` ``(O, ·)``: ``G[b, o, y, x]`` at
-    ``F + y·Wph + x``. The unused columns keep the zeros the buffer was made with."""
-    O, Ho, Wo = G.shape[1], G.shape[2], G.shape[3]
-    for o in range(O):
-        for y in range(Ho):
-            dst = buf[o, F + y * Wph:F + y * Wph + Wo]
-            src = G[b, o, y]
-            for x in range(Wo):
-                dst[x] = src[x]
+@register_jitable(inline="always")
+def _relu(A, Z):
+    """``Z = max(A, 0)`` along a row (NaN stays NaN)."""
+    for q in range(A.shape[0]):
+        a = A[q]
+        Z[q] = a if a > 0 else a - a
 
 
 # ---------------------------------------------------------------- the kernels
 @jit(parallel=True)
-def conv_forward_nb(X, rows, starts, Wt, bias, s, p, relu, A, Z, parts):
-    """``A = W ⋆ X + b`` and, when ``relu``, ``Z = max(A, 0)`` (A, Z ``(B, O, Ho, Wo)``): for
-    every sample and output channel o, ``A_o = b_o + Σ_t Wt[o, t] · xph[rows[t]][starts[t] + ·]``
-    over the taps of :func:`forward_taps`, two output channels a pass. NumPy reference:
-    ``aenumpy.layers.Conv2D.forward``."""
-    B, C, H, W = X.shape
-    O, Ho, Wo = A.shape[1], A.shape[2], A.shape[3]
-    Hph, Wph = -(-(H + 2 * p) // s), -(-(W + 2 * p) // s)
-    n = Ho * Wph
-    T = rows.shape[0]
-    for t in prange(parts):
-        xph = np.zeros((C * s * s, Hph * Wph + Wph), X.dtype)
-        acc = np.empty((2, n), X.dtype)
-        for b in range(t * B // parts, (t + 1) * B // parts):
-            _to_phases(X, b, s, p, Wph, xph)
-            for o in range(0, O, 2):  # two output channels a pass (one when O is odd)
-                o2 = min(o + 1, O - 1)
-                acc[:] = 0
-                _sum_shifts(acc[0], acc[1, :n * (o2 - o)], n, xph, rows, starts, 0, Wt[o], Wt[o2], T)
-                for r in range(o2 - o + 1):
-                    for y in range(Ho):
-                        _store(acc[r, y * Wph:y * Wph + Wo], bias[o + r], relu, A[b, o + r, y],
-                               Z[b, o + r, y])
-    return Z
+def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
+    """``A[o, u] = bias[o] + Σ_t Wt[o, taps[u, t]] · X[table[u, t]]`` over the first
+    ``9·groups[u]`` taps of output pixel u, and, when ``relu``, ``Z = max(A, 0)`` (A, Z
+    ``(O, U, B)``, X rows), four output channels a pass (then one at a time). With the
+    taps of :func:`forward_taps` it is the convolution (NumPy reference:
+    ``aenumpy.layers.Conv2D.forward``; without bias and activation
+    :func:`aenumpy.layers.weights_times_cols`); with those of :func:`transpose_taps`, the
+    input gradient (:func:`aenumpy.layers.conv2d_input_grad`), and with a bias and an
+    activation ConvTranspose2D's forward (``aenumpy.layers.ConvTranspose2D.forward``)."""
+    O, U = A.shape[0], A.shape[1]
+    quads = O // 4
+    items = (quads + O % 4) * U
+    for part in prange(parts):
+        for it in range(part * items // parts, (part + 1) * items // parts):
+            u, blk = it // (quads + O % 4), it % (quads + O % 4)  # a pixel's channels together
+            rows, tu, n = table[u], taps[u], groups[u]
+            if blk < quads:
+                o = 4 * blk
+                a0, a1, a2, a3 = A[o, u], A[o + 1, u], A[o + 2, u], A[o + 3, u]
+                if n == 0:
+                    for r in range(4):
+                        _fill(A[o + r, u], bias[o + r])
+                for g in range(0, 9 * n, 9):
+                    _acc4(a0, a1, a2, a3, _rows9(X, rows, g), Wt, o, tu, g, bias, g == 0)
+                top = o + 4
+            else:
+                o = 4 * quads + blk - quads
+                if n == 0:
+                    _fill(A[o, u], bias[o])
+                for g in range(0, 9 * n, 9):
+                    _acc1(A[o, u], _rows9(X, rows, g), Wt, o, tu, g, bias, g == 0)
+                top = o + 1
+            if relu:
+                for r in range(o, top):
+                    _relu(A[r, u], Z[r, u])
+    return A
 
 
 @jit(parallel=True)
-def conv_weight_grad_nb(X, G, rows, starts, s, p, dWt):
-    """``dWt[part, o, t] = Σ_(b in the part) Σ_q G_b[o, q] · xph_b[rows[t]][starts[t] + q]``,
-    one partial sum per part (``dWt`` zeros ``(parts, O, T)``), two output channels a pass:
-    the weight gradient ``Σ_b dA_b cols_bᵀ`` with ``G = dA``. NumPy reference:
-    :func:`aenumpy.layers.conv2d_weight_grad`."""
-    B, C, H, W = X.shape
-    O, Ho = G.shape[1], G.shape[2]
-    parts, T = dWt.shape[0], rows.shape[0]
-    Hph, Wph = -(-(H + 2 * p) // s), -(-(W + 2 * p) // s)
-    n = Ho * Wph
-    for t in prange(parts):
-        xph = np.zeros((C * s * s, Hph * Wph + Wph), X.dtype)
-        g = np.zeros((O, n), X.dtype)
-        for b in range(t * B // parts, (t + 1) * B // parts):
-            _to_phases(X, b, s, p, Wph, xph)
-            _to_rows(G, b, Wph, 0, g)
-            for o in range(0, O, 2):  # two output channels a pass (one when O is odd)
-                o2 = min(o + 1, O - 1)
-                if o2 > o:
-                    _dots2(dWt[t, o], dWt[t, o2], g[o], g[o2], n, xph, rows, starts, T)
-                else:
-                    _dots(dWt[t, o], g[o], n, xph, rows, starts, T)
-    return dWt
+def weight_grad_rows_nb(X, G, table, dW, parts):
+    """The weight gradient on rows: ``dW[part, o, t] = Σ_(pos in the part) Σ_b G[o, pos, b] ·
+    X[table[pos, t], b]`` (``G = dA`` ``(O, P, B)``, X the input's rows, the table of
+    :func:`forward_taps`; ``dW`` zeros ``(parts, O, T)``, one partial sum per part of the
+    output pixels, so each thread reads only its pixels' rows), two output channels and
+    nine taps a pass. NumPy reference: :func:`aenumpy.layers.conv2d_weight_grad`."""
+    O, P = G.shape[0], G.shape[1]
+    nine = table.shape[1] // 9
+    pairs = O // 2
+    for part in prange(parts):
+        d = dW[part]
+        for pos in range(part * P // parts, (part + 1) * P // parts):
+            rows = table[pos]
+            for g in range(0, 9 * nine, 9):
+                v = _rows9(X, rows, g)
+                for o in range(0, 2 * pairs, 2):
+                    _dots9x2(d, o, g, G[o, pos], G[o + 1, pos], v)
+                if O % 2:
+                    _dots9(d, O - 1, g, G[O - 1, pos], v)
+    return dW
 
 
 @jit(parallel=True)
-def conv_input_grad_nb(G, rows, starts, Wt, counts, F, bias, s, p, relu, A, Z, parts):
-    """``A = (input gradient of the convolution, given G = dA) + bias`` and, when ``relu``,
-    ``Z = max(A, 0)`` (A, Z ``(B, C, H, W)``): phase by phase, ``dxph[c, ph] = Σ_t Wt[c, ph, t]
-    · Gbuf[rows[ph, t]][starts[ph, t] + ·]`` over the taps of :func:`input_grad_taps` (two
-    channels c a pass, and only the phase rows that hold pixels), then read out of the
-    phases. With ``bias = 0`` and the identity it is the input gradient (NumPy reference:
-    :func:`aenumpy.layers.conv2d_input_grad`); with a bias and an activation,
-    ConvTranspose2D's forward (``aenumpy.layers.ConvTranspose2D.forward``)."""
-    B, O, Ho, Wo = G.shape
-    C, H, W = A.shape[1], A.shape[2], A.shape[3]
-    Hph, Wph = -(-(H + 2 * p) // s), -(-(W + 2 * p) // s)
-    m = Hph * Wph
-    for t in prange(parts):
-        gbuf = np.zeros((O, F + m), G.dtype)
-        dxph = np.empty((C * s * s, m), G.dtype)
-        for b in range(t * B // parts, (t + 1) * B // parts):
-            _to_rows(G, b, Wph, F, gbuf)
-            for ph in range(s * s):
-                # only the phase rows that hold image pixels, not the padding
-                ry = ph // s
-                lo, hi = max(0, -((ry - p) // s)), (p + H - 1 - ry) // s + 1
-                at, n = lo * Wph, max(0, hi - lo) * Wph
-                for c in range(0, C, 2):  # two channels a pass (one when C is odd)
-                    c2 = min(c + 1, C - 1)
-                    u = dxph[c * s * s + ph, at:at + n]
-                    v = dxph[c2 * s * s + ph, at:at + n * (c2 - c)]
-                    u[:] = 0
-                    v[:] = 0
-                    _sum_shifts(u, v, n, gbuf, rows[ph], starts[ph], at, Wt[c, ph], Wt[c2, ph],
-                                counts[ph])
-            _from_phases(dxph, bias, s, p, Wph, relu, A, Z, b)
-    return Z
-
-
-@jit(parallel=True)
-def delta_nb(dZ, Z, code, dA, db):
-    """``dA = dZ ⊙ f'(A)`` (f' written through Z, as :mod:`aenumpy.activations`) for
-    ``(B, O, Ho·Wo)`` arrays, and ``db[part, o]`` the part's sums of ``dA`` over samples
-    and pixels (``db`` zeros ``(parts, O)``)."""
-    B, O, n = dZ.shape
-    parts = db.shape[0]
+def delta_rows_nb(dZ, Z, code, B, dA, db, parts):
+    """``dA = dZ ⊙ f'(A)`` (f' written through Z, as :mod:`aenumpy.activations`) on the rows
+    ``(C, P·B)`` of C channels (P pixels of B samples), and ``db[part, c]`` the part's sums
+    of ``dA[c]`` (``db`` ``(parts, C)``). Each thread takes a range of pixels of every
+    channel, as the kernels that wrote dZ and Z did, and the activation's branch is outside
+    the loops, so that each vectorises. NumPy reference:
+    :meth:`aenumpy.layers.AffineLayer.delta` and ``dA.sum(axis=(0, 2, 3))``."""
+    C, P = dZ.shape[0], dZ.shape[1] // B
     one = one_like(Z)
-    for t in prange(parts):
-        for b in range(t * B // parts, (t + 1) * B // parts):
-            for o in range(O):
-                acc = one - one
-                for q in range(n):
-                    g = dZ[b, o, q]
-                    z = Z[b, o, q]
-                    if code == 3:
-                        g = g if z > 0 else g - g
-                    elif code == 1:
-                        g = g * z * (one - z)
-                    elif code == 2:
-                        g = g * (one - z * z)
-                    dA[b, o, q] = g
-                    acc += g
-                db[t, o] += acc
+    for part in prange(parts):
+        lo, hi = part * P // parts * B, (part + 1) * P // parts * B
+        for c in range(C):
+            g, z, d = dZ[c, lo:hi], Z[c, lo:hi], dA[c, lo:hi]
+            acc = one - one
+            if code == 3:
+                for q in range(g.shape[0]):
+                    v = g[q] if z[q] > 0 else g[q] - g[q]
+                    d[q] = v
+                    acc += v
+            elif code == 1:
+                for q in range(g.shape[0]):
+                    v = g[q] * z[q] * (one - z[q])
+                    d[q] = v
+                    acc += v
+            elif code == 2:
+                for q in range(g.shape[0]):
+                    v = g[q] * (one - z[q] * z[q])
+                    d[q] = v
+                    acc += v
+            else:
+                for q in range(g.shape[0]):
+                    d[q] = g[q]
+                    acc += g[q]
+            db[part, c] = acc
     return dA
+
+
+@jit(parallel=True)
+def transpose_nb(S, D, parts):
+    """``D = Sᵀ`` (S ``(n, m)``, D ``(m, n)``). For a wide S (a batch of images, one a row,
+    into rows) each of D's rows gathers a column of S; for a tall S, eight rows of S are
+    read along together and written eight entries at a time. NumPy reference:
+    ``np.copyto(D, S.T)``."""
+    n, m = S.shape
+    if n <= m:
+        for part in prange(parts):
+            for j in range(part * m // parts, (part + 1) * m // parts):
+                d = D[j]
+                for i in range(n):
+                    d[i] = S[i, j]
+        return D
+    bands = n // 8
+    for part in prange(parts):
+        for band in range(part * bands // parts, (part + 1) * bands // parts):
+            i = 8 * band
+            s0, s1, s2, s3, s4, s5, s6, s7 = S[i], S[i + 1], S[i + 2], S[i + 3], S[i + 4], \
+                S[i + 5], S[i + 6], S[i + 7]
+            for j in range(m):
+                d = D[j, i:i + 8]
+                d[0], d[1], d[2], d[3] = s0[j], s1[j], s2[j], s3[j]
+                d[4], d[5], d[6], d[7] = s4[j], s5[j], s6[j], s7[j]
+    for i in range(8 * bands, n):
+        for j in range(m):
+            D[j, i] = S[i, j]
+    return D
 
 
 # ---------------------------------------------------------------- the calls
@@ -413,65 +415,90 @@ def _covered(layer, X):
     return code_of(layer.activation) is not None and X.dtype == W.dtype and W.dtype.char in "fd"
 
 
-def _outputs(kernel, out_shape, dtype, code, *args):
-    """``(A, Z)``: ``kernel(*args, relu, A, Z, threads)`` fills A (and Z for a ReLU), then
-    :func:`.activation.bias_act` (zero bias) applies a sigmoid or tanh; with the
-    identity Z is A."""
-    A = np.empty(out_shape, dtype)
-    Z = A if code == 0 else np.empty(out_shape, dtype)
-    kernel(*args, code == CODES["relu"], A, Z, kernel_threads())
-    if code in (CODES["sigmoid"], CODES["tanh"]):
-        B = out_shape[0]
-        bias_act(A.reshape(B, -1), np.zeros(A[0].size, dtype), code, Z.reshape(B, -1))
+def squash(A, code, as_rows):
+    """``Z = f(A)`` for a sigmoid or tanh (``code``), by :func:`.activation.bias_act` with a
+    zero bias: on rows (Z's zero row stays zero) when ``as_rows``, else on C-ordered images."""
+    if as_rows:
+        Z = new_rows(A.shape[0] - 1, A.shape[1], A.dtype)
+        flat, out = A[:-1], Z[:-1]
+    else:
+        Z = empty(A.shape, A.dtype)
+        flat, out = A.reshape(A.shape[0], -1), Z.reshape(A.shape[0], -1)
+    bias_act(flat, np.zeros(flat.shape[1], A.dtype), code, out)
+    return Z
+
+
+def tap_sums(X, taps, Wt, bias, code, out_shape):
+    """``(A, Z)`` rows of ``A = bias + Σ_t Wt[·, taps] · X[table]`` and, for a ReLU (``code``),
+    ``Z = max(A, 0)`` (else Z is A: a sigmoid or tanh is left to :func:`squash`), by
+    :func:`tap_sums_nb` (``taps`` the triple of :func:`forward_taps` or
+    :func:`transpose_taps`)."""
+    B, O = out_shape[:2]
+    n = int(np.prod(out_shape[1:]))
+    A = new_rows(n, B, X.dtype)
+    Z = new_rows(n, B, X.dtype) if code == CODES["relu"] else A
+    tap_sums_nb(X, *taps, Wt, bias, code == CODES["relu"], A[:-1].reshape(O, -1, B),
+                Z[:-1].reshape(O, -1, B), kernel_threads())
     return A, Z
 
 
-def conv_forward(X, W, bias, s, p, code, out_shape):
-    """``(A, Z)`` of the convolution ``A = W ⋆ X + bias``, ``Z = f(A)``, by :func:`conv_forward_nb`."""
-    _, Wph = phase_geometry(X.shape[2], X.shape[3], W.shape[2], s, p)
-    rows, starts = forward_taps(W.shape[1], W.shape[2], s, Wph)
-    return _outputs(conv_forward_nb, out_shape, X.dtype, code, np.ascontiguousarray(X), rows,
-                    starts, forward_weights(W, len(rows)), bias, s, p)
+def conv_rows(X, W, bias, s, p, code, x_shape, out_shape):
+    """``(A, Z)`` rows of the convolution ``A = W ⋆ X + bias``, ``Z = f(A)`` (X rows of
+    ``x_shape``), by :func:`tap_sums_nb`."""
+    taps = forward_taps(*x_shape[1:], W.shape[2], s, p)
+    return tap_sums(X, taps, forward_weights(W, taps[0].shape[1]), bias, code, out_shape)
 
 
-def conv_weight_grad(X, G, w_shape, s, p):
-    """``Σ_b G_b cols(X)_bᵀ`` as a ``w_shape`` array, by :func:`conv_weight_grad_nb`."""
-    k = w_shape[2]
-    _, Wph = phase_geometry(X.shape[2], X.shape[3], k, s, p)
-    rows, starts = forward_taps(w_shape[1], k, s, Wph)
-    dWt = np.zeros((kernel_threads(), w_shape[0], len(rows)), X.dtype)
-    conv_weight_grad_nb(np.ascontiguousarray(X), np.ascontiguousarray(G), rows, starts, s, p, dWt)
-    n = int(np.prod(w_shape[1:]))
-    return dWt.sum(axis=0)[:, :n].reshape(w_shape)
+def conv_rows_t(G, W, bias, s, p, code, g_shape, out_shape):
+    """``(A, Z)`` rows with ``A`` = the input gradient of ``A' = W ⋆ X`` (X of ``out_shape``)
+    given ``dA' = G`` (rows of ``g_shape``), plus ``bias``, and ``Z = f(A)``, by
+    :func:`tap_sums_nb`."""
+    taps = transpose_taps(*g_shape[1:], W.shape[2], s, p, *out_shape[2:])
+    return tap_sums(G, taps, transpose_weights(W), bias, code, out_shape)
 
 
-def conv_input_grad(G, W, bias, s, p, code, out_shape):
-    """``(A, Z)`` with ``A`` = the input gradient of ``A' = W ⋆ X`` given ``dA' = G``, plus
-    ``bias``, and ``Z = f(A)``, by :func:`conv_input_grad_nb`."""
-    _, Wph = phase_geometry(out_shape[2], out_shape[3], W.shape[2], s, p)
-    rows, starts, Wt, counts, F = input_grad_taps(W, s, Wph)
-    return _outputs(conv_input_grad_nb, out_shape, G.dtype, code, np.ascontiguousarray(G), rows,
-                    starts, Wt, counts, F, bias, s, p)
+def weight_grad_rows(X, G, x_shape, w_shape, s, p):
+    """``Σ_b G_b cols(X)_bᵀ`` as a ``w_shape`` array (X, G rows; X of ``x_shape``), by
+    :func:`weight_grad_rows_nb`."""
+    B, C = x_shape[:2]
+    O, k = w_shape[0], w_shape[2]
+    table = forward_taps(*x_shape[1:], k, s, p)[1]
+    dW = np.zeros((kernel_threads(), O, table.shape[1]), X.dtype)
+    weight_grad_rows_nb(X, G[:-1].reshape(O, -1, B), table, dW, kernel_threads())
+    total = dW[0] if len(dW) == 1 else dW.sum(axis=0)
+    return np.ascontiguousarray(total[:, :C * k * k]).reshape(w_shape)
 
 
-def delta(dZ, Z, act):
-    """``(dA, db)``: ``dA = dZ ⊙ f'(A)`` and ``db = Σ_(b,y,x) dA``, by :func:`delta_nb`."""
-    B, O = Z.shape[:2]
-    dA = np.empty(Z.shape, Z.dtype)
-    db = np.zeros((kernel_threads(), O), Z.dtype)
-    delta_nb(np.ascontiguousarray(dZ, Z.dtype).reshape(B, O, -1), Z.reshape(B, O, -1),
-             code_of(act), dA.reshape(B, O, -1), db)
+def delta_rows(dZ, Z, C, code):
+    """``(dA, db)`` rows: ``dA = dZ ⊙ f'(A)`` and ``db = Σ_(b,y,x) dA`` over C channels, by
+    :func:`delta_rows_nb`."""
+    B = Z.shape[1]
+    dA = new_rows(Z.shape[0] - 1, B, Z.dtype)
+    db = np.empty((kernel_threads(), C), Z.dtype)
+    delta_rows_nb(dZ[:-1].reshape(C, -1), Z[:-1].reshape(C, -1), code, B,
+                  dA[:-1].reshape(C, -1), db, len(db))
     return dA, db.sum(axis=0)
 
 
 class DirectConv:
-    """The forward and backward that FastConv2D and FastConvTranspose2D share; each names
-    its kernels: :meth:`outputs` (A and Z) and :meth:`weight_and_input_grads`."""
+    """The forward and backward that FastConv2D and FastConvTranspose2D share, on rows
+    (module docstring); each names its kernels: :meth:`outputs` (A and Z rows) and
+    :meth:`weight_and_input_grads`.
 
-    def outputs(self, X, out_shape):
+    The images it hands on (Z, and the cached A) are C-ordered ``(B, C, H, W)`` arrays,
+    or, with :attr:`rows_out`, views of its rows (:func:`images`) for a next fast
+    convolution to read as they lie; dX comes in the form X came in."""
+
+    #: hand on the forward's images as views of the rows (set by the fast conv model for a
+    #: layer whose next layer is a fast convolution)
+    rows_out = False
+    #: the rows behind the last forward's X, A and Z, and the last delta (dA, its rows, db)
+    _rows = _delta = None
+
+    def outputs(self, X, x_shape, out_shape):
         raise NotImplementedError
 
-    def weight_and_input_grads(self, X, dA, need_dX):
+    def weight_and_input_grads(self, X, dA, x_shape, need_dX):
         raise NotImplementedError
 
     def forward(self, X):
@@ -479,23 +506,45 @@ class DirectConv:
         layer's ``forward``, which runs the cases the kernels do not cover)."""
         out_shape = self.check_input(X)
         if not _covered(self, X):
+            self._rows = None
             return super().forward(X)
-        A, Z = self.outputs(X, out_shape)
+        Xr = rows_of(X)
+        Ar, Zr = self.outputs(Xr, X.shape, out_shape)
+        A = images_out(Ar, out_shape, self.rows_out)
+        code = code_of(self.activation)
+        if code in (CODES["sigmoid"], CODES["tanh"]):
+            Zr = squash(Ar if self.rows_out else A, code, self.rows_out)
+            Z = images(Zr, out_shape) if self.rows_out else Zr
+            Zr = Zr if self.rows_out else None
+        else:
+            Z = A if Zr is Ar else images_out(Zr, out_shape, self.rows_out)
         self.cache = {"X": X, "A": A, "Z": Z}
+        self._rows = {"X": Xr, "X_images": X, "Z": Zr, "Z_images": Z}
+        self._delta = None
         return Z
 
+    def _z_rows(self):
+        """The rows of the cached Z (those of the forward while the cache holds its Z)."""
+        r = self._rows
+        Z = self.cache["Z"]
+        return r["Z"] if r is not None and r["Z"] is not None and r["Z_images"] is Z else rows_of(Z)
+
     def delta(self, dZ):
-        """``δ = dZ ⊙ f'(A)`` by :func:`delta_nb` (NumPy reference: :meth:`AffineLayer.delta`)."""
+        """``δ = dZ ⊙ f'(A)`` by :func:`delta_rows_nb` (NumPy reference: :meth:`AffineLayer.delta`)."""
         c = self.cache
         if "X" in c and not _covered(self, c["X"]):
             return super().delta(dZ)
         check_upstream(self, dZ)
         c["dZ"] = dZ
-        dA, c["db"] = delta(dZ, c["Z"], self.activation)
+        dZ = np.asarray(dZ, c["Z"].dtype)
+        dAr, db = delta_rows(rows_of(dZ), self._z_rows(), c["Z"].shape[1],
+                             code_of(self.activation))
+        dA = images(dAr, c["Z"].shape)
+        self._delta = (dA, dAr, db)
         return dA
 
     def backward(self, dZ, need_dX=True, dA=None):
-        """``dA = dZ ⊙ f'(A)`` and ``db = Σ dA`` (:func:`delta_nb`; or the given ``dA = δ``),
+        """``dA = dZ ⊙ f'(A)`` and ``db = Σ dA`` (:func:`delta_rows_nb`; or the given ``dA = δ``),
         then ``dW`` and ``dX`` by the layer's kernels (NumPy reference: the teaching layer's
         ``backward``)."""
         c = self.cache
@@ -503,11 +552,19 @@ class DirectConv:
             return super().backward(dZ, need_dX, dA)
         if dA is None:
             dA = self.delta(dZ)
-            db = c.pop("db")
         else:
             check_upstream(self, dA)
-            db = dA.sum(axis=(0, 2, 3))
-        dW, dX = self.weight_and_input_grads(c["X"], dA, need_dX)
+        if self._delta is not None and self._delta[0] is dA:
+            dAr, db = self._delta[1:]
+        else:
+            dAr = rows_of(np.asarray(dA, c["Z"].dtype))
+            db = dAr[:-1].reshape(dA.shape[1], -1).sum(axis=1)
+        self._delta = None
+        X = c["X"]
+        r = self._rows
+        Xr = r["X"] if r is not None and r["X_images"] is X else rows_of(X)
+        dW, dXr = self.weight_and_input_grads(Xr, dAr, X.shape, need_dX)
+        dX = None if dXr is None else images_out(dXr, X.shape, is_rows_view(X))
         self.grads = {"W": dW, "b": db}
         c.update(dA=dA, dX=dX)
         return dX
@@ -521,19 +578,20 @@ class FastConv2D(DirectConv, Conv2D):
     NumPy reference: ``aenumpy.layers.Conv2D.forward`` and ``.backward``, which run the
     cases the kernels do not cover (a student's own activation, mixed dtypes)."""
 
-    def outputs(self, X, out_shape):
-        """``A = W ⋆ X + b``, ``Z = f(A)`` by :func:`conv_forward_nb` (NumPy reference:
+    def outputs(self, X, x_shape, out_shape):
+        """``A = W ⋆ X + b``, ``Z = f(A)`` by :func:`tap_sums_nb` (NumPy reference:
         ``aenumpy.layers.Conv2D.forward``)."""
-        return conv_forward(X, self.params["W"], self.params["b"], self.stride, self.padding,
-                            code_of(self.activation), out_shape)
+        return conv_rows(X, self.params["W"], self.params["b"], self.stride, self.padding,
+                         code_of(self.activation), x_shape, out_shape)
 
-    def weight_and_input_grads(self, X, dA, need_dX):
-        """``dW = Σ_b dA_b cols_bᵀ`` (:func:`conv_weight_grad_nb`) and ``dX`` (:func:`conv_input_grad_nb`);
-        NumPy reference: ``aenumpy.layers.Conv2D.backward``."""
+    def weight_and_input_grads(self, X, dA, x_shape, need_dX):
+        """``dW = Σ_b dA_b cols_bᵀ`` (:func:`weight_grad_rows_nb`) and ``dX``
+        (:func:`tap_sums_nb`); NumPy reference: ``aenumpy.layers.Conv2D.backward``."""
         W, s, p = self.params["W"], self.stride, self.padding
-        dX = (conv_input_grad(dA, W, np.zeros(X.shape[1], X.dtype), s, p, 0, X.shape)[0]
+        d_shape = (x_shape[0], *self.output_shape(x_shape[1:]))
+        dX = (conv_rows_t(dA, W, np.zeros(x_shape[1], W.dtype), s, p, 0, d_shape, x_shape)[0]
               if need_dX else None)
-        return conv_weight_grad(X, dA, W.shape, s, p), dX
+        return weight_grad_rows(X, dA, x_shape, W.shape, s, p), dX
 
 
 class FastConvTranspose2D(DirectConv, ConvTranspose2D):
@@ -546,16 +604,17 @@ class FastConvTranspose2D(DirectConv, ConvTranspose2D):
     NumPy reference: ``aenumpy.layers.ConvTranspose2D.forward`` and ``.backward``, which
     run the cases the kernels do not cover."""
 
-    def outputs(self, X, out_shape):
-        """``A = conv2d_input_grad(X, W) + b``, ``Z = f(A)`` by :func:`conv_input_grad_nb`
+    def outputs(self, X, x_shape, out_shape):
+        """``A = conv2d_input_grad(X, W) + b``, ``Z = f(A)`` by :func:`tap_sums_nb`
         (NumPy reference: ``aenumpy.layers.ConvTranspose2D.forward``)."""
-        return conv_input_grad(X, self.params["W"], self.params["b"], self.stride, self.padding,
-                               code_of(self.activation), out_shape)
+        return conv_rows_t(X, self.params["W"], self.params["b"], self.stride, self.padding,
+                           code_of(self.activation), x_shape, out_shape)
 
-    def weight_and_input_grads(self, X, dA, need_dX):
-        """``dW = Σ_b X_b cols(dA)_bᵀ`` (:func:`conv_weight_grad_nb`) and ``dX = W ⋆ dA``
-        (:func:`conv_forward_nb`); NumPy reference: ``aenumpy.layers.ConvTranspose2D.backward``."""
+    def weight_and_input_grads(self, X, dA, x_shape, need_dX):
+        """``dW = Σ_b X_b cols(dA)_bᵀ`` (:func:`weight_grad_rows_nb`) and ``dX = W ⋆ dA``
+        (:func:`tap_sums_nb`); NumPy reference: ``aenumpy.layers.ConvTranspose2D.backward``."""
         W, s, p = self.params["W"], self.stride, self.padding
-        dX = (conv_forward(dA, W, np.zeros(W.shape[0], X.dtype), s, p, 0, X.shape)[0]
+        a_shape = (x_shape[0], *self.output_shape(x_shape[1:]))
+        dX = (conv_rows(dA, W, np.zeros(W.shape[0], W.dtype), s, p, 0, a_shape, x_shape)[0]
               if need_dX else None)
-        return conv_weight_grad(dA, X, W.shape, s, p), dX
+        return weight_grad_rows(dA, X, a_shape, W.shape, s, p), dX

@@ -24,7 +24,8 @@ from ..regularizers import Contractive, GaussianNoise, KLSparsity, Penalty, TopK
 from ..regularizers.sparsity import CLIP
 from .activation import code_of
 from .blas import matmul
-from .conv import FastConv2D, FastConvTranspose2D
+from .buffers import empty
+from .conv import DirectConv, FastConv2D, FastConvTranspose2D
 from .dense import FastDense
 from .loss import output_loss
 from .noise import add_gaussian, n_words
@@ -35,6 +36,9 @@ from .regularizers import contractive_sigmoid, kl_sparsity, topk_mask
 #: each teaching layer's fast twin
 LAYER_TWINS = {Dense: FastDense, Conv2D: FastConv2D, ConvTranspose2D: FastConvTranspose2D,
                MaxPool2D: FastMaxPool2D, Upsample2D: FastUpsample2D}
+
+#: the fast layers that take images as rows (:mod:`.conv`) as they lie
+ROWS_IN = (FastConv2D, FastConvTranspose2D)
 
 #: the output losses the fused kernel computes: the loss's class and its code there
 LOSS_CODES = {losses.SquaredError: 0, losses.BinaryCrossEntropy: 1}
@@ -96,7 +100,7 @@ def _fused_output(X, out, loss, need_grad):
     if loss_code is None or act_code is None or (loss_code == 1 and act_code != 1) \
             or not _floats(X, A, Z) or not (A.flags.c_contiguous and Z.flags.c_contiguous):
         return None
-    dA = np.empty_like(A)
+    dA = empty(A.shape, A.dtype)
     E = output_loss(rows(X), rows(A), rows(Z), loss_code, act_code, rows(dA))
     return E, (dA if need_grad else None)
 
@@ -155,7 +159,16 @@ class FastAutoencoder(FastAutoencoderBase, Autoencoder):
 
 class FastConvAutoencoder(FastAutoencoderBase, ConvAutoencoder):
     """:class:`aenumpy.ConvAutoencoder` with compiled kernels: fast convolution, pooling and
-    upsampling layers and the kernels of :class:`FastAutoencoderBase`."""
+    upsampling layers and the kernels of :class:`FastAutoencoderBase`. A fast convolution
+    followed by another hands its images on as views of its batch-innermost rows
+    (:attr:`.conv.DirectConv.rows_out`), which the next one reads without a copy."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        layers = self.layers
+        for layer, after in zip(layers, layers[1:] + [None]):
+            if isinstance(layer, DirectConv):
+                layer.rows_out = isinstance(after, ROWS_IN)
 
 
 class FastVariationalAutoencoder(VariationalAutoencoder):
