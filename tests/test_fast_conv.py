@@ -190,37 +190,43 @@ def test_a_broken_fast_kernel_is_caught(monkeypatch):
     assert not report.ok and report["W"]["failed"] > 0
 
 
-def strided_chain(fast):
-    """The benchmark's ``convt`` network narrowed to 2–3 channels on 8×8 images, float64."""
+def chain(net, fast):
+    """The benchmark's ``convt`` (``net="strided"``) or ``conv`` (``"pool"``) network, narrowed
+    to 2–3 channels on 8×8 images, float64."""
+    import aenumpy as ae
     from conftest import on_path
 
-    import aenumpy as ae
-
+    last = dict(activation="sigmoid")
+    if net == "strided":
+        enc = [L.Conv2D(1, 3, 3, stride=2, padding=1), L.Conv2D(3, 2, 3, stride=2, padding=1)]
+        dec = [L.ConvTranspose2D(2, 3, 3, stride=2, padding=1, output_padding=1),
+               L.ConvTranspose2D(3, 1, 3, stride=2, padding=1, output_padding=1, **last)]
+    else:
+        enc = [L.Conv2D(1, 3, 3, padding=1), L.MaxPool2D(2), L.Conv2D(3, 2, 3, padding=1),
+               L.MaxPool2D(2)]
+        dec = [L.Upsample2D(2), L.Conv2D(2, 3, 3, padding=1), L.Upsample2D(2),
+               L.Conv2D(3, 1, 3, padding=1, **last)]
     with on_path(fast):
-        return ae.ConvAutoencoder(
-            [L.Conv2D(1, 3, 3, stride=2, padding=1), L.Conv2D(3, 2, 3, stride=2, padding=1)],
-            [L.ConvTranspose2D(2, 3, 3, stride=2, padding=1, output_padding=1),
-             L.ConvTranspose2D(3, 1, 3, stride=2, padding=1, output_padding=1,
-                               activation="sigmoid")],
-            input_shape=(1, 8, 8), loss="bce", seed=3, dtype="float64")
+        return ae.ConvAutoencoder(enc, dec, input_shape=(1, 8, 8), loss="bce", seed=3,
+                                  dtype="float64")
 
 
-def test_fast_layers_hand_on_their_rows_and_agree_with_the_teaching_model():
-    """In a fast model each convolution hands the next its images as a view of its rows
-    (no copy in between), and the loss and every gradient are the teaching model's."""
+@pytest.mark.parametrize("net", ["strided", "pool"])
+def test_fast_layers_hand_on_their_rows_and_agree_with_the_teaching_model(net):
+    """In a fast model each layer hands the next its images as a view of its rows (no copy
+    in between), and the loss and every gradient are the teaching model's."""
     from aenumpy.fast.conv import is_rows_view, rows_of
 
-    fast, teach = strided_chain(True), strided_chain(False)
-    assert fast.fast and all(isinstance(layer, (FastConv2D, FastConvTranspose2D))
-                             for layer in fast.layers)
+    fast, teach = chain(net, True), chain(net, False)
+    assert fast.fast and all(type(layer).__name__.startswith("Fast") for layer in fast.layers)
     X = np.random.default_rng(4).uniform(0.05, 0.95, (5, 64))
     E, grads = fast.loss_and_grads(X)
     E0, grads0 = teach.loss_and_grads(X)
     for layer, after in zip(fast.layers[:-1], fast.layers[1:]):
         Z = layer.cache["Z"]
-        assert layer.rows_out and is_rows_view(Z) and rows_of(Z) is Z.base
+        assert is_rows_view(Z) and rows_of(Z) is Z.base
         assert after.cache["X"] is Z and is_rows_view(after.cache["dX"])
-    assert not fast.layers[-1].rows_out and fast.layers[-1].cache["Z"].flags.c_contiguous
+    assert fast.layers[-1].cache["Z"].flags.c_contiguous
     eps = np.finfo(np.float64).eps
     np.testing.assert_allclose(E, E0, rtol=64 * eps)
     for k in grads0:  # sums of at most a few hundred terms of order one

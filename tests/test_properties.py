@@ -61,8 +61,9 @@ COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "conv.tap_sums", "conv.tap_sums_nb", "conv.conv_rows", "conv.conv_rows_t",
            "conv.weight_grad_rows", "conv.weight_grad_rows_nb", "conv.delta_rows",
            "conv.delta_rows_nb", "conv.squash", "conv.transpose_nb",
-           "pool.maxpool_forward_nb", "pool.maxpool_backward_nb",
-           "pool.upsample_forward_nb", "pool.upsample_backward_nb"}
+           "pool.maxpool_forward_nb", "pool.maxpool_backward_nb", "pool.maxpool_rows_nb",
+           "pool.maxpool_back_rows_nb", "pool.upsample_forward_nb", "pool.upsample_backward_nb",
+           "pool.upsample_rows_nb", "pool.upsample_back_rows_nb"}
 
 
 def _kernels():
@@ -448,28 +449,42 @@ def test_transpose_and_rows(data, dtype, n, m):
 
 @SETTINGS
 @given(st.data(), DTYPES, st.integers(1, 3), st.integers(1, 3), st.integers(1, 9),
-       st.integers(1, 9), st.integers(1, 3))
-def test_fast_pooling(data, dtype, B, C, H, W, size):
+       st.integers(1, 9), st.integers(1, 3), st.booleans())
+def test_fast_pooling(data, dtype, B, C, H, W, size, as_rows):
     """FastMaxPool2D exactly as the teaching layer (ties to the first), FastUpsample2D's
-    block sums within their summation bound."""
+    block sums within their summation bound; on images as planes or as the rows of a fast
+    convolution (then handed on as rows)."""
     from test_conv_layers import assert_sums_close
 
     from aenumpy import layers as L
+    from aenumpy.fast.conv import images, is_rows_view, rows_of
     from aenumpy.fast.pool import FastMaxPool2D, FastUpsample2D
+
+    def handed(A):  # the form a fast layer is handed its input or upstream gradient in
+        return images(rows_of(A), A.shape) if as_rows else A
 
     X = np.round(arrays(data.draw, dtype, (B, C, H, W), -3, 3))  # rounded: many ties
     if H >= size and W >= size:
         fast, teach = FastMaxPool2D(size), L.MaxPool2D(size)
         Z = teach.forward(X)
-        np.testing.assert_array_equal(fast.forward(X), Z)
+        Zf = fast.forward(handed(X))
+        np.testing.assert_array_equal(Zf, Z)
+        np.testing.assert_array_equal(fast.cache["argmax"], teach.cache["argmax"])
+        assert is_rows_view(Zf) == as_rows
         dZ = arrays(data.draw, dtype, Z.shape, -3, 3)
-        np.testing.assert_array_equal(fast.backward(dZ), teach.backward(dZ))
+        dX = fast.backward(handed(dZ))
+        np.testing.assert_array_equal(dX, teach.backward(dZ))
+        assert is_rows_view(dX) == as_rows
     fast, teach = FastUpsample2D(size), L.Upsample2D(size)
     Z = teach.forward(X)
-    np.testing.assert_array_equal(fast.forward(X), Z)
+    Zf = fast.forward(handed(X))
+    np.testing.assert_array_equal(Zf, Z)
+    assert is_rows_view(Zf) == as_rows
     dZ = arrays(data.draw, dtype, Z.shape, -3, 3)
-    assert_sums_close(fast.backward(dZ), teach.backward(dZ), 2 * teach.backward(np.abs(dZ)),
-                      size * size, dtype, "dX")
+    dX = fast.backward(handed(dZ))
+    assert_sums_close(dX, teach.backward(dZ), 2 * teach.backward(np.abs(dZ)), size * size,
+                      dtype, "dX")
+    assert is_rows_view(dX) == as_rows
 
 
 # ---------------------------------------------------------------- gradcheck on random models

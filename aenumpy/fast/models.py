@@ -38,7 +38,7 @@ LAYER_TWINS = {Dense: FastDense, Conv2D: FastConv2D, ConvTranspose2D: FastConvTr
                MaxPool2D: FastMaxPool2D, Upsample2D: FastUpsample2D}
 
 #: the fast layers that take images as rows (:mod:`.conv`) as they lie
-ROWS_IN = (FastConv2D, FastConvTranspose2D)
+ROWS_IN = (FastConv2D, FastConvTranspose2D, FastMaxPool2D, FastUpsample2D)
 
 #: the output losses the fused kernel computes: the loss's class and its code there
 LOSS_CODES = {losses.SquaredError: 0, losses.BinaryCrossEntropy: 1}
@@ -161,7 +161,8 @@ class FastConvAutoencoder(FastAutoencoderBase, ConvAutoencoder):
     """:class:`aenumpy.ConvAutoencoder` with compiled kernels: fast convolution, pooling and
     upsampling layers and the kernels of :class:`FastAutoencoderBase`. A fast convolution
     followed by another hands its images on as views of its batch-innermost rows
-    (:attr:`.conv.DirectConv.rows_out`), which the next one reads without a copy."""
+    (:attr:`.conv.DirectConv.rows_out`), and so does one followed by a fast pooling or
+    upsampling layer, which hands rows on in turn: the next reads them without a copy."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

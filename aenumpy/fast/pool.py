@@ -1,9 +1,11 @@
 """Max pooling and nearest-neighbour upsampling: the speed backend's MaxPool2D and Upsample2D.
 
-Each kernel makes one pass over the batch's B·C image planes, one chunk of planes per
-thread (``prange``), with no intermediate arrays: the teaching layers reshape the image into
-windows, take ``argmax`` and scatter with ``put_along_axis`` (MaxPool2D), or repeat and
-reshape-sum (Upsample2D), each a pass of its own over memory.
+Each kernel makes one pass over the batch, with no intermediate arrays: the teaching
+layers reshape the image into windows, take ``argmax`` and scatter with
+``put_along_axis`` (MaxPool2D), or repeat and reshape-sum (Upsample2D), each a pass of its
+own over memory. Images that come as the rows of a fast convolution (:mod:`.conv`: one
+pixel of every sample a row) are worked on those rows, a window's rows at a time, and
+handed on as rows; other images by their B·C planes, one chunk of planes per thread.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from numba.extending import register_jitable
 from .._validate import check_upstream
 from ..layers import MaxPool2D, Upsample2D
 from ._jit import jit, kernel_threads
+from .conv import images, is_rows_view, new_rows
 
 
 @register_jitable(inline="always")
@@ -113,6 +116,93 @@ def upsample_backward_nb(dZ, scale, dX, parts):
     return dX
 
 
+@jit(parallel=True)
+def maxpool_rows_nb(X, C, H, W, size, Z, argmax, parts):
+    """:func:`maxpool_forward_nb` on rows: X the rows of ``(B, C, H, W)`` images, Z and argmax
+    those of ``(B, C, Ho, Wo)``; each window's ``size²`` rows are compared entry by entry, one
+    output row per window (a thread a range of them). NumPy reference:
+    ``aenumpy.layers.MaxPool2D.forward``."""
+    Ho, Wo = H // size, W // size
+    n = C * Ho * Wo
+    for part in prange(parts):
+        for r in range(part * n // parts, (part + 1) * n // parts):
+            c, yo, xo = r // (Ho * Wo), r // Wo % Ho, r % Wo
+            z, at = Z[r], argmax[r]
+            top = (c * H + yo * size) * W + xo * size
+            first = X[top]
+            for q in range(z.shape[0]):
+                z[q] = first[q]
+                at[q] = 0
+            for k in range(1, size * size):
+                v = X[top + k // size * W + k % size]
+                for q in range(z.shape[0]):
+                    take = _takes(v[q], z[q])
+                    z[q] = v[q] if take else z[q]
+                    at[q] = k if take else at[q]
+    return Z
+
+
+@jit(parallel=True)
+def maxpool_back_rows_nb(dZ, argmax, C, H, W, size, dX, parts):
+    """:func:`maxpool_backward_nb` on rows: each window's ``dZ`` row to the rows of its
+    inputs, entry by entry where the argmax points, zero elsewhere (and on the dropped edge).
+    NumPy reference: ``aenumpy.layers.MaxPool2D.backward``."""
+    Ho, Wo = H // size, W // size
+    n = C * H
+    for part in prange(parts):
+        for cy in range(part * n // parts, (part + 1) * n // parts):  # one image row of a channel
+            c, y = cy // H, cy % H
+            i = y - y // size * size
+            for x in range(W):
+                d = dX[cy * W + x]
+                if y >= Ho * size or x >= Wo * size:
+                    for q in range(d.shape[0]):
+                        d[q] = 0
+                    continue
+                r = (c * Ho + y // size) * Wo + x // size
+                k = i * size + x % size
+                g, at = dZ[r], argmax[r]
+                for q in range(d.shape[0]):
+                    d[q] = g[q] if at[q] == k else g[q] - g[q]
+    return dX
+
+
+@jit(parallel=True)
+def upsample_rows_nb(X, C, H, W, scale, Z, parts):
+    """:func:`upsample_forward_nb` on rows: each output row a copy of its pixel's row.
+    NumPy reference: ``aenumpy.layers.Upsample2D.forward``."""
+    Hs, Ws = H * scale, W * scale
+    n = C * Hs * Ws
+    for part in prange(parts):
+        for r in range(part * n // parts, (part + 1) * n // parts):
+            c, y, x = r // (Hs * Ws), r // Ws % Hs, r % Ws
+            src, dst = X[(c * H + y // scale) * W + x // scale], Z[r]
+            for q in range(dst.shape[0]):
+                dst[q] = src[q]
+    return Z
+
+
+@jit(parallel=True)
+def upsample_back_rows_nb(dZ, C, H, W, scale, dX, parts):
+    """:func:`upsample_backward_nb` on rows: each input row the sum of its block's rows.
+    NumPy reference: ``aenumpy.layers.Upsample2D.backward``."""
+    Ws = W * scale
+    n = C * H * W
+    for part in prange(parts):
+        for r in range(part * n // parts, (part + 1) * n // parts):
+            c, y, x = r // (H * W), r // W % H, r % W
+            d = dX[r]
+            top = (c * H * scale + y * scale) * Ws + x * scale
+            src = dZ[top]
+            for q in range(d.shape[0]):
+                d[q] = src[q]
+            for k in range(1, scale * scale):
+                src = dZ[top + k // scale * Ws + k % scale]
+                for q in range(d.shape[0]):
+                    d[q] += src[q]
+    return dX
+
+
 def _covered(X):
     """The kernels run this call: X is float32 or float64."""
     return X.dtype.char in "fd"
@@ -139,21 +229,34 @@ class FastMaxPool2D(MaxPool2D):
         out_shape = self.check_input(X)
         if not self._covered(X):
             return super().forward(X)
-        Z = np.empty(out_shape, X.dtype)
-        argmax = np.empty(out_shape, np.uint8)
-        maxpool_forward_nb(planes(X), self.size, planes(Z), planes(argmax), kernel_threads())
+        if is_rows_view(X):  # rows in, rows out (argmax as rows too)
+            B, C, H, W = X.shape
+            Zr = new_rows(int(np.prod(out_shape[1:])), B, X.dtype)
+            at = np.empty(Zr.shape, np.uint8)
+            maxpool_rows_nb(X.base, C, H, W, self.size, Zr, at, kernel_threads())
+            Z, argmax = images(Zr, out_shape), images(at, out_shape)
+        else:
+            Z = np.empty(out_shape, X.dtype)
+            argmax = np.empty(out_shape, np.uint8)
+            maxpool_forward_nb(planes(X), self.size, planes(Z), planes(argmax), kernel_threads())
         self.cache = {"X": X, "argmax": argmax, "Z": Z}
         return Z
 
     def backward(self, dZ, need_dX=True):
         """Each window's ``dZ`` to its argmax (NumPy reference: ``aenumpy.layers.MaxPool2D.backward``)."""
         check_upstream(self, dZ)
-        X = self.cache["X"]
+        X, argmax = self.cache["X"], self.cache["argmax"]
         if not need_dX or not self._covered(X):
             return super().backward(dZ, need_dX)
-        dX = np.empty(X.shape, dZ.dtype)
-        maxpool_backward_nb(planes(dZ), planes(self.cache["argmax"]), self.size, planes(dX),
-                            kernel_threads())
+        if is_rows_view(X) and is_rows_view(dZ) and dZ.dtype == X.dtype and argmax.base is not None:
+            B, C, H, W = X.shape
+            dXr = new_rows(X[0].size, B, X.dtype)
+            maxpool_back_rows_nb(dZ.base, argmax.base, C, H, W, self.size, dXr, kernel_threads())
+            dX = images(dXr, X.shape)
+        else:
+            dX = np.empty(X.shape, dZ.dtype)
+            maxpool_backward_nb(planes(dZ), planes(argmax), self.size, planes(dX),
+                                kernel_threads())
         self.cache.update(dZ=dZ, dX=dX)
         return dX
 
@@ -169,8 +272,14 @@ class FastUpsample2D(Upsample2D):
         out_shape = self.check_input(X)
         if not _covered(X):
             return super().forward(X)
-        Z = np.empty(out_shape, X.dtype)
-        upsample_forward_nb(planes(X), self.scale, planes(Z), kernel_threads())
+        if is_rows_view(X):  # rows in, rows out
+            B, C, H, W = X.shape
+            Zr = new_rows(int(np.prod(out_shape[1:])), B, X.dtype)
+            upsample_rows_nb(X.base, C, H, W, self.scale, Zr, kernel_threads())
+            Z = images(Zr, out_shape)
+        else:
+            Z = np.empty(out_shape, X.dtype)
+            upsample_forward_nb(planes(X), self.scale, planes(Z), kernel_threads())
         self.cache = {"X": X, "Z": Z}
         return Z
 
@@ -179,7 +288,14 @@ class FastUpsample2D(Upsample2D):
         check_upstream(self, dZ)
         if not need_dX or not _covered(dZ):
             return super().backward(dZ, need_dX)
-        dX = np.empty(self.cache["X"].shape, dZ.dtype)
-        upsample_backward_nb(planes(dZ), self.scale, planes(dX), kernel_threads())
+        X = self.cache["X"]
+        if is_rows_view(X) and is_rows_view(dZ):
+            B, C, H, W = X.shape
+            dXr = new_rows(X[0].size, B, dZ.dtype)
+            upsample_back_rows_nb(dZ.base, C, H, W, self.scale, dXr, kernel_threads())
+            dX = images(dXr, X.shape)
+        else:
+            dX = np.empty(X.shape, dZ.dtype)
+            upsample_backward_nb(planes(dZ), self.scale, planes(dX), kernel_threads())
         self.cache.update(dZ=dZ, dX=dX)
         return dX
