@@ -105,6 +105,29 @@ def test_small_models_keep_the_teaching_code_even_with_the_backend_on():
     assert ae.backend.min_work() == ae.backend.MIN_WORK == 65536
 
 
+def test_adam_compiles_for_a_compiled_model_however_few_its_weights(monkeypatch):
+    """Adam's kernel updates a model that runs compiled even when its weights are fewer
+    than min_work (the benchmark's convt model: 2,633); a small model on the teaching
+    path keeps the teaching update."""
+    from aenumpy.fast import optim as fast_optim
+
+    calls = []
+    kernel = fast_optim.adam_many
+    monkeypatch.setattr(fast_optim, "adam_many", lambda *a: calls.append(1) or kernel(*a))
+    L = ae.layers
+    conv = ae.ConvAutoencoder(
+        [L.Conv2D(1, 16, 3, 2, 1), L.Conv2D(16, 8, 3, 2, 1)],
+        [L.ConvTranspose2D(8, 16, 3, 2, 1, 1), L.ConvTranspose2D(16, 1, 3, 2, 1, 1, "sigmoid")],
+        input_shape=(1, 28, 28), loss="bce")
+    assert conv.fast and sum(p.size for p in conv.params.values()) < ae.backend.min_work()
+    small = ae.Autoencoder(64, [32])
+    for m, X, used in ((conv, np.full((2, 784), 0.5), [1]), (small, np.full((2, 64), 0.5), [])):
+        calls.clear()
+        opt = ae.optim.Adam()
+        opt.step(m.params, m.loss_and_grads(X)[1])
+        assert calls == used
+
+
 @pytest.mark.slow
 def test_the_default_training_command_compiles_nothing(tmp_path):
     """`aenumpy train` on the embedded digits: no kernel compiled, so a fresh install

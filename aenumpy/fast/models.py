@@ -29,6 +29,7 @@ from .conv import DirectConv, FastConv2D, FastConvTranspose2D
 from .dense import FastDense
 from .loss import output_loss
 from .noise import add_gaussian, n_words
+from .optim import runs_compiled
 from .pcg64 import raw_words
 from .pool import FastMaxPool2D, FastUpsample2D
 from .regularizers import contractive_sigmoid, kl_sparsity, topk_mask
@@ -88,6 +89,7 @@ def _accelerate(model):
         for layer in model.layers:
             make_fast(layer)
         model._collect_params()
+        runs_compiled(model.params)
     return model.fast
 
 
@@ -187,6 +189,7 @@ class FastVariationalAutoencoder(VariationalAutoencoder):
             self.mu_head.params["W"] = self.heads_W[:L]
             self.logvar_head.params["W"] = self.heads_W[L:]
             self._collect_params()
+            runs_compiled(self.params)
 
     def _heads_joined(self):
         """True while both heads' W are the two halves of ``heads_W`` (a W replaced by

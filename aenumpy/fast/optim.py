@@ -11,6 +11,8 @@ weight, its gradient and its moments pair up entry by entry.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import prange
 
@@ -48,15 +50,30 @@ def adam_many(ps, gs, ms, vs, lr, b1, b2, eps, bc1, bc2):
             p[i] -= step * mi / (np.sqrt(vi * inv_bc2) + eps_)
 
 
+#: the parameter arrays of the models that run compiled (:func:`.models.work` reached
+#: :func:`aenumpy.backend.min_work`), by id, held weakly
+_COMPILED_MODELS_PARAMS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def runs_compiled(params):
+    """Note that the arrays ``params`` (a dict) belong to a model that runs compiled."""
+    for p in params.values():
+        _COMPILED_MODELS_PARAMS[id(p)] = p
+
+
 class FastAdam(optim.Adam):
     """:class:`aenumpy.optim.Adam` with every parameter updated in one compiled call
-    (:func:`adam_many`). Parameters totalling fewer than :func:`aenumpy.backend.min_work`
-    entries, or of mixed dtypes, are updated by the teaching step."""
+    (:func:`adam_many`). Parameters of mixed dtypes, or totalling fewer than
+    :func:`aenumpy.backend.min_work` entries, are updated by the teaching step, unless they
+    belong to a model that runs compiled anyway (:func:`runs_compiled`: a convolutional
+    model has few weights and much work), whose steps the teaching update, seven NumPy
+    passes per parameter, would slow."""
 
     def step(self, params, grads):
         """One Adam update of every parameter (the module docstring's formula)."""
-        if sum(p.size for p in params.values()) < min_work() or \
-                len({p.dtype for p in params.values()}) != 1:
+        small = sum(p.size for p in params.values()) < min_work() and not any(
+            _COMPILED_MODELS_PARAMS.get(id(p)) is p for p in params.values())
+        if small or len({p.dtype for p in params.values()}) != 1:
             return super().step(params, grads)
         check_grads(params, grads)
         self.t += 1
