@@ -233,39 +233,31 @@ def _acc1(a, v, W, o, taps, g, bias, first):
 
 
 @register_jitable(inline="always")
-def _dots9x2(dW, o, g, ga, gb, v):
-    """``dW[o, g + m] += Σ_q ga[q]·v[m][q]`` and ``dW[o + 1, g + m] += Σ_q gb[q]·v[m][q]``
-    (m = 0 … 8): 18 dot products from one load of each row."""
+def _dots9x2(dW, o, g, ga, gb, v, ha, hb, u):
+    """``dW[o, g + m] += Σ_q (ga[q]·v[m][q] + ha[q]·u[m][q])`` and ``dW[o + 1, g + m] += Σ_q
+    (gb[q]·v[m][q] + hb[q]·u[m][q])`` (m = 0 … 8): two output channels' sums over two output
+    pixels (their dA rows g·, h· and tap rows v, u) in 18 accumulators, so that each
+    accumulator's sum across the vector lanes, taken after the loop, serves two pixels."""
     v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
+    u0, u1, u2, u3, u4, u5, u6, u7, u8 = u
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = ga[0] - ga[0]
     r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = r8 = s0
     for q in range(ga.shape[0]):
-        a, b = ga[q], gb[q]
+        a, b, c, d = ga[q], gb[q], ha[q], hb[q]
         x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
         x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
-        s0, s1, s2, s3, s4 = s0 + a * x0, s1 + a * x1, s2 + a * x2, s3 + a * x3, s4 + a * x4
-        s5, s6, s7, s8 = s5 + a * x5, s6 + a * x6, s7 + a * x7, s8 + a * x8
-        r0, r1, r2, r3, r4 = r0 + b * x0, r1 + b * x1, r2 + b * x2, r3 + b * x3, r4 + b * x4
-        r5, r6, r7, r8 = r5 + b * x5, r6 + b * x6, r7 + b * x7, r8 + b * x8
+        y0, y1, y2, y3, y4 = u0[q], u1[q], u2[q], u3[q], u4[q]
+        y5, y6, y7, y8 = u5[q], u6[q], u7[q], u8[q]
+        s0, s1, s2 = s0 + a * x0 + c * y0, s1 + a * x1 + c * y1, s2 + a * x2 + c * y2
+        s3, s4, s5 = s3 + a * x3 + c * y3, s4 + a * x4 + c * y4, s5 + a * x5 + c * y5
+        s6, s7, s8 = s6 + a * x6 + c * y6, s7 + a * x7 + c * y7, s8 + a * x8 + c * y8
+        r0, r1, r2 = r0 + b * x0 + d * y0, r1 + b * x1 + d * y1, r2 + b * x2 + d * y2
+        r3, r4, r5 = r3 + b * x3 + d * y3, r4 + b * x4 + d * y4, r5 + b * x5 + d * y5
+        r6, r7, r8 = r6 + b * x6 + d * y6, r7 + b * x7 + d * y7, r8 + b * x8 + d * y8
     s, r = (s0, s1, s2, s3, s4, s5, s6, s7, s8), (r0, r1, r2, r3, r4, r5, r6, r7, r8)
     for m in range(9):
         dW[o, g + m] += s[m]
         dW[o + 1, g + m] += r[m]
-
-
-@register_jitable(inline="always")
-def _dots9(dW, o, g, ga, v):
-    """:func:`_dots9x2` for the one channel o."""
-    v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = ga[0] - ga[0]
-    for q in range(ga.shape[0]):
-        a = ga[q]
-        s0, s1, s2, s3, s4 = s0 + a * v0[q], s1 + a * v1[q], s2 + a * v2[q], s3 + a * v3[q], \
-            s4 + a * v4[q]
-        s5, s6, s7, s8 = s5 + a * v5[q], s6 + a * v6[q], s7 + a * v7[q], s8 + a * v8[q]
-    s = (s0, s1, s2, s3, s4, s5, s6, s7, s8)
-    for m in range(9):
-        dW[o, g + m] += s[m]
 
 
 @register_jitable(inline="always")
@@ -317,25 +309,29 @@ def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
 
 
 @jit(parallel=True)
-def weight_grad_rows_nb(X, G, table, dW, parts):
-    """The weight gradient on rows: ``dW[part, o, t] = Σ_(pos in the part) Σ_b G[o, pos, b] ·
-    X[table[pos, t], b]`` (``G = dA`` ``(O, P, B)``, X the input's rows, the table of
-    :func:`forward_taps`; ``dW`` zeros ``(parts, O, T)``, one partial sum per part of the
-    output pixels, so each thread reads only its pixels' rows), two output channels and
-    nine taps a pass. NumPy reference: :func:`aenumpy.layers.conv2d_weight_grad`."""
-    O, P = G.shape[0], G.shape[1]
+def weight_grad_rows_nb(X, G, P, table, dW, parts):
+    """The weight gradient on rows: ``dW[part, o, t] = Σ_(pos in the part) Σ_b G[o·P + pos, b] ·
+    X[table[pos, t], b]`` (G the rows of dA, ``O·P`` rows and the zero row; X the input's
+    rows, the table of :func:`forward_taps`; ``dW`` zeros ``(parts, O, T)``, one partial
+    sum per part of the output pixels, so each thread reads only its pixels' rows), two
+    output channels, two output pixels and nine taps a pass (an odd channel or pixel
+    paired with the zero row). NumPy reference: :func:`aenumpy.layers.conv2d_weight_grad`."""
+    O = (G.shape[0] - 1) // P
     nine = table.shape[1] // 9
-    pairs = O // 2
+    zero = G.shape[0] - 1
     for part in prange(parts):
         d = dW[part]
-        for pos in range(part * P // parts, (part + 1) * P // parts):
-            rows = table[pos]
+        lo, hi = part * P // parts, (part + 1) * P // parts
+        for pos in range(lo, hi, 2):
+            pos2 = min(pos + 1, hi - 1)
             for g in range(0, 9 * nine, 9):
-                v = _rows9(X, rows, g)
-                for o in range(0, 2 * pairs, 2):
-                    _dots9x2(d, o, g, G[o, pos], G[o + 1, pos], v)
-                if O % 2:
-                    _dots9(d, O - 1, g, G[O - 1, pos], v)
+                v, u = _rows9(X, table[pos], g), _rows9(X, table[pos2], g)
+                for o in range(0, O, 2):
+                    o2 = o + 1 if o + 1 < O else -1  # an odd last channel: dW's extra row
+                    ga, gb = G[o * P + pos], G[o2 * P + pos if o2 >= 0 else zero]
+                    ha = G[o * P + pos2 if pos2 > pos else zero]
+                    hb = G[o2 * P + pos2 if o2 >= 0 and pos2 > pos else zero]
+                    _dots9x2(d, o, g, ga, gb, v, ha, hb, u)
     return dW
 
 
@@ -460,13 +456,13 @@ def conv_rows_t(G, W, bias, s, p, code, g_shape, out_shape):
 def weight_grad_rows(X, G, x_shape, w_shape, s, p):
     """``Σ_b G_b cols(X)_bᵀ`` as a ``w_shape`` array (X, G rows; X of ``x_shape``), by
     :func:`weight_grad_rows_nb`."""
-    B, C = x_shape[:2]
+    C = x_shape[1]
     O, k = w_shape[0], w_shape[2]
     table = forward_taps(*x_shape[1:], k, s, p)[1]
-    dW = np.zeros((kernel_threads(), O, table.shape[1]), X.dtype)
-    weight_grad_rows_nb(X, G[:-1].reshape(O, -1, B), table, dW, kernel_threads())
+    dW = np.zeros((kernel_threads(), O + O % 2, table.shape[1]), X.dtype)
+    weight_grad_rows_nb(X, G, len(table), table, dW, kernel_threads())
     total = dW[0] if len(dW) == 1 else dW.sum(axis=0)
-    return np.ascontiguousarray(total[:, :C * k * k]).reshape(w_shape)
+    return np.ascontiguousarray(total[:O, :C * k * k]).reshape(w_shape)
 
 
 def delta_rows(dZ, Z, C, code):
