@@ -55,6 +55,7 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "_math.flog1m", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
                "_math.one_like", "_math.cast_like"}
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
+           "loss.output_loss_nb",
            "optim.adam_many", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
            "blas.matmul", "gather.gather_rows", "pcg64.raw_words",
@@ -142,6 +143,11 @@ def test_output_loss(data, dtype, shape, codes):
     size = float(np.sum(np.abs(a64)) + X.size) if loss_code else 0.5 * float(np.sum(r64 * r64))
     assert abs(E1 - E0) <= 8 * eps(dtype) * size / shape[0]
     np.testing.assert_allclose(d1, d0, rtol=0, atol=8 * eps(dtype) * float(np.abs(d0).max() + 1))
+    # the batch's entries arranged otherwise (a sample a column, as a convolution's rows)
+    dT = np.empty(shape[::-1], dtype)
+    ET = output_loss(X.T.copy(), A.T.copy(), Z.T.copy(), loss_code, act_code, dT, shape[0])
+    assert abs(ET - E0) <= 8 * eps(dtype) * size / shape[0]
+    np.testing.assert_allclose(dT.T, d0, rtol=0, atol=8 * eps(dtype) * float(np.abs(d0).max() + 1))
 
 
 # ---------------------------------------------------------------- Adam

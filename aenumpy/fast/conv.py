@@ -34,6 +34,8 @@ thread of the kernel before it wrote.
 from __future__ import annotations
 
 import functools
+import math
+import weakref
 
 import numpy as np
 from numba import prange
@@ -51,11 +53,17 @@ GROUP = 9
 
 
 # ---------------------------------------------------------------- the layout
+#: the rows arrays :func:`new_rows` made, by id (held weakly): only views of these count as
+#: rows (:func:`is_rows_view`), so the zero row is known to be zero without reading it
+_MADE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
 def new_rows(n, B, dtype):
     """An uninitialised rows array ``(n + 1, B)`` (:func:`.buffers.empty`) with its last row,
-    the zero row, zeroed."""
+    the zero row, zeroed. (Only views of ``R[:-1]`` are handed out, so it stays zero.)"""
     R = empty((n + 1, B), dtype)
     R[n] = 0
+    _MADE[id(R)] = R
     return R
 
 
@@ -66,12 +74,15 @@ def images(R, shape):
 
 
 def is_rows_view(X):
-    """True when ``X`` is :func:`images` of a rows array with a zero last row."""
+    """True when ``X`` is :func:`images` of a rows array made by :func:`new_rows` (a view of
+    it with that shape and those strides can only start where it starts)."""
     R = X.base
-    n = X[0].size if X.shape[0] else 0
-    return (R is not None and R.ndim == 2 and R.shape == (n + 1, X.shape[0]) and R.dtype == X.dtype
-            and R.flags.c_contiguous and X.ctypes.data == R.ctypes.data
-            and X.strides == images(R, X.shape).strides and not R[n].any())
+    if R is None or _MADE.get(id(R)) is not R or X.ndim != 4:
+        return False
+    B, C, H, W = X.shape
+    e = X.itemsize
+    return (R.shape == (C * H * W + 1, B) and R.dtype == X.dtype
+            and X.strides == (e, H * W * B * e, W * B * e, B * e))
 
 
 def rows_of(X):
@@ -430,7 +441,7 @@ def tap_sums(X, taps, Wt, bias, code, out_shape):
     :func:`tap_sums_nb` (``taps`` the triple of :func:`forward_taps` or
     :func:`transpose_taps`)."""
     B, O = out_shape[:2]
-    n = int(np.prod(out_shape[1:]))
+    n = math.prod(out_shape[1:])
     A = new_rows(n, B, X.dtype)
     Z = new_rows(n, B, X.dtype) if code == CODES["relu"] else A
     tap_sums_nb(X, *taps, Wt, bias, code == CODES["relu"], A[:-1].reshape(O, -1, B),

@@ -20,13 +20,21 @@ from ._jit import jit
 from ._math import fexp, flog1p, one_like
 
 
+def output_loss(X, A, Z, loss_code, act_code, dA, samples=None):
+    """The loss and ``dA = ∂E/∂a`` in one pass (module docstring) by :func:`output_loss_nb`:
+    for ``(n, d)`` arrays holding one sample a row, or, with ``samples`` the batch size, any
+    other arrangement of the batch's entries (a convolution's rows, one pixel of every
+    sample a row: :mod:`.conv`)."""
+    return output_loss_nb(X, A, Z, loss_code, act_code, dA, len(X) if samples is None else samples)
+
+
 @jit(parallel=True)
-def output_loss(X, A, Z, loss_code, act_code, dA):
-    """The loss and ``dA = ∂E/∂a`` in one pass (module docstring); the value is summed
-    in float64 per row."""
+def output_loss_nb(X, A, Z, loss_code, act_code, dA, samples):
+    """The loss and ``dA = ∂E/∂a`` in one pass over ``(n, d)`` arrays, averaged over
+    ``samples`` (module docstring); the value is summed in float64 per row."""
     n, d = X.shape
     one = one_like(Z)
-    inv = one / n
+    inv = one / samples
     E = 0.0
     for i in prange(n):
         row = 0.0
@@ -51,4 +59,4 @@ def output_loss(X, A, Z, loss_code, act_code, dA):
                 row += max(a, a - a) + flog1p(fexp(-abs(a))) - x * a
                 dA[i, j] = (Z[i, j] - x) * inv
         E += row
-    return E / n
+    return E / samples

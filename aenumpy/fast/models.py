@@ -25,7 +25,15 @@ from ..regularizers.sparsity import CLIP
 from .activation import code_of
 from .blas import matmul
 from .buffers import empty
-from .conv import DirectConv, FastConv2D, FastConvTranspose2D
+from .conv import (
+    DirectConv,
+    FastConv2D,
+    FastConvTranspose2D,
+    images,
+    is_rows_view,
+    new_rows,
+    rows_of,
+)
 from .dense import FastDense
 from .loss import output_loss
 from .noise import add_gaussian, n_words
@@ -93,14 +101,22 @@ def _accelerate(model):
     return model.fast
 
 
-def _fused_output(X, out, loss, need_grad):
-    """``(E, δ_out)`` by the fused kernel on one row per sample, or None when the
-    teaching code must run."""
+def _fused_output(X, out, loss, need_grad, x_rows=None):
+    """``(E, δ_out)`` by the fused kernel on one row per sample, or, when the output layer
+    hands on rows (:mod:`.conv`) and ``x_rows`` holds X as rows, on those rows (δ_out as
+    rows too); None when the teaching code must run."""
     loss_code = LOSS_CODES.get(type(loss))
     act_code = code_of(getattr(out, "activation", None))
     A, Z = out.cache.get("A"), out.cache["Z"]
     if loss_code is None or act_code is None or (loss_code == 1 and act_code != 1) \
-            or not _floats(X, A, Z) or not (A.flags.c_contiguous and Z.flags.c_contiguous):
+            or not _floats(X, A, Z):
+        return None
+    if x_rows is not None and is_rows_view(A) and is_rows_view(Z):
+        dA = new_rows(x_rows.shape[0] - 1, len(X), A.dtype)
+        E = output_loss(x_rows[:-1], A.base[:-1], Z.base[:-1], loss_code, act_code, dA[:-1],
+                        len(X))
+        return E, (images(dA, A.shape) if need_grad else None)
+    if not (A.flags.c_contiguous and Z.flags.c_contiguous):
         return None
     dA = empty(A.shape, A.dtype)
     E = output_loss(rows(X), rows(A), rows(Z), loss_code, act_code, rows(dA))
@@ -164,14 +180,36 @@ class FastConvAutoencoder(FastAutoencoderBase, ConvAutoencoder):
     upsampling layers and the kernels of :class:`FastAutoencoderBase`. A fast convolution
     followed by another hands its images on as views of its batch-innermost rows
     (:attr:`.conv.DirectConv.rows_out`), and so does one followed by a fast pooling or
-    upsampling layer, which hands rows on in turn: the next reads them without a copy."""
+    upsampling layer, which hands rows on in turn: the next reads them without a copy. A
+    fast convolution at the output hands on rows too, and the fused loss reads them with
+    the input's rows, which the first layer made."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         layers = self.layers
         for layer, after in zip(layers, layers[1:] + [None]):
             if isinstance(layer, DirectConv):
-                layer.rows_out = isinstance(after, ROWS_IN)
+                layer.rows_out = after is None or isinstance(after, ROWS_IN)
+
+    def _input_rows(self, X):
+        """The batch X as rows (:mod:`.conv`): those the first layer made of it in this
+        step's forward pass (its input when nothing corrupted it), else a new copy."""
+        first, x = self.encoder[0], self.cache.get("x")
+        made = getattr(first, "_rows", None)
+        if (made is not None and x is not None and made["X_images"] is x and x.size == X.size
+                and x.ctypes.data == X.ctypes.data and X.flags.c_contiguous):
+            return made["X"]
+        return rows_of(self.images(np.ascontiguousarray(X)))
+
+    def _output_error(self, X, need_grad):
+        """The loss and ``δ_out`` by the fused kernel on the output layer's rows (and the
+        input's), when it hands on rows."""
+        out = self.decoder[-1]
+        if self.fast and isinstance(out, DirectConv) and out.rows_out and _floats(X):
+            fused = _fused_output(X, out, self.loss_fn, need_grad, self._input_rows(X))
+            if fused is not None:
+                return fused
+        return super()._output_error(X, need_grad)
 
 
 class FastVariationalAutoencoder(VariationalAutoencoder):

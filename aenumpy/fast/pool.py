@@ -9,6 +9,8 @@ handed on as rows; other images by their B·C planes, one chunk of planes per th
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import prange
 from numba.extending import register_jitable
@@ -231,7 +233,7 @@ class FastMaxPool2D(MaxPool2D):
             return super().forward(X)
         if is_rows_view(X):  # rows in, rows out (argmax as rows too)
             B, C, H, W = X.shape
-            Zr = new_rows(int(np.prod(out_shape[1:])), B, X.dtype)
+            Zr = new_rows(math.prod(out_shape[1:]), B, X.dtype)
             at = np.empty(Zr.shape, np.uint8)
             maxpool_rows_nb(X.base, C, H, W, self.size, Zr, at, kernel_threads())
             Z, argmax = images(Zr, out_shape), images(at, out_shape)
@@ -274,7 +276,7 @@ class FastUpsample2D(Upsample2D):
             return super().forward(X)
         if is_rows_view(X):  # rows in, rows out
             B, C, H, W = X.shape
-            Zr = new_rows(int(np.prod(out_shape[1:])), B, X.dtype)
+            Zr = new_rows(math.prod(out_shape[1:]), B, X.dtype)
             upsample_rows_nb(X.base, C, H, W, self.scale, Zr, kernel_threads())
             Z = images(Zr, out_shape)
         else:
