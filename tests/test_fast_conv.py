@@ -236,8 +236,10 @@ def test_fast_layers_hand_on_their_rows_and_agree_with_the_teaching_model(net):
         np.testing.assert_allclose(grads[k], grads0[k], rtol=0, atol=1e3 * eps)
 
 
-def test_reused_buffers_are_never_handed_out_while_held():
-    """buffers.empty gives an array out again only when nothing refers to it any more."""
+def test_reused_buffers_are_never_handed_out_while_held(monkeypatch):
+    """buffers.empty gives an array out again only when nothing refers to it any more, and
+    keeps none beyond its byte budget."""
+    from aenumpy.fast import buffers
     from aenumpy.fast.buffers import empty
 
     a = empty((3, 5), np.float32)
@@ -251,6 +253,11 @@ def test_reused_buffers_are_never_handed_out_while_held():
     assert id(c) == first and c.shape == (3, 5) and c.dtype == np.float32
     assert id(empty((3, 5), np.float32)) not in (id(b), id(c))  # b and c are held
     assert empty((3, 5), np.float64).dtype == np.float64
+    monkeypatch.setattr(buffers, "KEEP_BYTES", buffers._bytes[0])
+    d = empty((7, 11), np.float32)
+    first = id(d)
+    del d
+    assert not any(id(a) == first for a in buffers._kept[((7, 11), np.dtype(np.float32))])
 
 
 # ---------------------------------------------------------------- the cases the kernels leave
