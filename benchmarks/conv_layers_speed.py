@@ -2,15 +2,17 @@
 """Per-layer speed of the convolutional layers: teaching path, speed backend, PyTorch.
 
 Times the forward and the backward of every layer of the benchmark's ``conv`` and
-``convt`` networks (the benchmark's, as the PyTorch peer in ``../shared/bench`` builds them) at their own shapes: the teaching
-layers of :mod:`aenumpy.layers` (NumPy, im2col + one matrix product), the fast layers
-of :mod:`aenumpy.fast.conv` / :mod:`aenumpy.fast.pool` (Numba kernels) and, when it is
-installed, PyTorch's eager ops (``conv2d``, ``conv_transpose2d``, ``max_pool2d``,
-``interpolate``, with the activation; backward by autograd). A layer's backward
-includes the activation's derivative; the first layer of each network skips dX, as in
-training. The three take turns of five calls each (after one call not counted), so a
-busy machine slows them alike and none runs while another's threads still spin; the
-table gives the median and, in brackets, the fastest call, in ms.
+``convt`` networks (the benchmark's, as the PyTorch peer in ``../shared/bench`` builds
+them) at their own shapes: the teaching layers of :mod:`aenumpy.layers` (NumPy, im2col +
+one matrix product), the fast layers of :mod:`aenumpy.fast.conv` / :mod:`aenumpy.fast.pool`
+(Numba kernels; given their input and upstream gradient as rows, the layout they hand
+each other in a fast model, and handing theirs on as rows) and, when it is installed,
+PyTorch's eager ops (``conv2d``, ``conv_transpose2d``, ``max_pool2d``, ``interpolate``,
+with the activation; backward by autograd). A layer's backward includes the
+activation's derivative; the first layer of each network skips dX, as in training. The
+three take turns of five calls each (after one call not counted), so a busy machine
+slows them alike and none runs while another's threads still spin; the table gives the
+median and, in brackets, the fastest call, in ms.
 
     python benchmarks/conv_layers_speed.py                  # batch 128, float32, 2 threads
     python benchmarks/conv_layers_speed.py --reps 50 --threads 1
@@ -21,7 +23,9 @@ convolution (forward with bias and ReLU, weight gradient, input gradient) by thr
 routes: the teaching path's batch im2col + ``np.matmul`` (the forward without bias
 and activation), a per-sample im2col in Numba with one single-threaded ``sgemm`` per
 sample on each thread (the columns of one sample stay in the cache), and the direct
-kernels of :mod:`aenumpy.fast.conv`; each the fastest of ``--reps`` calls.
+kernels of :mod:`aenumpy.fast.conv` on the rows layout they work in (one pixel of
+every sample a row; the copy into rows is not timed, as in a fast model the layers
+hand each other rows); each the fastest of ``--reps`` calls.
 
 The thread counts (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, torch's) are set
 before NumPy is imported. ``--idle`` waits, before each layer, until the machine's
@@ -69,14 +73,16 @@ def network(variant):
 
 
 class Fast:
-    """The fast layers under the teaching layers' names, for :func:`network`."""
+    """The fast layers under the teaching layers' names, for :func:`network`, and
+    ``rows``: images as the rows the fast layers hand each other."""
 
     def __init__(self):
-        from aenumpy.fast.conv import FastConv2D, FastConvTranspose2D
+        from aenumpy.fast.conv import FastConv2D, FastConvTranspose2D, images, rows_of
         from aenumpy.fast.pool import FastMaxPool2D, FastUpsample2D
 
         self.Conv2D, self.ConvTranspose2D = FastConv2D, FastConvTranspose2D
         self.MaxPool2D, self.Upsample2D = FastMaxPool2D, FastUpsample2D
+        self.rows = lambda X: images(rows_of(X), X.shape)
 
 
 def torch_layer(layer, torch):
@@ -243,6 +249,7 @@ def compare_routes(args, np):
         G = rng.standard_normal(out_shape).astype(np.float32)
         A, Z = np.empty(out_shape, np.float32), np.empty(out_shape, np.float32)
         dW, dX = np.zeros((parts, *Wm.shape), np.float32), np.empty_like(X)
+        Xr, Gr = direct.rows_of(X), direct.rows_of(G)  # the layout the fast layers hand on
         rows = {
             "teaching im2col + np.matmul": (
                 lambda: L.weights_times_cols(W, L.im2col(X, k, 1, p), out_shape[2:]),
@@ -252,11 +259,11 @@ def compare_routes(args, np):
                 lambda: fwd(X, Wm, b, k, p, A, Z, parts),
                 lambda: wgrad(X, G, k, p, dW, parts),
                 lambda: igrad(G, Wm, k, p, dX, parts)),
-            "direct (aenumpy.fast.conv)": (
-                lambda: direct.conv_forward(X, W, b, 1, p, 3, out_shape),
-                lambda: direct.conv_weight_grad(X, G, W.shape, 1, p),
-                lambda: direct.conv_input_grad(G, W, np.zeros(X.shape[1], np.float32), 1, p, 0,
-                                               X.shape)),
+            "direct on rows (fast.conv)": (
+                lambda: direct.conv_rows(Xr, W, b, 1, p, 3, X.shape, out_shape),
+                lambda: direct.weight_grad_rows(Xr, Gr, X.shape, W.shape, 1, p),
+                lambda: direct.conv_rows_t(Gr, W, np.zeros(X.shape[1], np.float32), 1, p, 0,
+                                           G.shape, X.shape)),
         }
         for route, calls in rows.items():
             times = [min(measure({"": f}, args.reps)[""]) for f in calls]
@@ -318,10 +325,15 @@ def main(argv=None):
             X = rng.random((args.batch, *shape), dtype=np.float32).astype(args.dtype)
             dZ = rng.standard_normal((args.batch, *t_layer.output_shape(shape))).astype(args.dtype)
             layers = {"teaching": t_layer, "fast": f_layer}
-            for layer in layers.values():
-                layer.forward(X)
-            fwd = {k: (lambda lay=lay: lay.forward(X)) for k, lay in layers.items()}
-            bwd = {k: (lambda lay=lay: lay.backward(dZ, need_dX)) for k, lay in layers.items()}
+            # the fast layer as in the fast model: given its input and upstream gradient as
+            # the rows its neighbours hand on, and handing its output on as rows
+            f_layer.rows_out = True  # (pooling and upsampling hand on rows when given rows)
+            given = {"teaching": (X, dZ), "fast": (fast.rows(X), fast.rows(dZ))}
+            for k, layer in layers.items():
+                layer.forward(given[k][0])
+            fwd = {k: (lambda lay=lay, x=given[k][0]: lay.forward(x)) for k, lay in layers.items()}
+            bwd = {k: (lambda lay=lay, g=given[k][1]: lay.backward(g, need_dX))
+                   for k, lay in layers.items()}
             if torch is not None:
                 tf = torch_layer(t_layer, torch)
                 xt = torch.tensor(X, requires_grad=need_dX)
