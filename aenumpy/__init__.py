@@ -18,8 +18,8 @@ from .train import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["Autoencoder", "VariationalAutoencoder", "ConvAutoencoder", "fit", "gradcheck", "trace", "save", "load",
-           "datasets", "regularizers", "optim", "activations", "layers", "losses", "backend",
+__all__ = ["Autoencoder", "VariationalAutoencoder", "ConvAutoencoder", "fit", "gradcheck", "trace",
+           "save", "load", "datasets", "regularizers", "optim", "activations", "layers", "losses", "backend",
            "History", "TrainingDiverged", "numerical_gradient", "check_layer"]
 
 

@@ -107,8 +107,6 @@ def _check_args(model, optimizer, *, progress, shuffle, explode_factor, callback
                          "do not pass history= or start_epoch= with it")
 
 
-
-
 def _restore(model, optimizer, snap):
     params, opt_state = snap
     for k, v in params.items():

@@ -3,7 +3,6 @@ import pytest
 
 from aenumpy import losses
 from aenumpy.gradcheck import numerical_gradient, relative_error
-from aenumpy.fast.loss import output_loss
 
 
 def test_squared_error_definition(rng):
@@ -44,28 +43,3 @@ def test_logits_cross_entropy_matches_and_is_stable(rng):
     assert relative_error(dA, n).max() < 1e-7
     E, dA = losses.binary_cross_entropy_logits(np.array([[1.0, 0.0]]), np.array([[-1e4, 1e4]]))
     assert E == pytest.approx(2e4) and np.all(np.isfinite(dA))
-
-
-ACT_NAMES = {0: "identity", 1: "sigmoid", 2: "tanh", 3: "relu"}
-
-
-@pytest.mark.parametrize("loss_code,act_code", [(0, 0), (0, 1), (0, 2), (0, 3), (1, 1)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_output_loss_agrees_with_the_teaching_loss(loss_code, act_code, dtype, rng):
-    """The fast path's fused kernel against :meth:`Loss.value_and_delta` (its reference)."""
-    from aenumpy import activations
-
-    n = 9
-    X = rng.random((7, n)).astype(dtype)
-    A = rng.normal(0, 2, (7, n)).astype(dtype)
-    act = activations.get(ACT_NAMES[act_code])
-    Z = act(A)
-    loss = (losses.SquaredError, losses.BinaryCrossEntropy)[loss_code]()
-    E_ref, dA_ref = loss.value_and_delta(X, A, Z, act)
-    dA = np.empty_like(A)
-    E = output_loss(X, A, Z, loss_code, act_code, dA)
-    # a row sum of n terms of size ~1 in the dtype, then a float64 sum of the rows:
-    # about √n·ε relative; δ is one product per entry, a few ε
-    eps = np.finfo(dtype).eps
-    assert E == pytest.approx(E_ref, rel=10 * np.sqrt(n) * eps)
-    np.testing.assert_allclose(dA, dA_ref, rtol=8 * eps, atol=8 * eps * np.abs(dA_ref).max())

@@ -15,8 +15,9 @@ are two independent N(0, 1) draws. Uniforms ``u[2k], u[2k+1]`` make ``ε[2k],
 Why not ``rng.standard_normal`` (what the teaching path draws): NumPy's ziggurat
 draws one normal at a time and costs several times more than the raw words plus a
 vectorised transform (docs/speed.md). So **the same seed gives different Gaussian
-noise on the two paths**; each is a correct N(0, 1) draw. The tails: float32 uniforms are multiples of 2⁻²⁴, so ``|ε| ≤ √(48 ln 2) ≈ 5.77``
-(a standard normal exceeds that with probability 8e-9); in float64, 8.6.
+noise on the two paths**; each is a correct N(0, 1) draw. The tails: float32 uniforms
+are multiples of 2⁻²⁴, so ``|ε| ≤ √(48 ln 2) ≈ 5.77`` (a standard normal exceeds that
+with probability 8e-9); in float64, 8.6.
 
 The reference is NumPy's ``log1p``/``cos``/``sin``; the Numba version computes
 the same formulas with float32 polynomials (:mod:`._math`), which agree with it

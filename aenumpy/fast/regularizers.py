@@ -80,7 +80,6 @@ def contractive_sigmoid(A, W, lam, dA, dW):
     return _contractive_sigmoid_nb(A, Wk, float(lam), True, wt, dA, dW.T if wt else dW)
 
 
-
 # ------------------------------------------------------------------- top-k mask
 @register_jitable
 def _key(v, by_abs):

@@ -32,6 +32,7 @@ from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerVie
                             check_regularizer_list, from_config)
 from .base import Model
 
+
 def rows(a):
     """``a`` as one row per sample, ``(B, everything else)`` (a view; 2-D arrays as they are)."""
     return a.reshape(len(a), -1)
@@ -139,7 +140,6 @@ class AutoencoderBase(Model):
         unless a corruption has ``at_eval``, k-sparse keeps ``alpha·k``)."""
         X = self.validate(X, targets=False)
         return self._encode(X, self._rng(rng), training=False)
-
 
     def reconstruct(self, X, rng=None):
         """``x̂ = decode(encode(X))`` in evaluation mode."""

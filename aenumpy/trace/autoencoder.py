@@ -27,7 +27,6 @@ def _symbols(model):
     return sym
 
 
-
 def trace_autoencoder(model, X, seed=0):
     """Record one forward and backward pass of an :class:`~aenumpy.Autoencoder` on ``X``.
 
