@@ -26,12 +26,25 @@ _kept: dict = {}
 _bytes = [0]
 
 
+def _count_when_free():
+    """What ``sys.getrefcount`` gives for a kept array that nothing else refers to, read in
+    the same loop as :func:`empty` reads it: the list, the loop's name and the call's
+    argument make 3 on CPython 3.11, and interpreters that borrow references give less, so
+    the number is measured here, not assumed."""
+    kept = [np.empty(0)]
+    for a in kept:
+        return sys.getrefcount(a)
+
+
+FREE = _count_when_free()
+
+
 def empty(shape, dtype):
     """An uninitialised array of ``shape`` and ``dtype``, as ``np.empty``: one made before
     that nothing refers to any more, or a new one. NumPy reference: ``np.empty``."""
     kept = _kept.setdefault((tuple(shape), np.dtype(dtype)), [])
     for a in kept:
-        if sys.getrefcount(a) <= 3:  # the list, this loop's name, getrefcount's argument
+        if sys.getrefcount(a) <= FREE:
             return a
     a = np.empty(shape, dtype)
     if len(kept) < KEEP and _bytes[0] + a.nbytes <= KEEP_BYTES:
