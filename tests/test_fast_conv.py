@@ -242,6 +242,8 @@ def test_reused_buffers_are_never_handed_out_while_held(monkeypatch):
     from aenumpy.fast import buffers
     from aenumpy.fast.buffers import empty
 
+    monkeypatch.setattr(buffers, "_kept", {})  # none kept by the tests before this one
+    monkeypatch.setattr(buffers, "_bytes", [0])
     a = empty((3, 5), np.float32)
     view = a[1:]
     first = id(a)
