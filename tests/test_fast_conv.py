@@ -8,6 +8,7 @@ absolute values come from the teaching layer run on absolute values. In float64 
 fast layer also passes ``check_layer`` at 1e-7.
 """
 import ast
+import os
 import pathlib
 import subprocess
 import sys
@@ -350,3 +351,15 @@ def test_importing_the_fast_layers_compiles_nothing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=pathlib.Path(L.__file__).parents[1])
     assert out.stdout.strip() == "0"
+
+
+def test_buffers_can_be_switched_off():
+    """AENUMPY_REUSE_BUFFERS=0 keeps no array: every one is a fresh np.empty."""
+    code = ("from aenumpy.fast import buffers; import numpy as np; "
+            "a = buffers.empty((4, 3), np.float32); "
+            "print(buffers.KEEP_BYTES, len(buffers._kept[((4, 3), np.dtype(np.float32))]))")
+    for value, want in (("0", "0 0"), ("1", f"{256 << 20} 1")):
+        env = dict(os.environ, AENUMPY_REUSE_BUFFERS=value)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert " ".join(out) == want

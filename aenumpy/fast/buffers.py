@@ -7,10 +7,12 @@ system, so the next one is new memory, about 1,600 faults for 6 MB. :func:`empty
 the arrays it made and gives one out again when no one else holds it (no view of it,
 no name for it: its reference count says so), so a step reuses the last step's memory.
 An array that is still held (a cached Z the caller kept, a view in a layer's cache) is
-never handed out twice.
+never handed out twice. ``AENUMPY_REUSE_BUFFERS=0`` in the environment keeps none, so
+every array is a fresh ``np.empty``.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -19,8 +21,9 @@ import numpy as np
 #: of one shape at once
 KEEP = 16
 #: bytes kept in all: beyond, arrays are made and let go as ``np.empty``'s (the ``conv``
-#: model at batch 128 keeps 55 MB, ``convt`` 19 MB)
-KEEP_BYTES = 256 << 20
+#: model at batch 128 keeps 55 MB, ``convt`` 19 MB); none with ``AENUMPY_REUSE_BUFFERS=0``
+KEEP_BYTES = 0 if os.environ.get("AENUMPY_REUSE_BUFFERS", "1").strip().lower() in (
+    "0", "false", "no", "off") else 256 << 20
 
 _kept: dict = {}
 _bytes = [0]
