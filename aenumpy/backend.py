@@ -22,7 +22,8 @@ once per machine; the result is cached on disk), which a small model's whole tra
 run does not pay back. So a twin computes on the teaching path when its work is below
 :func:`min_work`: a model whose forward pass costs fewer than ``MIN_WORK`` = 65,536
 multiply-adds per sample (every model on the embedded 8×8 digits), and Adam or the
-batch gather on fewer than ``MIN_WORK`` entries. Tests lower it with
+batch gather on fewer than ``MIN_WORK`` entries (Adam compiles anyway for the weights of
+a model that runs compiled: a convolutional model has few weights and much work). Tests lower it with
 ``use_fast(True, min_work=0)`` to run the fast path on small inputs.
 """
 from __future__ import annotations
@@ -35,9 +36,15 @@ import os
 #: below which the fast twins compute on the teaching path
 MIN_WORK = 1 << 16
 
-_OFF = ("0", "false", "no", "off")
-_state = {"on": os.environ.get("AENUMPY_JIT", "1").strip().lower() not in _OFF,
-          "min_work": MIN_WORK}
+
+def env_on(name: str) -> bool:
+    """The switch ``name`` in the environment: on unless set to 0, false, no or off
+    (``AENUMPY_JIT`` here; the speed backend's ``AENUMPY_SPLIT_BLAS`` and
+    ``AENUMPY_REUSE_BUFFERS``)."""
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+_state = {"on": env_on("AENUMPY_JIT"), "min_work": MIN_WORK}
 _twins: dict = {}      # teaching class -> "module:attribute" of its fast twin
 _routines: dict = {}   # routine name -> "module:attribute"
 _loaded: dict = {}     # "module:attribute" -> the object

@@ -56,7 +56,7 @@ class Layer:
         return {a: getattr(self, a) for a in self._args}
 
     def config(self) -> dict:
-        """``{"name": <class>, **get_config()}``, what :func:`from_config` takes."""
+        """``{"layer": <class name>, **get_config()}``, what :func:`from_config` takes."""
         return {"layer": teaching_class(type(self)).__name__, **self.get_config()}
 
     _args: tuple = ()

@@ -86,7 +86,7 @@ def all_finite(grads):
 
 
 def _check_args(model, optimizer, *, progress, shuffle, explode_factor, callback, history,
-                   start_epoch, checkpoint, resume):
+                start_epoch, checkpoint, resume):
     """Every argument of :func:`aenumpy.fit` but the data and the sizes."""
     check_model(model)
     if optimizer is not None and not isinstance(optimizer, optim_mod.Optimizer):
@@ -161,8 +161,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
     monitor = Monitor.of(monitor)
     _check_args(model, optimizer, progress=progress, shuffle=shuffle,
-                   explode_factor=explode_factor, callback=callback, history=history,
-                   start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
+                explode_factor=explode_factor, callback=callback, history=history,
+                start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
     X = model.validate(X, "X")
     if X_val is not None:
         X_val = model.validate(X_val, "X_val")

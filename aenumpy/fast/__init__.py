@@ -1,13 +1,15 @@
 """The speed backend: compiled twins of the teaching path's hot classes.
 
-Principle 3: the teaching path is the code; speed lives beside it. This package holds
-the Numba kernels (:mod:`._jit` compiles each lazily, ``cache=True``), the matrix
-products split over the kernels' threads (:mod:`.blas`), weight layouts (:mod:`.layout`)
-and the classes that use them: :class:`~.models.FastAutoencoder`,
-:class:`~.models.FastVariationalAutoencoder`, :class:`~.models.FastConvAutoencoder`,
-:class:`~.dense.FastDense`,
-:class:`~.optim.FastAdam`. Each is a subclass of the teaching class it stands in for,
-and names it as its NumPy reference.
+The teaching path is the code; speed lives beside it (docs/design.md, principle 3). This
+package holds the Numba kernels (:mod:`._jit` compiles each lazily, ``cache=True``), the
+matrix products split over the kernels' threads (:mod:`.blas`), weight layouts
+(:mod:`.layout`), reused output arrays (:mod:`.buffers`) and the classes that use them: the
+models :class:`~.models.FastAutoencoder`, :class:`~.models.FastVariationalAutoencoder` and
+:class:`~.models.FastConvAutoencoder`; the layers :class:`~.dense.FastDense`,
+:class:`~.conv.FastConv2D`, :class:`~.conv.FastConvTranspose2D`,
+:class:`~.pool.FastMaxPool2D` and :class:`~.pool.FastUpsample2D`; and
+:class:`~.optim.FastAdam`. Each is a subclass of the teaching class it stands in for, and
+names it as its NumPy reference.
 
 Importing this package imports nothing compiled: it only registers the twins with
 :mod:`aenumpy.backend`, by name; a twin's module is imported when it is first built

@@ -12,18 +12,18 @@ every array is a fresh ``np.empty``.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
+
+from ..backend import env_on
 
 #: arrays kept per (shape, dtype): a step of the benchmark's ``convt`` model holds eight
 #: of one shape at once
 KEEP = 16
 #: bytes kept in all: beyond, arrays are made and let go as ``np.empty``'s (the ``conv``
 #: model at batch 128 keeps 55 MB, ``convt`` 19 MB); none with ``AENUMPY_REUSE_BUFFERS=0``
-KEEP_BYTES = 0 if os.environ.get("AENUMPY_REUSE_BUFFERS", "1").strip().lower() in (
-    "0", "false", "no", "off") else 256 << 20
+KEEP_BYTES = 256 << 20 if env_on("AENUMPY_REUSE_BUFFERS") else 0
 
 _kept: dict = {}
 _bytes = [0]

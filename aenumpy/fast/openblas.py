@@ -15,10 +15,11 @@ import os
 
 import numpy as np
 
+from ..backend import env_on
+
 # the symbols of NumPy's bundled OpenBLAS (scipy-openblas64: 64-bit integers, suffixed)
 SGEMM, DGEMM, LOCAL = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", "openblas_set_num_threads_local"
 SOMAT, DOMAT = "scipy_cblas_somatcopy64_", "scipy_cblas_domatcopy64_"
-_OFF = ("0", "false", "no", "off")
 _split: dict = {}
 
 
@@ -43,7 +44,7 @@ def _discover():
     into LLVM's symbol table (so compiled kernels can call it by name)."""
     if "found" not in _split:
         path = None
-        if os.environ.get("AENUMPY_SPLIT_BLAS", "1").strip().lower() not in _OFF:
+        if env_on("AENUMPY_SPLIT_BLAS"):
             path = find_openblas()
         if path is not None:
             import llvmlite.binding as llvm
