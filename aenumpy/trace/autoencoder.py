@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .record import SUB, Trace, add_mask, add_terms
+from .record import (SUB, Trace, add_backward, add_gradients, add_input, add_mask, add_terms,
+                     float64_step)
 
 
 def _symbols(model):
@@ -38,14 +39,10 @@ def trace_autoencoder(model, X, seed=0):
 
     For stacked models each layer gets its index (``W₁x + b₁``, ``h₁``, …).
     """
-    m = model.astype("float64")
-    X = m.validate(X)
-    E, grads = m.loss_and_grads(X, rng=np.random.default_rng(seed), checked=True)
+    m, X, E, grads = float64_step(model, X, rng=np.random.default_rng(seed))
     sym = _symbols(m)
     t = Trace(f"trace of one step: {m!r}, batch of {X.shape[0]}")
-    t.add("x", "x", X)
-    if m.cache["x_tilde"] is not X:
-        t.add("x_tilde", "x̃", m.cache["x_tilde"], "corrupted input")
+    add_input(t, m.cache)
     for layer in m.encoder + m.decoder:
         a_sym, z_sym = sym[layer.name][:2]
         t.add(f"{layer.name}.a", a_sym, layer.cache["A"])
@@ -55,14 +52,9 @@ def trace_autoencoder(model, X, seed=0):
     out = m.decoder[-1]
     t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X, out.cache["Z"]))
     for layer in reversed(m.decoder + m.encoder):
-        a_sym, z_sym, in_sym, W_sym, b_sym = sym[layer.name]
-        if layer is not out:
-            dz = layer.cache.get("dH", layer.cache.get("dZ"))
-            t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", dz)
-        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a_sym})", layer.cache["dA"])
+        a_sym, z_sym, _, W_sym, b_sym = sym[layer.name]
+        dz = None if layer is out else layer.cache.get("dH", layer.cache.get("dZ"))
         note = f"added, transposed, into ∂E/∂{sym[layer.tied_to.name][3]}" if layer.tied_to else ""
-        t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W_sym}", layer.grads["W"], note)
-        t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b_sym}", layer.grads["b"])
-    for k, g in grads.items():
-        t.add(f"grad.{k}", f"grad[{k}]", g, "the gradient the optimizer uses")
+        add_backward(t, layer, (a_sym, z_sym, W_sym, b_sym), dz=dz, note=note)
+    add_gradients(t, grads)
     return t

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Conv2D, ConvTranspose2D, Dense
-from .record import SUB, Trace, add_mask, add_terms
+from .record import (SUB, Trace, add_backward, add_gradients, add_input, add_mask, add_terms,
+                     float64_step)
 
 _OPS = {"MaxPool2D": "maxpool", "Upsample2D": "up", "Flatten": "flatten", "Reshape": "reshape"}
 
@@ -37,14 +38,10 @@ def _symbols(model):
 def trace_conv(model, X, seed=0):
     """Record one forward and backward pass of a :class:`~aenumpy.ConvAutoencoder` on ``X``
     (one image or a few), on a float64 copy with noise from ``np.random.default_rng(seed)``."""
-    m = model.astype("float64")
-    X = m.validate(X)
-    E, grads = m.loss_and_grads(X, rng=np.random.default_rng(seed), checked=True)
+    m, X, E, grads = float64_step(model, X, rng=np.random.default_rng(seed))
     sym = _symbols(m)
     t = Trace(f"trace of one step: {m!r}, batch of {X.shape[0]}")
-    t.add("x", "x", m.cache["x"])
-    if m.cache["x_tilde"] is not m.cache["x"]:
-        t.add("x_tilde", "x̃", m.cache["x_tilde"], "corrupted input")
+    add_input(t, m.cache)
     for layer in m.layers:
         a_sym, z_sym = sym[layer.name][:2]
         if a_sym is not None:
@@ -58,14 +55,11 @@ def trace_conv(model, X, seed=0):
     t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X.reshape(len(X), -1),
                                               xhat.reshape(len(X), -1)).reshape(xhat.shape))
     for layer in reversed(m.layers):
-        a_sym, z_sym, W_sym, b_sym = sym[layer.name]
-        dz = layer.cache.get("dH", layer.cache.get("dZ"))
-        if layer is not out and dz is not None:
-            t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", dz)
+        a_sym, z_sym = sym[layer.name][:2]
+        dz = None if layer is out else layer.cache.get("dH", layer.cache.get("dZ"))
         if a_sym is not None:
-            t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a_sym})", layer.cache["dA"])
-            t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W_sym}", layer.grads["W"])
-            t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b_sym}", layer.grads["b"])
-    for k, g in grads.items():
-        t.add(f"grad.{k}", f"grad[{k}]", g, "the gradient the optimizer uses")
+            add_backward(t, layer, sym[layer.name], dz=dz)
+        elif dz is not None:        # pooling, reshaping: no weights, only ∂E/∂ of the output
+            t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", dz)
+    add_gradients(t, grads)
     return t

@@ -61,6 +61,42 @@ def add_mask(t, layer, z_sym):
         t.add(f"{layer.name}.h", f"{z_sym} ⊙ mask", layer.cache["H"])
 
 
+def float64_step(model, X, **noise):
+    """One training step's forward and backward pass on a float64 copy of ``model`` (the
+    model itself untouched): ``(copy, X checked, E, grads)``. ``noise`` is what
+    ``loss_and_grads`` takes to fix it (``rng=`` a generator, or a VAE's ``eps=``)."""
+    m = model.astype("float64")
+    X = m.validate(X)
+    E, grads = m.loss_and_grads(X, checked=True, **noise)
+    return m, X, E, grads
+
+
+def add_input(t, cache):
+    """``x``, and ``x̃`` when a corruption changed it (the model's ``cache``)."""
+    t.add("x", "x", cache["x"])
+    if cache["x_tilde"] is not cache["x"]:
+        t.add("x_tilde", "x̃", cache["x_tilde"], "corrupted input")
+
+
+def add_backward(t, layer, symbols, dz=None, a=True, note=""):
+    """A layer's backward quantities in the order backprop computes them: ``∂E/∂z`` of its
+    output (when ``dz`` is given), ``∂E/∂a = δ`` (unless ``a`` is False), ``∂E/∂W`` (with
+    ``note``) and ``∂E/∂b``; ``symbols`` are its ``(a, z, W, b)`` symbols."""
+    a_sym, z_sym, W_sym, b_sym = symbols
+    if dz is not None:
+        t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", dz)
+    if a:
+        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a_sym})", layer.cache["dA"])
+    t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W_sym}", layer.grads["W"], note)
+    t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b_sym}", layer.grads["b"])
+
+
+def add_gradients(t, grads):
+    """Every parameter's gradient as the optimizer gets it (a tied W's two parts added)."""
+    for k, g in grads.items():
+        t.add(f"grad.{k}", f"grad[{k}]", g, "the gradient the optimizer uses")
+
+
 def add_terms(t, terms, E):
     """Each term of the loss (reconstruction, each penalty) and their sum E."""
     for name, v in terms.items():

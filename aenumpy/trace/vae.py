@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .record import SUB, Trace
+from .record import SUB, Trace, add_backward, add_gradients, float64_step
 
 
 def _names(model):
@@ -43,28 +43,15 @@ def _names(model):
     return sym
 
 
-def _add_backward(t, layer, symbols, z=True, a=True):
-    """Add a layer's backward quantities, in the order backprop computes them:
-    ``∂E/∂z`` (its output, optional), ``∂E/∂a`` (δ, optional), ``∂E/∂W``, ``∂E/∂b``."""
-    a_sym, z_sym, W_sym, b_sym = symbols
-    if z:
-        t.add(f"dE/d({layer.name}.z)", f"∂E/∂{z_sym}", layer.cache["dZ"])
-    if a:
-        t.add(f"dE/d({layer.name}.a)", f"∂E/∂({a_sym})", layer.cache["dA"])
-    t.add(f"dE/d({layer.name}.W)", f"∂E/∂{W_sym}", layer.grads["W"])
-    t.add(f"dE/d({layer.name}.b)", f"∂E/∂{b_sym}", layer.grads["b"])
-
-
 def trace_vae(model, X, seed=0, eps=None):
     """Record one forward and backward pass of a VAE on ``X`` (one sample or a few).
 
     The lecture's VAE step written out; ε is fixed so the numbers are reproducible.
     """
-    m = model.astype("float64")
-    X = m.validate(X)
     if eps is None:
-        eps = np.random.default_rng([seed, 99]).standard_normal((X.shape[0], m.n_latent))
-    E, grads = m.loss_and_grads(X, eps=eps, checked=True)
+        B = len(model.validate(X))
+        eps = np.random.default_rng([seed, 99]).standard_normal((B, model.n_latent))
+    m, X, E, grads = float64_step(model, X, eps=eps)
     c = m.cache
     B = X.shape[0]
     sym = _names(m)
@@ -109,16 +96,15 @@ def trace_vae(model, X, seed=0, eps=None):
                   "(x̂ − x) / (x̂(1 − x̂)) / B")
     heads = [m.out] + ([m.out_logvar] if gaussian else [])
     for layer in heads:
-        _add_backward(t, layer, sym[layer.name], z=False)
+        add_backward(t, layer, sym[layer.name])
     for layer in reversed(m.decoder):
-        _add_backward(t, layer, sym[layer.name])
+        add_backward(t, layer, sym[layer.name], dz=layer.cache["dZ"])
     t.add("dE/dz", "∂E/∂z", c["dz"])
     t.add("dE/dmu", "∂E/∂μ", c["dmu"], "∂E/∂z + w_KL μ / B")
     t.add("dE/dlogvar", "∂E/∂log σ²", c["dlogvar"], "∂E/∂z ⊙ ε ⊙ ½σ + w_KL ½(σ² − 1) / B")
     for layer in (m.mu_head, m.logvar_head):
-        _add_backward(t, layer, sym[layer.name], z=False, a=False)
+        add_backward(t, layer, sym[layer.name], a=False)
     for layer in reversed(m.encoder):
-        _add_backward(t, layer, sym[layer.name])
-    for k, g in grads.items():
-        t.add(f"grad.{k}", f"grad[{k}]", g, "the gradient the optimizer uses")
+        add_backward(t, layer, sym[layer.name], dz=layer.cache["dZ"])
+    add_gradients(t, grads)
     return t
