@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from . import plot
+from .plot import base as plot_base
 from .regularizers.topk import topk_mask
 
 INSTALL = 'pip install "aenumpy[notebook]"'
@@ -55,7 +56,7 @@ def _autoencoder(model, what):
 
 def _images(model, X, n):
     """The first n rows of X as the model's dtype, checked against its input size."""
-    X = plot._as_batch(X)[:plot._check_n("n", n)]
+    X = plot_base.as_batch(X)[:plot_base.check_n("n", n)]
     n_in = getattr(model, "n_in", X.shape[1])
     if X.shape[1] != n_in:
         raise ValueError(f"X has {X.shape[1]} features per row, the model expects n_in = {n_in}")
@@ -103,8 +104,8 @@ def ksparse(model, X, k, n=6):
     Zk = Z * M
     Xh = np.asarray(model.decode(Zk), dtype=np.float64)
     err = 0.5 * float(np.mean(np.sum((X - Xh) ** 2, axis=1)))
-    side = plot._side(X.shape[1])
-    fig = plot._figure((max(6.0, 1.9 * len(X) + 1.2), 6.2))
+    side = plot_base.image_side(X.shape[1])
+    fig = plot_base.figure((max(6.0, 1.9 * len(X) + 1.2), 6.2))
     axes = fig.subplots(3, len(X), squeeze=False, gridspec_kw={"height_ratios": [1, 0.8, 1]})
     top = max(float(Z.max()), 1e-12)
     for j in range(len(X)):
@@ -143,7 +144,7 @@ def vae_latent(vae, z1, z2, X=None, y=None, max_points=2000):
     z = np.array([[_number("z1", z1), _number("z2", z2)]])
     if y is not None and X is None:
         raise ValueError("y are the labels of the rows of X: give X too")
-    fig = plot._figure((11.0, 5.2))
+    fig = plot_base.figure((11.0, 5.2))
     ax, im = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
     if X is not None:
         X = _images(vae, X, max_points)
@@ -170,7 +171,7 @@ def vae_latent(vae, z1, z2, X=None, y=None, max_points=2000):
     ax.set_title(f"latent space: {what}", fontsize=13)
     ax.set_aspect("equal", adjustable="datalim")
     img = np.asarray(vae.decode(z.astype(vae.dtype)), dtype=np.float64)[0]
-    side = plot._side(img.size)
+    side = plot_base.image_side(img.size)
     im.imshow(img.reshape(side, side), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     im.set_xticks([])
     im.set_yticks([])
@@ -194,7 +195,7 @@ def learning_rate(X, lr, epochs=5, hidden=(32,), activation="sigmoid", optimizer
     lr = _number("lr", lr, 0.0, low_open=True)
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    X = plot._as_batch(X)
+    X = plot_base.as_batch(X)
     model = ae.Autoencoder(X.shape[1], hidden, activation=activation, seed=seed)
     opt = ae.optim.SGD(lr=lr) if optimizer == "sgd" else ae.optim.Adam(lr=lr)
     with warnings.catch_warnings():
@@ -203,7 +204,7 @@ def learning_rate(X, lr, epochs=5, hidden=(32,), activation="sigmoid", optimizer
                       progress=False, monitor=ae.monitor.Monitor(every=1))
     title = f"{'SGD' if optimizer == 'sgd' else 'Adam'}, learning rate η = {lr:g}: {model!r}"
     if hist.epochs == 0:
-        fig = plot._figure((9.0, 2.5))
+        fig = plot_base.figure((9.0, 2.5))
         fig.text(0.5, 0.5, f"{title}\n\n{hist.message}", ha="center", va="center", fontsize=12,
                  wrap=True)
         return fig
@@ -269,7 +270,7 @@ def interactive(name, *args, **kwargs):
         except ImportError:     # pragma: no cover - ipywidgets depends on IPython
             return fig
         display(fig)
-        plot._close(fig)
+        plot_base.close(fig)
         return None
 
     return w.interact(show, **sliders)

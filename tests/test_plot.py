@@ -28,7 +28,7 @@ def model(digits):
 
 
 class StandInVAE:
-    """The VAE interface plot.py relies on (encode -> (mu, logvar), decode, sample)."""
+    """The VAE interface aenumpy.plot relies on (encode -> (mu, logvar), decode, sample)."""
 
     kind = "vae"
     dtype = np.dtype("float64")

@@ -52,8 +52,8 @@ def trace_conv(model, X, seed=0):
     add_terms(t, m.cache["terms"], E)
     out = m.layers[-1]
     xhat = out.cache["Z"]
-    t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X.reshape(len(X), -1),
-                                              xhat.reshape(len(X), -1)).reshape(xhat.shape))
+    dxhat = m.loss_fn.grad(X.reshape(len(X), -1), xhat.reshape(len(X), -1))
+    t.add("dE/dxhat", "∂E/∂x̂", dxhat.reshape(xhat.shape))
     for layer in reversed(m.layers):
         a_sym, z_sym = sym[layer.name][:2]
         dz = None if layer is out else layer.cache.get("dH", layer.cache.get("dZ"))
