@@ -55,6 +55,8 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "_math.flog1m", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
                "_math.one_like", "_math.cast_like"}
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
+           # inlined into act_backward (test_act_backward) and conv.delta_rows_nb (below)
+           "activation.delta_row",
            "loss.output_loss_nb",
            "optim.adam_many", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",

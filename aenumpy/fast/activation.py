@@ -9,6 +9,7 @@ and :meth:`aenumpy.layers.Dense.delta` (``δ = dZ ⊙ f'(A)``), with the activat
 from __future__ import annotations
 
 from numba import prange
+from numba.extending import register_jitable
 
 from .. import activations
 from ._jit import jit
@@ -55,26 +56,40 @@ def bias_act(A, b, code, Z):
     return Z
 
 
+@register_jitable(inline="always")
+def delta_row(g, z, d, code, one):
+    """``d = g ⊙ f'(a)`` along one row, with ``f'`` written through ``z = f(a)`` (sigmoid
+    ``z(1 − z)``, tanh ``1 − z²``, relu ``1[z > 0]``, identity 1; NumPy reference:
+    :meth:`aenumpy.layers.AffineLayer.delta`), the branch outside the loop so that the loop
+    vectorises. Returns ``Σ d`` (a bias gradient; a caller that drops it pays nothing: the
+    sum is compiled away)."""
+    acc = one - one
+    if code == 1:
+        for q in range(g.shape[0]):
+            v = g[q] * z[q] * (one - z[q])
+            d[q] = v
+            acc += v
+    elif code == 3:
+        for q in range(g.shape[0]):
+            v = g[q] if z[q] > 0 else g[q] - g[q]
+            d[q] = v
+            acc += v
+    elif code == 2:
+        for q in range(g.shape[0]):
+            v = g[q] * (one - z[q] * z[q])
+            d[q] = v
+            acc += v
+    else:
+        for q in range(g.shape[0]):
+            d[q] = g[q]
+            acc += g[q]
+    return acc
+
+
 @jit(parallel=True)
 def act_backward(dZ, Z, code, dA):
-    """``dA = dZ ⊙ f'(a)`` with ``f'`` written through ``z`` (sigmoid ``z(1 − z)``, tanh
-    ``1 − z²``, relu ``1[z > 0]``, identity 1), the branch hoisted out of the loop."""
-    n, d = dZ.shape
+    """``dA = dZ ⊙ f'(a)``, one row of the batch at a time (:func:`delta_row`)."""
     one = one_like(Z)
-    for i in prange(n):
-        if code == 1:
-            for j in range(d):
-                z = Z[i, j]
-                dA[i, j] = dZ[i, j] * z * (one - z)
-        elif code == 3:
-            for j in range(d):
-                g = dZ[i, j]
-                dA[i, j] = g if Z[i, j] > 0 else g - g
-        elif code == 2:
-            for j in range(d):
-                z = Z[i, j]
-                dA[i, j] = dZ[i, j] * (one - z * z)
-        else:
-            for j in range(d):
-                dA[i, j] = dZ[i, j]
+    for i in prange(dZ.shape[0]):
+        delta_row(dZ[i], Z[i], dA[i], code, one)
     return dA

@@ -45,7 +45,7 @@ from .._validate import check_upstream
 from ..layers import Conv2D, ConvTranspose2D, conv_output_size
 from ._jit import jit, kernel_threads
 from ._math import one_like
-from .activation import CODES, bias_act, code_of
+from .activation import CODES, bias_act, code_of, delta_row
 from .buffers import empty
 
 #: taps summed in one pass over the rows (the kernels' inner loops are written for nine)
@@ -348,39 +348,17 @@ def weight_grad_rows_nb(X, G, P, table, dW, parts):
 
 @jit(parallel=True)
 def delta_rows_nb(dZ, Z, code, B, dA, db, parts):
-    """``dA = dZ ⊙ f'(A)`` (f' written through Z, as :mod:`aenumpy.activations`) on the rows
-    ``(C, P·B)`` of C channels (P pixels of B samples), and ``db[part, c]`` the part's sums
-    of ``dA[c]`` (``db`` ``(parts, C)``). Each thread takes a range of pixels of every
-    channel, as the kernels that wrote dZ and Z did, and the activation's branch is outside
-    the loops, so that each vectorises. NumPy reference:
-    :meth:`aenumpy.layers.AffineLayer.delta` and ``dA.sum(axis=(0, 2, 3))``."""
+    """``dA = dZ ⊙ f'(A)`` (:func:`.activation.delta_row`) on the rows ``(C, P·B)`` of C
+    channels (P pixels of B samples), and ``db[part, c]`` the part's sums of ``dA[c]`` (``db``
+    ``(parts, C)``). Each thread takes a range of pixels of every channel, as the kernels
+    that wrote dZ and Z did. NumPy reference: :meth:`aenumpy.layers.AffineLayer.delta` and
+    ``dA.sum(axis=(0, 2, 3))``."""
     C, P = dZ.shape[0], dZ.shape[1] // B
     one = one_like(Z)
     for part in prange(parts):
         lo, hi = part * P // parts * B, (part + 1) * P // parts * B
         for c in range(C):
-            g, z, d = dZ[c, lo:hi], Z[c, lo:hi], dA[c, lo:hi]
-            acc = one - one
-            if code == 3:
-                for q in range(g.shape[0]):
-                    v = g[q] if z[q] > 0 else g[q] - g[q]
-                    d[q] = v
-                    acc += v
-            elif code == 1:
-                for q in range(g.shape[0]):
-                    v = g[q] * z[q] * (one - z[q])
-                    d[q] = v
-                    acc += v
-            elif code == 2:
-                for q in range(g.shape[0]):
-                    v = g[q] * (one - z[q] * z[q])
-                    d[q] = v
-                    acc += v
-            else:
-                for q in range(g.shape[0]):
-                    d[q] = g[q]
-                    acc += g[q]
-            db[part, c] = acc
+            db[part, c] = delta_row(dZ[c, lo:hi], Z[c, lo:hi], dA[c, lo:hi], code, one)
     return dA
 
 
