@@ -334,59 +334,16 @@ def build_regularizers(args):
     return out
 
 
-def conv_layers(channels, down="pool", up="upsample", kernel=3, activation="relu",
-                output_activation="sigmoid"):
-    """The encoder and decoder layer lists of ``--model conv``.
-
-    Encoder, for each ``c`` of ``channels`` (the image halves each time)::
-
-        pool:    Conv2D(c_prev, c, k, padding k//2), MaxPool2D(2)
-        stride:  Conv2D(c_prev, c, k, stride 2, padding k//2)
-
-    Decoder, mirrored, back to one channel (the image doubles each time)::
-
-        upsample:    Upsample2D(2), Conv2D(c_prev, c, k, padding k//2)
-        transposed:  ConvTranspose2D(c_prev, c, k, stride 2, padding k//2, output_padding 1)
-
-    With an odd k and padding k//2 a stride-1 convolution keeps the size, a stride-2 one
-    gives ``⌈n/2⌉`` and the transposed one ``(n − 1)·2 − 2·(k//2) + k + 1 = 2n``. Every
-    layer uses ``activation`` but the last, ``output_activation``. ``--channels 16 8`` with
-    the defaults is the benchmark's ``conv`` network; ``--down stride --up transposed`` its
-    ``convt``.
-    """
-    from aenumpy import layers as L
-
-    p = kernel // 2
-    encoder, c_prev = [], 1
-    for c in channels:
-        if down == "pool":
-            encoder += [L.Conv2D(c_prev, c, kernel, padding=p, activation=activation),
-                        L.MaxPool2D(2)]
-        else:
-            encoder.append(L.Conv2D(c_prev, c, kernel, stride=2, padding=p, activation=activation))
-        c_prev = c
-    decoder, outs = [], list(channels[-2::-1]) + [1]
-    for i, c in enumerate(outs):
-        act = output_activation if i == len(outs) - 1 else activation
-        if up == "upsample":
-            decoder += [L.Upsample2D(2), L.Conv2D(c_prev, c, kernel, padding=p, activation=act)]
-        else:
-            decoder.append(L.ConvTranspose2D(c_prev, c, kernel, stride=2, padding=p,
-                                             output_padding=1, activation=act))
-        c_prev = c
-    return encoder, decoder
-
-
 def _build_conv(args, n_in, regs):
-    """``--model conv``: :func:`conv_layers` on one-channel square images of ``n_in`` pixels
-    (the sizes were checked by :func:`_check_conv_sizes`)."""
+    """``--model conv``: :func:`aenumpy.models.conv_layers` on one-channel square images of
+    ``n_in`` pixels (the sizes were checked by :func:`_check_conv_sizes`)."""
     import aenumpy as ae
 
     side = math.isqrt(n_in)
-    encoder, decoder = conv_layers(args.channels or _defaults(args)["sizes"],
-                                   args.down or "pool", args.up or "upsample",
-                                   3 if args.kernel is None else args.kernel,
-                                   args.activation or "relu", args.output_activation or "sigmoid")
+    encoder, decoder = ae.models.conv_layers(
+        args.channels or _defaults(args)["sizes"], args.down or "pool", args.up or "upsample",
+        3 if args.kernel is None else args.kernel, args.activation or "relu",
+        args.output_activation or "sigmoid")
     return ae.ConvAutoencoder(encoder, decoder, input_shape=(1, side, side),
                               loss=args.loss or "bce", regularizers=regs, seed=args.seed)
 

@@ -139,21 +139,18 @@ def build(variant, seed):
 
 
 def conv_layers(variant):
-    """The spec's convolutional autoencoders: ``conv`` (3×3 convolutions, 2×2 max pooling,
-    nearest upsampling) and ``convt`` (strided convolutions, transposed convolutions)."""
+    """The spec's convolutional autoencoders, by :func:`aenumpy.models.conv_layers`::
+
+        conv:   Conv2D(1→16, 3, p1, relu), MaxPool2D(2), Conv2D(16→8, 3, p1, relu), MaxPool2D(2)
+                | Upsample2D(2), Conv2D(8→16, 3, p1, relu), Upsample2D(2), Conv2D(16→1, 3, p1, sigmoid)
+        convt:  Conv2D(1→16, 3, s2, p1, relu), Conv2D(16→8, 3, s2, p1, relu)
+                | ConvTranspose2D(8→16, 3, s2, p1, op1, relu), ConvTranspose2D(16→1, …, sigmoid)
+    """
     import aenumpy as ae
 
-    L = ae.layers
     if variant == "conv":
-        return ([L.Conv2D(1, 16, 3, padding=1, activation="relu"), L.MaxPool2D(2),
-                 L.Conv2D(16, 8, 3, padding=1, activation="relu"), L.MaxPool2D(2)],
-                [L.Upsample2D(2), L.Conv2D(8, 16, 3, padding=1, activation="relu"),
-                 L.Upsample2D(2), L.Conv2D(16, 1, 3, padding=1, activation="sigmoid")])
-    return ([L.Conv2D(1, 16, 3, stride=2, padding=1, activation="relu"),
-             L.Conv2D(16, 8, 3, stride=2, padding=1, activation="relu")],
-            [L.ConvTranspose2D(8, 16, 3, stride=2, padding=1, output_padding=1, activation="relu"),
-             L.ConvTranspose2D(16, 1, 3, stride=2, padding=1, output_padding=1,
-                               activation="sigmoid")])
+        return ae.models.conv_layers([16, 8], "pool", "upsample")
+    return ae.models.conv_layers([16, 8], "stride", "transposed")
 
 
 def batch_indices(n, seed):

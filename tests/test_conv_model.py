@@ -166,6 +166,29 @@ def test_names_by_position_and_weights_from_the_models_seed():
     assert m1.params["enc0.W"].shape == (3, 1, 3, 3) and m1.params["dec3.b"].shape == (1,)
 
 
+@pytest.mark.parametrize("down, up", [("pool", "upsample"), ("stride", "transposed")])
+def test_conv_layers_mirror_the_encoder_back_to_one_channel(down, up):
+    """conv_layers([16, 8]) is the benchmark's conv network, with ("stride", "transposed")
+    its convt: each encoder step halves 28 → 14 → 7, the decoder doubles back to 1×28×28,
+    ReLU inside and a sigmoid at the output."""
+    enc, dec = ae.models.conv_layers([16, 8], down, up)
+    m = ae.ConvAutoencoder(enc, dec, (1, 28, 28), loss="bce")
+    assert m.code_shape == (8, 7, 7)
+    kinds = [ae.backend.teaching_class(type(layer)).__name__ for layer in m.layers]
+    if down == "pool":
+        assert kinds == ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Upsample2D", "Conv2D",
+                         "Upsample2D", "Conv2D"]
+        assert m.shapes == [(16, 28, 28), (16, 14, 14), (8, 14, 14), (8, 7, 7), (8, 14, 14),
+                            (16, 14, 14), (16, 28, 28), (1, 28, 28)]
+    else:
+        assert kinds == ["Conv2D", "Conv2D", "ConvTranspose2D", "ConvTranspose2D"]
+        assert m.shapes == [(16, 14, 14), (8, 7, 7), (16, 14, 14), (1, 28, 28)]
+        assert all(layer.stride == 2 for layer in m.layers)
+    convs = [layer for layer in m.layers if hasattr(layer, "activation")]
+    assert [c.activation.name for c in convs] == ["relu"] * (len(convs) - 1) + ["sigmoid"]
+    assert all(c.kernel_size == 3 and c.padding == 1 for c in convs)
+
+
 @pytest.mark.parametrize("fast", [False, True], ids=["teaching", "fast"])
 def test_training_lowers_the_loss_and_save_load_round_trips(fast, tmp_path):
     X = ae.datasets.load_digits()[0][:512]
@@ -239,6 +262,12 @@ BAD = [
     ("a NaN image", lambda: model().loss(np.full((2, 64), np.nan)), ValueError, "NaN"),
     ("pixels outside [0, 1] for a sigmoid output",
      lambda: model().loss(np.full((2, 64), 2.0)), ValueError, r"\[0, 1\]"),
+    ("conv_layers with an even kernel", lambda: ae.models.conv_layers([4], kernel=4), ValueError,
+     "kernel must be odd"),
+    ("conv_layers with an unknown way down", lambda: ae.models.conv_layers([4], down="avg"),
+     ValueError, "down must be one of 'pool', 'stride'"),
+    ("conv_layers without channels", lambda: ae.models.conv_layers([]), TypeError,
+     "channels must be a non-empty list"),
 ]
 
 

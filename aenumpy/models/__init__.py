@@ -1,7 +1,7 @@
 """Models: the (stacked) autoencoder, the variational autoencoder, the convolutional autoencoder."""
 from .autoencoder import Autoencoder
 from .base import is_vae
-from .conv import ConvAutoencoder
+from .conv import ConvAutoencoder, conv_layers
 from .vae import VariationalAutoencoder
 
-__all__ = ["Autoencoder", "ConvAutoencoder", "VariationalAutoencoder", "is_vae"]
+__all__ = ["Autoencoder", "ConvAutoencoder", "VariationalAutoencoder", "conv_layers", "is_vae"]

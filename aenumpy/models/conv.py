@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses
-from .._validate import check_data, check_dtype, check_int
+from .. import layers as L
+from .._validate import check_choice, check_data, check_dtype, check_int
 from ..layers import AffineLayer, Layer, from_config as layer_from_config
 from ..regularizers import (Dropout, InputCorruption, KLSparsity, L1Activity, TopK, WeightDecay,
                             check_regularizer_list, from_config)
@@ -44,6 +45,58 @@ def _layer_list(name, layers):
             raise TypeError(f"{name}[{i}] must be a layer of aenumpy.layers (Conv2D, "
                             f"MaxPool2D, ...), got {type(layer).__name__}: {layer!r}")
     return list(layers)
+
+
+def conv_layers(channels, down="pool", up="upsample", kernel=3, activation="relu",
+                output_activation="sigmoid"):
+    """Mirrored encoder and decoder layer lists for one-channel images (``aenumpy train
+    --model conv`` builds its network with them).
+
+    Encoder, for each ``c`` of ``channels`` (the image halves each time)::
+
+        pool:    Conv2D(c_prev, c, k, padding k//2), MaxPool2D(2)
+        stride:  Conv2D(c_prev, c, k, stride 2, padding k//2)
+
+    Decoder, mirrored, back to one channel (the image doubles each time)::
+
+        upsample:    Upsample2D(2), Conv2D(c_prev, c, k, padding k//2)
+        transposed:  ConvTranspose2D(c_prev, c, k, stride 2, padding k//2, output_padding 1)
+
+    With an odd k and padding k//2 a stride-1 convolution keeps the size, a stride-2 one
+    gives ``⌈n/2⌉`` and the transposed one ``(n − 1)·2 − 2·(k//2) + k + 1 = 2n``. Every
+    layer uses ``activation`` but the last, ``output_activation``. ``conv_layers([16, 8])``
+    is the benchmark's ``conv`` network, ``conv_layers([16, 8], "stride", "transposed")`` its
+    ``convt``. Pass the two lists to :class:`ConvAutoencoder`.
+    """
+    if not isinstance(channels, (list, tuple)) or not channels:
+        raise TypeError(f"channels must be a non-empty list of channel counts, e.g. [16, 8]; "
+                        f"got {channels!r}")
+    channels = [check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels)]
+    check_choice("down", down, ("pool", "stride"))
+    check_choice("up", up, ("upsample", "transposed"))
+    if check_int("kernel", kernel, 1) % 2 == 0:
+        raise ValueError(f"kernel must be odd (padding kernel//2 then keeps the image size), "
+                         f"got {kernel}")
+    p = kernel // 2
+    encoder, c_prev = [], 1
+    for c in channels:
+        if down == "pool":
+            encoder += [L.Conv2D(c_prev, c, kernel, padding=p, activation=activation),
+                        L.MaxPool2D(2)]
+        else:
+            encoder.append(L.Conv2D(c_prev, c, kernel, stride=2, padding=p, activation=activation))
+        c_prev = c
+    decoder, outs = [], list(channels[-2::-1]) + [1]
+    for i, c in enumerate(outs):
+        act = output_activation if i == len(outs) - 1 else activation
+        if up == "upsample":
+            decoder += [L.Upsample2D(2), L.Conv2D(c_prev, c, kernel, padding=p, activation=act)]
+        else:
+            decoder.append(L.ConvTranspose2D(c_prev, c, kernel, stride=2, padding=p,
+                                             output_padding=1, activation=act))
+        c_prev = c
+    return encoder, decoder
+
 
 
 class ConvAutoencoder(AutoencoderBase):
