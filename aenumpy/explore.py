@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 
 from . import plot
+from .models.base import is_vae
 from .plot import base as plot_base
 from .regularizers.topk import topk_mask
 
@@ -48,8 +49,7 @@ def _number(name, value, low=None, low_open=False):
 
 def _autoencoder(model, what):
     """A trained :class:`aenumpy.Autoencoder` (not a VAE): encoder layers and decode."""
-    if getattr(model, "kind", "") == "vae" or not hasattr(model, "encoder") or not callable(
-            getattr(model, "decode", None)):
+    if is_vae(model) or not hasattr(model, "encoder") or not callable(getattr(model, "decode", None)):
         raise TypeError(f"{what} needs an aenumpy.Autoencoder, got {type(model).__name__}")
     return model
 
@@ -135,7 +135,7 @@ def vae_latent(vae, z1, z2, X=None, y=None, max_points=2000):
     the labels ``y``), or without ``X`` the prior ``N(0, I)`` as its 1σ, 2σ and 3σ
     circles, with the point marked ×. Right: ``decode(z)``, the decoder's mean.
     """
-    if getattr(vae, "kind", "") != "vae":
+    if not is_vae(vae):
         raise TypeError(f"explore.vae_latent needs an aenumpy.VariationalAutoencoder, got "
                         f"{type(vae).__name__}")
     if vae.n_latent != 2:

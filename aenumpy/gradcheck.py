@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import teaching_class
+from .models.base import is_vae
 from ._validate import (check_array, check_callable, check_fd_args, check_layer_like, check_model,
                         check_param_names)
 
@@ -182,16 +183,16 @@ def gradcheck(model, X, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7, 
     check_param_names(params, model.params)
     m = model.astype("float64")
     X = m.validate(X)
-    is_vae = getattr(m, "kind", "") == "vae"
-    if is_vae and eps is None:
+    vae = is_vae(m)
+    if vae and eps is None:
         eps = np.random.default_rng([seed, 99]).standard_normal((X.shape[0], m.n_latent))
 
     def objective():
         r = np.random.default_rng(seed)
-        return m.loss(X, eps=eps, rng=r) if is_vae else m.loss(X, rng=r)
+        return m.loss(X, eps=eps, rng=r) if vae else m.loss(X, rng=r)
 
     r0 = np.random.default_rng(seed)
-    E0, grads = (m.loss_and_grads(X, eps=eps, rng=r0) if is_vae else m.loss_and_grads(X, rng=r0))
+    E0, grads = m.loss_and_grads(X, eps=eps, rng=r0) if vae else m.loss_and_grads(X, rng=r0)
     grads = {k: np.array(v, dtype=np.float64) for k, v in grads.items()}
     pick_rng = np.random.default_rng([seed, 3])
     rows = []
