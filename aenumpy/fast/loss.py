@@ -18,6 +18,7 @@ from numba import prange
 
 from ._jit import jit
 from ._math import fexp, flog1p, one_like
+from .activation import delta_row
 
 
 def output_loss(X, A, Z, loss_code, act_code, dA, samples=None):
@@ -39,19 +40,13 @@ def output_loss_nb(X, A, Z, loss_code, act_code, dA, samples):
     for i in prange(n):
         row = 0.0
         if loss_code == 0:
+            g = dA[i]
             for j in range(d):
-                z = Z[i, j]
-                r = z - X[i, j]
+                r = Z[i, j] - X[i, j]
                 row += r * r
-                g = r * inv
-                if act_code == 1:
-                    g = g * z * (one - z)
-                elif act_code == 2:
-                    g = g * (one - z * z)
-                elif act_code == 3:
-                    g = g if z > 0 else g - g
-                dA[i, j] = g
+                g[j] = r * inv                     # ∂E/∂x̂
             row = 0.5 * row
+            delta_row(g, Z[i], g, act_code, one)   # ⊙ f'(a), in place
         else:
             for j in range(d):
                 a = A[i, j]
