@@ -105,6 +105,9 @@ def _pair_uniforms_ov(x, bits, k):
 
 @jit(parallel=True)
 def _add_gaussian_nb(x, sigma, bits, out):
+    """``out = x + σ ε`` over the flat ``x``, ε by Box–Muller from the words ``bits`` (the
+    module docstring: ``r = √(−2 ln(1 − u₁))``, ``θ = 2π u₂``, ``ε = (r cos θ, r sin θ)``).
+    NumPy reference: :func:`add_gaussian_ref`."""
     n = x.shape[0]
     h = (n + 1) // 2
     s = cast_like(x, sigma)

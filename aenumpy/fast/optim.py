@@ -105,6 +105,8 @@ class FastAdam(optim.Adam):
 
 @jit(parallel=True)
 def _count_nonfinite_nb(bits, mask):
+    """How many entries have every exponent bit set (``bits & mask == mask``): the NaN and
+    ±inf of the array whose IEEE bits are ``bits``. NumPy reference: ``(~np.isfinite(a)).sum()``."""
     n = 0
     for i in prange(bits.shape[0]):  # a reduction: parfor-outlined, so it vectorises
         n += (bits[i] & mask) == mask  # exponent all ones: ±inf or NaN

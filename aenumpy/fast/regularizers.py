@@ -18,7 +18,11 @@ from ._math import cast_like, fsigmoid, one_like
 # ------------------------------------------------------------ contractive (sigmoid)
 @jit(parallel=True)
 def _contractive_sigmoid_nb(A, W, lam, need_grad, wt, dA, dW):
-    # wt: W and dW come transposed, (d_in, n) (a column-major W, passed as W.T)
+    """The contractive penalty of a sigmoid layer and its gradient (the formulas of
+    :func:`contractive_sigmoid`): ``S_j = Σ_i W_ji²``, ``g = σ(a)(1 − σ(a))``, value
+    ``λ/B Σ_b Σ_j g_bj² S_j``; with ``need_grad`` ``dA = 2λ/B g² (1 − 2σ(a)) S`` and
+    ``dW = 2λ/B (Σ_b g²) W``. With ``wt`` W and dW come transposed, ``(d_in, n)`` (a
+    column-major W, passed as W.T)."""
     B, n = A.shape
     one = one_like(A)
     S64 = np.zeros(n, dtype=np.float64)
@@ -222,6 +226,9 @@ def topk_mask(Z, k, by="abs"):
 # ------------------------------------------------------------------ KL sparsity
 @jit(parallel=False)
 def _kl_sparsity_nb(Z, rho, beta, clip, need_grad, dZ):
+    """KL sparsity (the formulas of :func:`kl_sparsity`): ``ρ̂_j = mean_b z_bj`` clipped, the
+    value ``β Σ_j KL(ρ ‖ ρ̂_j)`` and, with ``need_grad``, ``dZ = β(−ρ/ρ̂ + (1−ρ)/(1−ρ̂))/B`` (0 where
+    the clip is active)."""
     B, n = Z.shape
     s = np.zeros(n, dtype=np.float64)
     for b in range(B):
