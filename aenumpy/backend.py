@@ -23,8 +23,8 @@ run does not pay back. So a twin computes on the teaching path when its work is 
 :func:`min_work`: a model whose forward pass costs fewer than ``MIN_WORK`` = 65,536
 multiply-adds per sample (every model on the embedded 8×8 digits), and Adam or the
 batch gather on fewer than ``MIN_WORK`` entries (Adam compiles anyway for the weights of
-a model that runs compiled: a convolutional model has few weights and much work). Tests lower it with
-``use_fast(True, min_work=0)`` to run the fast path on small inputs.
+a model that runs compiled: a convolutional model has few weights and much work). Tests
+lower it with ``use_fast(True, min_work=0)`` to run the fast path on small inputs.
 """
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ def _number(name, value, low=None, low_open=False):
 
 def _autoencoder(model, what):
     """A trained :class:`aenumpy.Autoencoder` (not a VAE): encoder layers and decode."""
-    if is_vae(model) or not hasattr(model, "encoder") or not callable(getattr(model, "decode", None)):
+    if is_vae(model) or not hasattr(model, "encoder") or not callable(
+            getattr(model, "decode", None)):
         raise TypeError(f"{what} needs an aenumpy.Autoencoder, got {type(model).__name__}")
     return model
 

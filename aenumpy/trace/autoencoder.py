@@ -54,7 +54,8 @@ def trace_autoencoder(model, X, seed=0):
     for layer in reversed(m.decoder + m.encoder):
         a_sym, z_sym, _, W_sym, b_sym = sym[layer.name]
         dz = None if layer is out else layer.cache.get("dH", layer.cache.get("dZ"))
-        note = f"added, transposed, into ∂E/∂{sym[layer.tied_to.name][3]}" if layer.tied_to else ""
+        tied = layer.tied_to
+        note = f"added, transposed, into ∂E/∂{sym[tied.name][3]}" if tied else ""
         add_backward(t, layer, (a_sym, z_sym, W_sym, b_sym), dz=dz, note=note)
     add_gradients(t, grads)
     return t
