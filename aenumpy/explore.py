@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -244,6 +246,35 @@ def _sliders(w, name, args, kwargs):
                                    step=0.25, description="η")}
 
 
+def front_end():
+    """True when the sliders can be seen: the code runs in a Jupyter kernel whose current
+    cell was sent by an interactive front end (JupyterLab, Notebook, VS Code).
+
+    Such a front end sends its cells with ``allow_stdin`` on (``input()`` works there). A
+    headless executor (nbclient, and so nbconvert, nbgrader and papermill) sends them with it
+    off and renders no widget; widgets there only cost comm traffic, which nbclient can stall
+    on (jupyter/nbclient#312). ``AENUMPY_WIDGETS=1`` or ``=0`` overrides the guess (a dashboard
+    such as Voilà executes headless yet shows widgets).
+    """
+    forced = os.environ.get("AENUMPY_WIDGETS", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    ip = sys.modules.get("IPython")
+    kernel = getattr(ip.get_ipython(), "kernel", None) if ip is not None else None
+    return bool(getattr(kernel, "_allow_stdin", False))
+
+
+def _show(fig):
+    """Show ``fig`` once in a notebook (and release it); outside IPython return it."""
+    try:
+        from IPython.display import display
+    except ImportError:         # pragma: no cover - ipywidgets depends on IPython
+        return fig
+    display(fig)
+    plot_base.close(fig)
+    return None
+
+
 def interactive(name, *args, **kwargs):
     """Explorer ``name`` with sliders (``ipywidgets.interact``): ``'denoising'`` (σ),
     ``'ksparse'`` (k), ``'vae_latent'`` (z1, z2) or ``'learning_rate'`` (η, log scale).
@@ -252,7 +283,9 @@ def interactive(name, *args, **kwargs):
     ``interactive("denoising", model, Xte)``; a value given for a slider's parameter
     is where the slider starts. Each move draws the plain function's figure again.
     Needs ipywidgets (``pip install "aenumpy[notebook]"``); without it an ImportError
-    says so, and the plain functions still draw one setting each.
+    says so, and the plain functions still draw one setting each. Where no front end can
+    show sliders (:func:`front_end` is False: a notebook executed headless, a script), it
+    draws the figure at the sliders' starting values instead and opens no widget.
     """
     if name not in EXPLORERS:
         raise ValueError(f"no explorer {name!r}; the explorers are {', '.join(EXPLORERS)}")
@@ -263,15 +296,10 @@ def interactive(name, *args, **kwargs):
                           f"ipywidgets); without it, explore.{name}(...) draws one setting") from None
     fn = EXPLORERS[name]
     sliders = _sliders(w, name, args, kwargs)
+    if not front_end():
+        return _show(fn(*args, **kwargs, **{k: s.value for k, s in sliders.items()}))
 
     def show(**values):
-        fig = fn(*args, **kwargs, **values)
-        try:
-            from IPython.display import display
-        except ImportError:     # pragma: no cover - ipywidgets depends on IPython
-            return fig
-        display(fig)
-        plot_base.close(fig)
-        return None
+        _show(fn(*args, **kwargs, **values))
 
     return w.interact(show, **sliders)

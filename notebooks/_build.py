@@ -4,8 +4,9 @@ Each notebook has a source ``notebooks/src/NN_name.py`` written in the "percent"
 format: a line ``# %%`` starts a code cell, a line ``# %% [markdown]`` starts a
 text cell whose lines are comments (``# `` is stripped). The source is itself a
 runnable Python script. This file turns it into ``notebooks/NN_name.ipynb`` with
-nbformat and executes it with nbclient (kernel ``python3``, working directory
-``notebooks/``), so the committed notebook carries its outputs.
+nbformat and executes it with ``_execute.run`` (nbclient in a child process, kernel
+``python3``, working directory ``notebooks/``, a wall-clock budget per notebook), so the
+committed notebook carries its outputs.
 
 Usage, from the repository root::
 
@@ -15,6 +16,7 @@ Usage, from the repository root::
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import resource
@@ -25,6 +27,16 @@ from pathlib import Path
 import nbformat
 
 HERE = Path(__file__).resolve().parent
+
+
+def _load_execute():
+    spec = importlib.util.spec_from_file_location("_aenumpy_nb_execute", HERE / "_execute.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_execute = _load_execute()
 SRC = HERE / "src"
 KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -71,13 +83,10 @@ def build(path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb, timeout=600):
-    """Run every cell in a fresh ``python3`` kernel with ``notebooks/`` as working directory."""
-    from nbclient import NotebookClient
-
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(HERE)}}).execute()
-    return nb
+def execute(nb, name="notebook", budget=None):
+    """Run every cell in a fresh ``python3`` kernel with ``notebooks/`` as working directory,
+    within a wall-clock budget (see ``_execute.run``); returns the executed notebook."""
+    return _execute.run(nb, name=name, budget=budget)
 
 
 def _children_cpu():
@@ -103,7 +112,7 @@ def main(argv):
         cpu0 = _children_cpu()
         out = HERE / (src.stem + ".ipynb")
         if run:                 # --no-execute only parses and validates: it never overwrites
-            execute(nb)         # an executed notebook with an empty one
+            nb = execute(nb, name=src.stem)     # an executed notebook with an empty one
             nbformat.write(nb, out)
         print(f"{out.name}: {len(nb.cells)} cells"
               + (f", executed in {time.perf_counter() - t0:.1f} s wall, "

@@ -1,9 +1,12 @@
 """The course notebooks.
 
 * every notebook in ``notebooks/`` runs top to bottom in a fresh ``python3`` kernel
-  (the interpreter running the tests), with ``notebooks/`` as working directory;
-  a cell that raises fails the test. Notebooks that read MNIST are skipped when
+  (the interpreter running the tests), with ``notebooks/`` as working directory,
+  within a wall-clock budget (``notebooks/_execute.py``); a cell that raises, or a
+  notebook past its budget, fails the test. Notebooks that read MNIST are skipped when
   the data is not on disk (``$AENUMPY_DATA`` or ``../shared/data``);
+* the harness itself: widget cells never stall it, and a stalled notebook is killed
+  and reported with its cell;
 * each committed ``.ipynb`` has the cells of its source in ``notebooks/src/`` and
   carries its outputs;
 * the hidden solution of the exercise in notebook 2 passes the layer check.
@@ -65,23 +68,61 @@ def test_committed_notebook_matches_its_source_and_has_outputs(src):
         f"{path.name} has no figures"
 
 
-def test_kernel_is_this_interpreter(monkeypatch):
-    """The ``python3`` kernel must run the interpreter (and so the aenumpy) under test."""
-    from nbclient import NotebookClient
-
+def _notebook(*sources):
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return nb
+
+
+def test_kernel_is_this_interpreter():
+    """The ``python3`` kernel must run the interpreter (and so the aenumpy) under test."""
+    nb = build.execute(_notebook("import sys; print(sys.executable)"), budget=120)
     out = nb.cells[0].outputs[0].text.strip()
     assert Path(out).resolve() == Path(sys.executable).resolve()
+
+
+INTERACT = """
+import ipywidgets as w, matplotlib.pyplot as plt
+from IPython.display import display
+def show(s):
+    fig = plt.figure(figsize=(2, 2)); plt.plot([0, s]); display(fig); plt.close(fig)
+w.interact(show, s=w.FloatSlider(value=0.3, min=0, max=1))
+"""
+
+
+@pytest.mark.slow
+def test_widget_cells_do_not_stall_the_harness(monkeypatch):
+    """``interact`` draws into an Output widget. nbclient's stand-in for that widget sent
+    state on the shell socket while the cell's reply was awaited there, and the reply's
+    wake-up could be lost (one stall per 10 cells or so). The headless client opens no such
+    stand-in: 30 cells finish, each with its figure, well within the budget (the child has
+    no cell timeout, so a lost wake-up would hang until the budget kills it)."""
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = build.execute(_notebook(*[INTERACT] * 30), name="interact x30", budget=240)
+    for cell in nb.cells:
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs)
+
+
+def test_a_stalled_notebook_is_killed_and_named(tmp_path):
+    pidfile = tmp_path / "kernel.pid"
+    nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))",
+                   "import time\ntime.sleep(600)  # never ends")
+    with pytest.raises(build._execute.NotebookTimeout,
+                       match=r"(?s)stuck: not finished after its budget of 15 s.*cell 1 .*time.sleep"):
+        build.execute(nb, name="stuck", budget=15)
+    pid = int(pidfile.read_text())
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "zombie" in status.read_text(), "the kernel still runs"
+
+
+def test_a_failing_cell_names_the_notebook():
+    with pytest.raises(build._execute.NotebookFailed, match=r"(?s)broken: CellExecutionError.*1 / 0.*ZeroDivisionError"):
+        build.execute(_notebook("1 / 0"), name="broken", budget=120)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, request, monkeypatch):
-    from nbclient import NotebookClient
-
     nb = nbformat.read(path, as_version=4)
     if _needs_mnist(nb):
         data = request.getfixturevalue("shared_data")   # skips when MNIST is not on disk
@@ -90,8 +131,7 @@ def test_notebook_runs(path, request, monkeypatch):
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    nb = build.execute(nb, name=path.stem)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code)
 

@@ -391,6 +391,7 @@ def test_interactive_puts_sliders_on_an_explorer(trained, digits, monkeypatch):
 
     stub.interact = interact
     monkeypatch.setitem(sys.modules, "ipywidgets", stub)
+    monkeypatch.setenv("AENUMPY_WIDGETS", "1")          # as under a front end
     shown = []
     display = types.ModuleType("IPython.display")
     display.display = shown.append
@@ -403,3 +404,61 @@ def test_interactive_puts_sliders_on_an_explorer(trained, digits, monkeypatch):
     explore.interactive("vae_latent", vae)
     assert set(calls[-1]) == {"z1", "z2"}
     assert len(shown) == 3 and all(hasattr(f, "savefig") for f in shown)
+
+
+def test_front_end_is_a_kernel_whose_cell_allows_input(monkeypatch):
+    """Sliders need a front end: JupyterLab, Notebook and VS Code send cells with
+    allow_stdin on; nbclient (nbconvert, nbgrader, papermill) sends them with it off."""
+    monkeypatch.delenv("AENUMPY_WIDGETS", raising=False)
+    assert not explore.front_end()                       # plain Python: no kernel
+    kernel = types.SimpleNamespace(_allow_stdin=True)
+    shell = types.SimpleNamespace(kernel=kernel)
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    assert explore.front_end()
+    kernel._allow_stdin = False                          # a headless executor
+    assert not explore.front_end()
+    monkeypatch.setenv("AENUMPY_WIDGETS", "1")
+    assert explore.front_end()
+    monkeypatch.setenv("AENUMPY_WIDGETS", "0")
+    kernel._allow_stdin = True
+    assert not explore.front_end()
+
+
+def test_interactive_without_a_front_end_draws_the_start_and_opens_no_widget(
+        trained, digits, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setenv("AENUMPY_WIDGETS", "0")
+    calls = []
+    monkeypatch.setitem(explore.EXPLORERS, "denoising",
+                        lambda *a, **k: calls.append(k) or explore.denoising(*a, **k))
+    shown = []
+    display = types.ModuleType("IPython.display")
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    import ipywidgets
+
+    monkeypatch.setattr(ipywidgets, "interact", lambda *a, **k: pytest.fail("a widget was opened"))
+    assert explore.interactive("denoising", trained[0], digits[2], sigma=0.2, n=3) is None
+    assert calls == [{"n": 3, "sigma": 0.2}]
+    assert len(shown) == 1 and hasattr(shown[0], "savefig")
+
+
+def test_real_sliders_are_built_and_drive_the_explorer(trained, digits, monkeypatch):
+    """ipywidgets itself, no kernel and no nbclient: the sliders exist with the explorer's
+    ranges, and moving one draws the explorer again at the new value."""
+    ipywidgets = pytest.importorskip("ipywidgets")
+    monkeypatch.setenv("AENUMPY_WIDGETS", "1")
+    calls = []
+    monkeypatch.setitem(explore.EXPLORERS, "ksparse",
+                        lambda *a, **k: calls.append(k["k"]) or explore.ksparse(*a, **k))
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    monkeypatch.setattr("ipywidgets.widgets.interaction.display", lambda *a, **k: None)
+    shown = explore.interactive("ksparse", trained[0], digits[2], k=3, n=2)
+    box = shown.widget
+    slider = next(c for c in box.children if isinstance(c, ipywidgets.IntSlider))
+    assert (slider.min, slider.max, slider.value) == (1, 16, 3)
+    assert calls == [3]                                 # drawn once at the start
+    slider.value = 9                                    # a student moves the slider
+    assert calls == [3, 9]

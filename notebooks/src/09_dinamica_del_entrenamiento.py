@@ -120,7 +120,10 @@ plt.show()
 # Cada explorador de `aenumpy.explore` es una función que dibuja **un** valor de un parámetro
 # y devuelve la figura. Si tienes `ipywidgets` (`pip install "aenumpy[notebook]"`),
 # `explore.interactive(nombre, ...)` le pone deslizadores y redibuja al moverlos; si no, las
-# celdas interactivas de abajo no hacen nada y las figuras estáticas siguen ahí.
+# celdas interactivas de abajo no hacen nada y las figuras estáticas siguen ahí. Cuando el
+# cuaderno se ejecuta sin interfaz (al generarlo, en las pruebas o al corregir con nbgrader),
+# no hay nadie que mueva un deslizador: `interactive` dibuja entonces la figura del valor
+# inicial y no abre ningún *widget*.
 
 # %%
 HAS_WIDGETS = explore.has_widgets()
