@@ -210,10 +210,17 @@ def check_layer(layer, X, dY=None, seed=0, h=DEFAULT_H, order=4, max_entries=40,
     The scalar checked is ``L = Σ forward(X) ⊙ dY`` whose gradient with respect
     to the output is exactly ``dY`` (a seeded random upstream gradient if not
     given). Checks ``dX`` (the return value of backward) and every array in
-    ``layer.params`` against ``layer.grads``. The layer and X should be float64.
+    ``layer.params`` against ``layer.grads``. The layer and X should be float64. A model's
+    first layer (``needs_dX = False``) computes its dX for the check.
     """
     check_layer_like(layer)
     check_fd_args(h, order, max_entries, tol, seed)
+    if getattr(layer, "needs_dX", True) is False:
+        layer.needs_dX = True
+        try:
+            return check_layer(layer, X, dY, seed, h, order, max_entries, tol)
+        finally:
+            layer.needs_dX = False
     X = np.array(check_array("X", X), dtype=np.float64)
     rng = np.random.default_rng(seed)
     Y = layer.forward(X)

@@ -8,6 +8,12 @@ of them (a student's own layer too):
 * ``backward(dZ) -> dX``: given ``dZ = ∂E/∂Z``, fills ``grads`` and returns ``∂E/∂X``;
 * ``init_params(rng)``: draws the weights again from a ``numpy.random.Generator``.
 
+Two more names serve the models, never a student's own layer: an affine layer (Dense,
+Conv2D, ConvTranspose2D) also has ``backward_from_delta(δ) -> dX`` for a caller that
+already holds the error at the pre-activation (a loss computed from the logits, a penalty
+on ``A``); and a model sets ``needs_dX = False`` on its first layer, whose input is the
+data: nobody uses that ``∂E/∂X``, so its backward skips it and returns None.
+
 The dense layer is the lecture's ``z = σ(Wx + b)``. Rows are samples, so for a
 batch ``X`` of shape ``(B, d_in)`` it computes ``A = X Wᵀ + b`` and ``Z = f(A)``,
 with ``W`` of shape ``(d_out, d_in)`` exactly as in the lecture. Its backward,
@@ -33,6 +39,9 @@ class Layer:
     write your own: set ``params`` in ``__init__``, fill ``grads`` in ``backward``."""
 
     name = "layer"
+    #: whether ``backward`` computes ∂E/∂X: a model sets it False on its first layer, whose
+    #: input is the data (its backward then returns None)
+    needs_dX = True
 
     def __init__(self):
         self.params, self.grads, self.cache = {}, {}, {}
@@ -45,6 +54,12 @@ class Layer:
 
     def backward(self, dZ):
         raise NotImplementedError
+
+    def receive(self, dZ):
+        """The start of a backward pass: ``dZ`` checked against the last forward's output
+        (a ValueError before any work) and kept in the cache."""
+        check_upstream(self, dZ)
+        self.cache["dZ"] = dZ
 
     def output_shape(self, input_shape):
         """One sample's output shape for one sample's input shape (a ValueError when the
@@ -65,14 +80,24 @@ class Layer:
 class AffineLayer(Layer):
     """A layer ``Z = f(A)`` whose pre-activation A is affine in its input and weights
     (Dense, Conv2D, ConvTranspose2D). Its backward starts with the error at the
-    pre-activation, ``δ = dZ ⊙ f'(A)`` (:meth:`delta`); a caller that already has δ (a loss
-    computed from the logits, a penalty on A) passes it to ``backward(None, dA=δ)``."""
+    pre-activation, ``δ = dZ ⊙ f'(A)`` (:meth:`delta`), and goes on from there
+    (:meth:`backward_from_delta`), which a caller that already has δ (a loss computed
+    from the logits, a penalty on A) calls directly."""
 
     def delta(self, dZ):
         """``δ = dZ ⊙ f'(A)``, the error at the pre-activation, from the cached forward."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
+        self.receive(dZ)
         return dZ * self.activation.grad(self.cache["A"], self.cache["Z"])
+
+    def backward(self, dZ):
+        """Backprop ``dZ = ∂E/∂Z``: ``δ = dZ ⊙ f'(A)``, then :meth:`backward_from_delta`;
+        fills ``grads`` and returns ``∂E/∂X``."""
+        return self.backward_from_delta(self.delta(dZ))
+
+    def backward_from_delta(self, dA):
+        """Backprop the error at the pre-activation, ``dA = δ = ∂E/∂A``: fills ``grads`` and
+        returns ``∂E/∂X`` (None when :attr:`needs_dX` is False)."""
+        raise NotImplementedError
 
     def activation_config(self):
         """The activation as a configuration stores it: a built-in's name; a custom
@@ -168,15 +193,15 @@ class Dense(AffineLayer):
         self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True, dA=None):
-        """Backprop ``dZ = ∂E/∂Z`` (or the given ``dA = δ``): fills ``grads``, returns
-        ``∂E/∂X`` (None when ``need_dX`` is False: the first layer's input is the data,
-        which has no use for its gradient)."""
-        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)   # δ = dZ ⊙ f'(A)
+    def backward_from_delta(self, dA):
+        """From ``δ = dZ ⊙ f'(A)`` (what :meth:`backward` computes first): fills ``grads``,
+        returns ``∂E/∂X`` (None when :attr:`needs_dX` is False: the first layer's input is
+        the data, which has no use for its gradient)."""
+        check_upstream(self, dA)
         X = self.cache["X"]
-        dW = dA.T @ X                              # ∂E/∂W = δᵀ X
-        db = dA.sum(axis=0)                        # ∂E/∂b = Σ_batch δ
-        dX = dA @ self.W if need_dX else None      # ∂E/∂X = δ W
+        dW = dA.T @ X                                   # ∂E/∂W = δᵀ X
+        db = dA.sum(axis=0)                             # ∂E/∂b = Σ_batch δ
+        dX = dA @ self.W if self.needs_dX else None     # ∂E/∂X = δ W
         self.grads = {"W": dW, "b": db}
         self.cache.update(dA=dA, dX=dX)
         return dX
@@ -331,13 +356,6 @@ class ImageLayer(Layer):
             raise ValueError(f"{self.name}: X is an empty batch, shape {X.shape}")
         return (X.shape[0], *self.output_shape(X.shape[1:]))
 
-    def upstream(self, dZ, need_dX):
-        """The start of a backward pass: ``dZ`` checked against the last forward's output
-        and kept in the cache; returns ``need_dX`` (whether dX is to be computed)."""
-        check_upstream(self, dZ)
-        self.cache["dZ"] = dZ
-        return need_dX
-
     def _image_shape(self, input_shape, channels=None):
         """``(C, H, W)`` from ``input_shape``; with ``channels``, C must be that many."""
         shape = tuple(input_shape)
@@ -446,16 +464,16 @@ class Conv2D(ConvLayer):
         self.cache = {"X": X, "cols": cols, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True, dA=None):
-        """``dA = dZ ⊙ f'(A)`` (or the given ``dA = δ``), ``db = Σ dA``,
-        ``dW = Σ_b dA_b cols_bᵀ``, ``dX = col2im(W_matᵀ dA)`` (None when ``need_dX`` is False)."""
-        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)
+    def backward_from_delta(self, dA):
+        """From ``δ = dA = dZ ⊙ f'(A)``: ``db = Σ dA``, ``dW = Σ_b dA_b cols_bᵀ``,
+        ``dX = col2im(W_matᵀ dA)`` (None when :attr:`needs_dX` is False)."""
+        check_upstream(self, dA)
         c = self.cache
         W = self.params["W"]
         self.grads = {"W": conv2d_weight_grad(dA, c["cols"], W.shape),
                       "b": dA.sum(axis=(0, 2, 3))}
         dX = (conv2d_input_grad(dA, W, c["X"].shape, self.stride, self.padding)
-              if need_dX else None)
+              if self.needs_dX else None)
         c.update(dA=dA, dX=dX)
         return dX
 
@@ -523,15 +541,15 @@ class ConvTranspose2D(ConvLayer):
         self.cache = {"X": X, "A": A, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True, dA=None):
-        """``dA = dZ ⊙ f'(A)`` (or the given ``dA = δ``), ``dcols = im2col(dA)``, ``db = Σ dA``,
-        ``dW = Σ_b X_b dcols_bᵀ``, ``dX = W_mat dcols`` (None when ``need_dX`` is False)."""
-        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)
+    def backward_from_delta(self, dA):
+        """From ``δ = dA = dZ ⊙ f'(A)``: ``dcols = im2col(dA)``, ``db = Σ dA``,
+        ``dW = Σ_b X_b dcols_bᵀ``, ``dX = W_mat dcols`` (None when :attr:`needs_dX` is False)."""
+        check_upstream(self, dA)
         c = self.cache
         W, X = self.params["W"], c["X"]
         dcols = im2col(dA, self.kernel_size, self.stride, self.padding)
         self.grads = {"W": conv2d_weight_grad(X, dcols, W.shape), "b": dA.sum(axis=(0, 2, 3))}
-        dX = weights_times_cols(W, dcols, X.shape[2:]) if need_dX else None
+        dX = weights_times_cols(W, dcols, X.shape[2:]) if self.needs_dX else None
         c.update(dA=dA, dcols=dcols, dX=dX)
         return dX
 
@@ -583,9 +601,10 @@ class MaxPool2D(ImageLayer):
         self.cache = {"X": X, "argmax": argmax, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ):
         """``dX`` is 0 but at each window's argmax, which receives that window's ``dZ``."""
-        if not self.upstream(dZ, need_dX):
+        self.receive(dZ)
+        if not self.needs_dX:
             return None
         X, argmax = self.cache["X"], self.cache["argmax"]
         B, C, Ho, Wo = dZ.shape
@@ -634,9 +653,10 @@ class Upsample2D(ImageLayer):
         self.cache = {"X": X, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ):
         """The block sums of ``dZ``."""
-        if not self.upstream(dZ, need_dX):
+        self.receive(dZ)
+        if not self.needs_dX:
             return None
         B, C, H, W = self.cache["X"].shape
         s = self.scale
@@ -658,8 +678,10 @@ class Reshaping(ImageLayer):
         self.cache = {"X": X, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
-        return dZ.reshape(self.cache["X"].shape) if self.upstream(dZ, need_dX) else None
+    def backward(self, dZ):
+        """``dZ`` reshaped back to the input's shape."""
+        self.receive(dZ)
+        return dZ.reshape(self.cache["X"].shape) if self.needs_dX else None
 
 
 class Flatten(Reshaping):

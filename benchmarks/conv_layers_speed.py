@@ -330,9 +330,10 @@ def main(argv=None):
             f_layer.rows_out = True  # (pooling and upsampling hand on rows when given rows)
             given = {"teaching": (X, dZ), "fast": (fast.rows(X), fast.rows(dZ))}
             for k, layer in layers.items():
+                layer.needs_dX = need_dX
                 layer.forward(given[k][0])
             fwd = {k: (lambda lay=lay, x=given[k][0]: lay.forward(x)) for k, lay in layers.items()}
-            bwd = {k: (lambda lay=lay, g=given[k][1]: lay.backward(g, need_dX))
+            bwd = {k: (lambda lay=lay, g=given[k][1]: lay.backward(g))
                    for k, lay in layers.items()}
             if torch is not None:
                 tf = torch_layer(t_layer, torch)

@@ -241,8 +241,9 @@ def test_backward_without_dX_gives_the_same_grads(rng):
         a, b = make(), make()
         dY = rng.standard_normal(a.forward(X).shape)
         b.forward(X)
+        b.needs_dX = False                    # a model's first layer: its input is the data
         assert a.backward(dY).shape == X.shape
-        assert b.backward(dY, need_dX=False) is None
+        assert b.backward(dY) is None
         for k in a.grads:
             np.testing.assert_array_equal(a.grads[k], b.grads[k])
 
@@ -308,13 +309,13 @@ def test_a_transposed_convolution_with_a_wrong_backward_is_caught(monkeypatch, r
 
 def test_pooling_and_upsampling_with_a_wrong_backward_are_caught(rng):
     class TopLeft(L.MaxPool2D):  # every window's gradient to its top-left cell
-        def backward(self, dZ, need_dX=True):
+        def backward(self, dZ):
             self.cache["argmax"] = np.zeros_like(self.cache["argmax"])
-            return super().backward(dZ, need_dX)
+            return super().backward(dZ)
 
     class Mean(L.Upsample2D):  # the block mean instead of the block sum
-        def backward(self, dZ, need_dX=True):
-            return super().backward(dZ, need_dX) / self.scale ** 2
+        def backward(self, dZ):
+            return super().backward(dZ) / self.scale ** 2
 
     X = rng.standard_normal((2, 2, 6, 4))
     _fails(TopLeft(2), X)

@@ -528,17 +528,14 @@ class DirectConv:
         self._delta = (dA, dAr, db)
         return dA
 
-    def backward(self, dZ, need_dX=True, dA=None):
-        """``dA = dZ ⊙ f'(A)`` and ``db = Σ dA`` (:func:`delta_rows_nb`; or the given ``dA = δ``),
-        then ``dW`` and ``dX`` by the layer's kernels (NumPy reference: the teaching layer's
-        ``backward``)."""
+    def backward_from_delta(self, dA):
+        """From ``δ = dA`` (made by :meth:`delta`, whose rows and ``db = Σ dA`` it reuses, or
+        given), ``dW`` and ``dX`` by the layer's kernels (NumPy reference: the teaching
+        layer's ``backward_from_delta``)."""
         c = self.cache
         if "X" in c and not _covered(self, c["X"]):
-            return super().backward(dZ, need_dX, dA)
-        if dA is None:
-            dA = self.delta(dZ)
-        else:
-            check_upstream(self, dA)
+            return super().backward_from_delta(dA)
+        check_upstream(self, dA)
         if self._delta is not None and self._delta[0] is dA:
             dAr, db = self._delta[1:]
         else:
@@ -548,7 +545,7 @@ class DirectConv:
         X = c["X"]
         r = self._rows
         Xr = r["X"] if r is not None and r["X_images"] is X else rows_of(X)
-        dW, dXr = self.weight_and_input_grads(Xr, dAr, X.shape, need_dX)
+        dW, dXr = self.weight_and_input_grads(Xr, dAr, X.shape, self.needs_dX)
         dX = None if dXr is None else images_out(dXr, X.shape, is_rows_view(X))
         self.grads = {"W": dW, "b": db}
         c.update(dA=dA, dX=dX)

@@ -58,15 +58,15 @@ class FastDense(Dense):
         self.cache["dZ"] = dZ
         return act_backward(dZ, self.cache["Z"], code, np.empty_like(dZ))
 
-    def backward(self, dZ, need_dX=True, dA=None):
-        """``δ`` (:meth:`delta`, unless given), ``dW = δᵀX`` (computed in W's memory layout),
-        ``db = Σ δ``, ``dX = δ W``. NumPy reference: :meth:`Dense.backward`."""
-        dA = self.delta(dZ) if dA is None else check_upstream(self, dA)
+    def backward_from_delta(self, dA):
+        """From ``δ``: ``dW = δᵀX`` (computed in W's memory layout), ``db = Σ δ``,
+        ``dX = δ W``. NumPy reference: :meth:`Dense.backward_from_delta`."""
+        check_upstream(self, dA)
         X = self.cache["X"]
         if dA.dtype != X.dtype:
-            return super().backward(None, need_dX, dA)
+            return super().backward_from_delta(dA)
         gW = matmul(X.T, dA).T if is_column_major(self.W) else matmul(dA.T, X)
         self.grads = {"W": gW, "b": dA.sum(axis=0)}
-        dX = matmul(dA, self.W) if need_dX else None
+        dX = matmul(dA, self.W) if self.needs_dX else None
         self.cache.update(dA=dA, dX=dX)
         return dX

@@ -244,12 +244,12 @@ class FastMaxPool2D(MaxPool2D):
         self.cache = {"X": X, "argmax": argmax, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ):
         """Each window's ``dZ`` to its argmax (NumPy reference: ``aenumpy.layers.MaxPool2D.backward``)."""
         check_upstream(self, dZ)
         X, argmax = self.cache["X"], self.cache["argmax"]
-        if not need_dX or not self._covered(X):
-            return super().backward(dZ, need_dX)
+        if not self.needs_dX or not self._covered(X):
+            return super().backward(dZ)
         if is_rows_view(X) and is_rows_view(dZ) and dZ.dtype == X.dtype and argmax.base is not None:
             B, C, H, W = X.shape
             dXr = new_rows(X[0].size, B, X.dtype)
@@ -285,11 +285,11 @@ class FastUpsample2D(Upsample2D):
         self.cache = {"X": X, "Z": Z}
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ):
         """The block sums of ``dZ`` (NumPy reference: ``aenumpy.layers.Upsample2D.backward``)."""
         check_upstream(self, dZ)
-        if not need_dX or not _covered(dZ):
-            return super().backward(dZ, need_dX)
+        if not self.needs_dX or not _covered(dZ):
+            return super().backward(dZ)
         X = self.cache["X"]
         if is_rows_view(X) and is_rows_view(dZ):
             B, C, H, W = X.shape

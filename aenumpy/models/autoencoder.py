@@ -199,7 +199,7 @@ class AutoencoderBase(Model):
         """Backprop from ``δ_out``: the decoder from the output down, then each encoder
         layer from the code down, with its mask and its penalties; returns the grads."""
         out = self.decoder[-1]
-        d = out.backward(None, dA=dA) if isinstance(out, AffineLayer) else out.backward(dA)
+        d = out.backward_from_delta(dA) if isinstance(out, AffineLayer) else out.backward(dA)
         for layer in reversed(self.decoder[:-1]):
             d = layer.backward(d)
         for i in reversed(range(len(self.encoder))):
@@ -212,13 +212,13 @@ class AutoencoderBase(Model):
             if layer.cache["M"] is not None:       # the error passes through the kept units
                 d = d * layer.cache["M"].reshape(d.shape)
             if not isinstance(layer, AffineLayer):  # pooling, reshaping: no δ of their own
-                d = layer.backward(d, need_dX=i > 0)
+                d = layer.backward(d)
                 continue
             dA_i = layer.delta(d)                  # δ = ∂E/∂h ⊙ f'(a)
             for p in pens:                         # a penalty on a adds ∂Ω/∂a
                 if p.dA is not None:
                     dA_i = dA_i + p.dA
-            d = layer.backward(None, need_dX=i > 0, dA=dA_i)
+            d = layer.backward_from_delta(dA_i)
             for p in pens:                         # a penalty on W adds ∂Ω/∂W
                 if p.dW is not None:
                     layer.grads["W"] = layer.grads["W"] + p.dW
@@ -289,6 +289,7 @@ class Autoencoder(AutoencoderBase):
             partner = self.encoder[L - 1 - i] if self.tied else None
             self.decoder.append(Dense(sizes[L - i], sizes[L - i - 1], act, rng=init_rng,
                                       dtype=self.dtype, name=f"dec{i}", tied_to=partner))
+        self.encoder[0].needs_dX = False       # its input is the data
         self._collect_params()
         self._seed_rng()
         self._bind(regularizers)

@@ -151,6 +151,7 @@ class ConvAutoencoder(AutoencoderBase):
                 if hasattr(layer, "dtype"):
                     layer.dtype = self.dtype
                 layer.init_params(init_rng)
+                layer.needs_dX = (prefix, i) != ("enc", 0)   # enc0's input is the data
         self._collect_params()
         self._seed_rng()
         self._bind(regularizers)

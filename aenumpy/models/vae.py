@@ -109,6 +109,7 @@ class VariationalAutoencoder(Model):
         mk = lambda i, o, act, name: Dense(i, o, act, rng=init_rng, dtype=self.dtype,  # noqa: E731
                                            name=name)
         self.encoder = [mk(sizes[i], sizes[i + 1], self.activation, f"enc{i}") for i in range(L)]
+        self.encoder[0].needs_dX = False       # its input is the data
         self.mu_head = mk(self.hidden[-1], self.n_latent, "identity", "mu")
         self.logvar_head = mk(self.hidden[-1], self.n_latent, "identity", "logvar")
         dsizes = [self.n_latent] + self.hidden[::-1]
@@ -219,7 +220,7 @@ class VariationalAutoencoder(Model):
     def _heads_backward(self, dmu, dlv):
         """Backward of the heads: their gradients, and ``∂E/∂h = ∂E/∂μ W_μ + ∂E/∂log σ² W_logvar``,
         the sum of both heads' contributions."""
-        return self.mu_head.backward(None, dA=dmu) + self.logvar_head.backward(None, dA=dlv)
+        return self.mu_head.backward_from_delta(dmu) + self.logvar_head.backward_from_delta(dlv)
 
     def _decode(self, Z):
         """Decoder forward; returns the output layer's value (x̂ or μ_x) and, if
@@ -322,9 +323,9 @@ class VariationalAutoencoder(Model):
         c = self.cache
         B = c["x"].shape[0]
         w = c["kl_weight"]
-        d = self.out.backward(None, dA=c["dA_out"])
+        d = self.out.backward_from_delta(c["dA_out"])
         if self.out_logvar is not None:
-            d = d + self.out_logvar.backward(None, dA=c["dA_out_logvar"])
+            d = d + self.out_logvar.backward_from_delta(c["dA_out_logvar"])
         for layer in reversed(self.decoder):
             d = layer.backward(d)
         dz = d
@@ -333,8 +334,8 @@ class VariationalAutoencoder(Model):
         dlv = dz * eps * (0.5 * sigma) + (0.5 * w / B) * (sigma * sigma - 1.0)
         c.update(dz=dz, dmu=dmu, dlogvar=dlv)
         dh = self._heads_backward(dmu, dlv)
-        for i in reversed(range(len(self.encoder))):
-            dh = self.encoder[i].backward(dh, need_dX=i > 0)
+        for layer in reversed(self.encoder):
+            dh = layer.backward(dh)
         return self._collect_grads()
 
     def loss_and_grads(self, X, eps=None, rng=None, checked=False):
