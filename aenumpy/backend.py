@@ -68,7 +68,8 @@ def worth_compiling(work) -> bool:
 @contextlib.contextmanager
 def use_fast(enabled: bool = True, *, min_work: int | None = None):
     """Run the body with the speed backend on or off (and, optionally, another
-    small-work threshold). Objects keep the class they were built with."""
+    small-work threshold). Objects keep the class they were built with (and their copies,
+    :func:`build_exactly`, that class)."""
     old = dict(_state)
     _state["on"] = bool(enabled)
     if min_work is not None:
@@ -108,6 +109,15 @@ def routine(name: str, teaching):
     the backend is on, else ``teaching``."""
     target = _routines.get(name) if _state["on"] else None
     return teaching if target is None else _load(target)
+
+
+def build_exactly(cls, *args, **kwargs):
+    """An instance of ``cls`` itself, whatever the switch says. ``cls(...)`` builds the fast
+    twin of a teaching class while the backend is on; a model's ``astype`` builds its copy
+    with this, so that the copy keeps the class of the model it copies."""
+    obj = object.__new__(cls)
+    obj.__init__(*args, **kwargs)
+    return obj
 
 
 def teaching_class(cls):

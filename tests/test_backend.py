@@ -97,6 +97,30 @@ def test_backend_on_builds_the_fast_twins():
         assert type(ae.optim.Adam()) is ae.optim.Adam
 
 
+def _models():
+    """One model of each kind, built under whatever switch is on."""
+    L = ae.layers
+    return [ae.Autoencoder(784, [256]), ae.VariationalAutoencoder(784, [400], 20),
+            ae.ConvAutoencoder([L.Conv2D(1, 16, 3, padding=1), L.MaxPool2D(2)],
+                               [L.Upsample2D(2), L.Conv2D(16, 1, 3, padding=1,
+                                                          activation="sigmoid")],
+                               input_shape=(1, 28, 28))]
+
+
+@pytest.mark.parametrize("built_fast", [False, True], ids=["teaching", "fast"])
+def test_astype_keeps_the_class_whatever_the_switch_says(built_fast):
+    """A copy keeps the class of its original: a teaching model copied while the backend is
+    on stays a teaching model, and a fast twin copied while it is off stays a fast twin."""
+    with ae.backend.use_fast(built_fast):
+        models = _models()
+    with ae.backend.use_fast(not built_fast):
+        for m in models:
+            for copy in (m.astype("float64"), m.copy()):
+                assert type(copy) is type(m)
+                assert all(np.array_equal(copy.params[k], v) for k, v in m.params.items())
+    assert all(type(m).__module__.startswith("aenumpy.fast") == built_fast for m in models)
+
+
 def test_small_models_keep_the_teaching_code_even_with_the_backend_on():
     """A digits-sized model (4,096 multiply-adds per sample) stays on the teaching layers."""
     m = ae.Autoencoder(64, [32])

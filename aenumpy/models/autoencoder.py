@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, losses
+from ..backend import build_exactly
 from .._validate import check_bool, check_data, check_dtype, check_int
 from ..layers import AffineLayer, Dense
 from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, WeightPenalty,
@@ -347,13 +348,13 @@ class Autoencoder(AutoencoderBase):
         """A copy of the model in another dtype (gradcheck uses a float64 copy)."""
         # built from the objects, not the saved config, so a custom Activation or Loss
         # (a student's own) survives the copy and can be gradient-checked
-        twin = type(self)(self.n_in, self.hidden, activation=self.activation,
-                          output_activation=self.output_activation,
-                          decoder_activation=self.decoder_activation, tied=self.tied,
-                          loss=self.loss_fn, seed=self.seed, dtype=np.dtype(dtype).name)
-        twin.regularizers = self.regularizers  # same objects, so schedules stay in step
-        twin.unit_range = self.unit_range
-        return self._with_weights(twin)
+        clone = build_exactly(type(self), self.n_in, self.hidden, activation=self.activation,
+                              output_activation=self.output_activation,
+                              decoder_activation=self.decoder_activation, tied=self.tied,
+                              loss=self.loss_fn, seed=self.seed, dtype=np.dtype(dtype).name)
+        clone.regularizers = self.regularizers  # same objects, so schedules stay in step
+        clone.unit_range = self.unit_range
+        return self._with_weights(clone)
 
     def __repr__(self):
         sizes = " → ".join(str(s) for s in [self.n_in] + self.hidden + self.hidden[-2::-1] + [self.n_in])

@@ -6,8 +6,9 @@
   :attr:`rng`;
 * :meth:`validate` checks a batch once; ``loss_and_grads(X, checked=True)`` then skips
   the checks (:func:`aenumpy.fit` checks the whole data set before the first step);
-* ``copy()`` is ``astype`` in the same dtype; each model's ``astype`` builds its twin
-  and hands it to :meth:`Model._with_weights` for the values.
+* ``copy()`` is ``astype`` in the same dtype; each model's ``astype`` builds a new model of
+  its own class (:func:`aenumpy.backend.build_exactly`) and hands it to
+  :meth:`Model._with_weights` for the values.
 
 A model class is :class:`aenumpy.backend.Replaceable`: with the speed backend on,
 building it builds its fast twin from :mod:`aenumpy.fast` (a subclass).
@@ -59,12 +60,12 @@ class Model(Replaceable):
         otherwise (principle 6)."""
         raise NotImplementedError
 
-    def _with_weights(self, twin):
-        """``twin`` (a freshly built model of the same architecture) with this model's
+    def _with_weights(self, other):
+        """``other`` (a freshly built model of the same architecture) with this model's
         parameter values, written into its own arrays."""
         for k, v in self.params.items():
-            twin.params[k][...] = v
-        return twin
+            other.params[k][...] = v
+        return other
 
     def copy(self):
         """An independent copy (same dtype, same weights)."""

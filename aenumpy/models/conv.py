@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import losses
 from .. import layers as L
+from ..backend import build_exactly
 from .._validate import check_choice, check_data, check_dtype, check_int
 from ..layers import AffineLayer, Layer, from_config as layer_from_config
 from ..regularizers import (Dropout, InputCorruption, KLSparsity, L1Activity, TopK, WeightDecay,
@@ -225,11 +226,11 @@ class ConvAutoencoder(AutoencoderBase):
     def astype(self, dtype):
         """A copy of the model in another dtype (gradcheck uses a float64 copy)."""
         cfg = self.get_config()
-        twin = type(self)([layer_from_config(c) for c in cfg["encoder"]],
-                          [layer_from_config(c) for c in cfg["decoder"]], self.input_shape,
-                          loss=self.loss_fn, seed=self.seed, dtype=np.dtype(dtype).name)
-        twin.regularizers = self.regularizers  # same objects, so schedules stay in step
-        return self._with_weights(twin)
+        clone = build_exactly(type(self), [layer_from_config(c) for c in cfg["encoder"]],
+                              [layer_from_config(c) for c in cfg["decoder"]], self.input_shape,
+                              loss=self.loss_fn, seed=self.seed, dtype=np.dtype(dtype).name)
+        clone.regularizers = self.regularizers  # same objects, so schedules stay in step
+        return self._with_weights(clone)
 
     def __repr__(self):
         shapes = " → ".join(str(s) for s in [self.input_shape] + self.shapes)

@@ -46,6 +46,7 @@ import math
 import numpy as np
 
 from .. import activations, losses
+from ..backend import build_exactly
 from .._validate import check_choice, check_data, check_dtype, check_float, check_int
 from ..activations import softplus
 from ..layers import Dense
@@ -165,11 +166,12 @@ class VariationalAutoencoder(Model):
     def astype(self, dtype):
         """A copy of the model in another dtype (gradcheck uses a float64 copy)."""
         # built from the objects, not the saved config, so a custom Activation survives
-        twin = type(self)(self.n_in, self.hidden, self.n_latent, activation=self.activation,
-                          decoder=self.decoder_kind, seed=self.seed, dtype=np.dtype(dtype).name,
-                          beta=self.beta, kl_warmup=self.kl_warmup)
-        twin.kl_weight = self.kl_weight  # so a copy has the same KL weight
-        return self._with_weights(twin)
+        clone = build_exactly(type(self), self.n_in, self.hidden, self.n_latent,
+                              activation=self.activation, decoder=self.decoder_kind,
+                              seed=self.seed, dtype=np.dtype(dtype).name, beta=self.beta,
+                              kl_warmup=self.kl_warmup)
+        clone.kl_weight = self.kl_weight  # so a copy has the same KL weight
+        return self._with_weights(clone)
 
     def __repr__(self):
         sizes = " → ".join(str(s) for s in [self.n_in] + self.hidden)
