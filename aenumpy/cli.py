@@ -441,7 +441,7 @@ def write_figures(model, hist, Xte, yte, out, args):
     rng_seed = args.seed
     figs = [("reconstructions.png", lambda: plot.reconstructions(model, Xte, n=10)),
             ("filters.png", lambda: plot.filters(model, "enc0", n=64))]
-    if model.kind == "conv":
+    if model.family == "conv":
         figs.append(("feature_maps.png", lambda: plot.feature_maps(model, Xte[0])))
     # a conv model's code (C, H, W) is read as one row of C·H·W numbers per image, drawn
     # on its first two principal components like any wide code
@@ -500,7 +500,7 @@ def cmd_train(args):
     metrics = {
         "command": "aenumpy train",
         "config": {"options": {k: v for k, v in vars(args).items() if k != "func"},
-                   "model": model.get_config(), "model_kind": getattr(model, "kind", ""),
+                   "model": model.get_config(), "model_family": getattr(model, "family", ""),
                    "epochs": epochs, "batch_size": batch, "lr": lr,
                    "optimizer": optimizer.get_config(), "dataset": args.dataset,
                    "n_train": int(len(Xtr)), "n_test": int(len(Xte))},
@@ -537,7 +537,7 @@ def _model_for_check(args):
     Xtr, ytr, Xte, yte, _ = load_data(args)
     if getattr(args, "load", None):
         model = ae.load(args.load)
-        n_in = int(np.prod(model.input_shape)) if model.kind == "conv" else model.n_in
+        n_in = int(np.prod(model.input_shape)) if model.family == "conv" else model.n_in
         if n_in != Xtr.shape[1]:
             raise CLIError(f"{args.load} is a model for {n_in} features, but "
                            f"--dataset {args.dataset} has {Xtr.shape[1]}")

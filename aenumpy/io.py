@@ -54,8 +54,8 @@ class ModelFileError(ValueError):
 
 
 def _model_classes():
-    """The model classes a file may hold, by their ``kind``."""
-    return {cls.kind: cls for cls in (Autoencoder, VariationalAutoencoder, ConvAutoencoder)}
+    """The model classes a file may hold, by their ``family`` (the file's ``"kind"``)."""
+    return {cls.family: cls for cls in (Autoencoder, VariationalAutoencoder, ConvAutoencoder)}
 
 
 def _json_default(o):
@@ -105,7 +105,7 @@ def save(model, path, optimizer=None, extra=None):
     flushed to disk, then renamed over ``path``. Returns the path written
     (``.npz`` is appended if missing).
     """
-    kind = getattr(model, "kind", None)
+    kind = getattr(model, "family", None)
     if kind not in _model_classes():
         raise TypeError(f"save() takes an aenumpy model, got {type(model).__name__}")
     check_path("path", path)

@@ -104,9 +104,9 @@ def test_vae_writes_its_generative_figures(tmp_path, capsys):
                  "latent_space.png", "history.png", "filters.png"):
         assert (tmp_path / name).stat().st_size > 5000, name
     v = ae.load(tmp_path / "model.npz")
-    assert v.kind == "vae" and v.n_latent == 2 and v.beta == 0.5
+    assert v.family == "vae" and v.n_latent == 2 and v.beta == 0.5
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert m["config"]["model_kind"] == "vae" and np.isfinite(m["test_loss"])
+    assert m["config"]["model_family"] == "vae" and np.isfinite(m["test_loss"])
 
 
 def test_gradcheck_prints_the_table_and_exits_0(capsys):
@@ -275,7 +275,7 @@ def test_conv_default_is_the_benchmarks_conv_network_and_learns_the_digits(tmp_p
         ("Conv2D", {"c_in": 16, "c_out": 1, **conv, "activation": "sigmoid"})]
     assert cfg["loss"] == "bce" and model.code_shape == (8, 2, 2)
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert m["config"]["model_kind"] == "conv" and m["epochs_run"] == 30
+    assert m["config"]["model_family"] == "conv" and m["epochs_run"] == 30
     assert m["config"]["lr"] == 1e-2 and m["config"]["batch_size"] == 32
     Xtr, _, Xte, _ = ae.datasets.load_digits()
     assert m["test_loss"] == pytest.approx(model.reconstruction_error(Xte), rel=1e-5)

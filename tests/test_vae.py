@@ -111,7 +111,7 @@ def reference(m, X, eps, w):
     g = f(z @ P["dec0.W"].T + P["dec0.b"])
     a = g @ P["out.W"].T + P["out.b"]
     G = {}
-    if m.decoder_kind == "bernoulli":
+    if m.likelihood == "bernoulli":
         rec = np.sum(np.logaddexp(0, a) - X * a, axis=1)      # −[x log x̂ + (1−x) log(1−x̂)]
         da = (1 / (1 + np.exp(-a)) - X) / B
     else:

@@ -266,7 +266,7 @@ class FastVariationalAutoencoder(VariationalAutoencoder):
 
     def _nll(self, X, out, lvx, need_grad, per_sample=False):
         """The Bernoulli decoder's cross-entropy and ``δ_out`` in one fused pass."""
-        if self.fast and self.decoder_kind == "bernoulli" and not per_sample:
+        if self.fast and self.likelihood == "bernoulli" and not per_sample:
             fused = _fused_output(X, self.out, self._bce, need_grad)
             if fused is not None:
                 return fused[0], fused[1], None

@@ -62,9 +62,9 @@ class AutoencoderBase(Model):
     the same masks and penalties serve dense codes and feature maps.
     """
 
-    def _regs(self, kind, layer=None):
-        """The regularizers of one kind (and acting on encoder layer ``layer``)."""
-        return [r for r in self.regularizers if isinstance(r, kind)
+    def _regs(self, cls, layer=None):
+        """The regularizers of class ``cls`` (and acting on encoder layer ``layer``)."""
+        return [r for r in self.regularizers if isinstance(r, cls)
                 and (layer is None or r.layer_index(self) == layer)]
 
     def units_of(self, i):
@@ -254,7 +254,7 @@ class Autoencoder(AutoencoderBase):
     and ``H`` (its output times the mask).
     """
 
-    kind = "autoencoder"
+    family = "autoencoder"
 
     def __init__(self, n_in, hidden, activation="sigmoid", output_activation="sigmoid",
                  tied=False, loss="mse", regularizers=(), seed=0, dtype="float32",

@@ -22,18 +22,19 @@ from ..backend import Replaceable
 
 
 def is_vae(model) -> bool:
-    """Is ``model`` a variational autoencoder (``model.kind == "vae"``)? Its ``encode``
+    """Is ``model`` a variational autoencoder (``model.family == "vae"``)? Its ``encode``
     returns ``(μ, log σ²)`` and the code a picture or a score uses is the mean ``μ(x)``.
-    Any object whose ``kind`` is ``"vae"`` counts (a stand-in in a test, a student's own)."""
-    return getattr(model, "kind", None) == "vae"
+    Any object whose ``family`` is ``"vae"`` counts (a stand-in in a test, a student's own)."""
+    return getattr(model, "family", None) == "vae"
 
 
 class Model(Replaceable):
     """Base of :class:`~aenumpy.Autoencoder`, :class:`~aenumpy.VariationalAutoencoder` and
     :class:`~aenumpy.ConvAutoencoder`."""
 
-    #: what the model is, public and saved with it: ``"autoencoder"``, ``"vae"`` or ``"conv"``
-    kind = "model"
+    #: which model of the lecture this is, public and saved with it (a model file records it
+    #: under the key ``"kind"``): ``"autoencoder"``, ``"vae"`` or ``"conv"``
+    family = "model"
 
     @property
     def layers(self):

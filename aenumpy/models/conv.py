@@ -119,7 +119,7 @@ class ConvAutoencoder(AutoencoderBase):
     each layer's ``cache`` hold every forward and backward quantity (feature maps too).
     """
 
-    kind = "conv"
+    family = "conv"
 
     def __init__(self, encoder, decoder, input_shape, loss="mse", regularizers=(), seed=0,
                  dtype="float32"):

@@ -83,7 +83,7 @@ class VariationalAutoencoder(Model):
         drives it through :meth:`on_epoch_begin`.
     """
 
-    kind = "vae"
+    family = "vae"
 
     def __init__(self, n_in, hidden, n_latent, activation="relu", decoder="bernoulli", seed=0,
                  dtype="float32", beta=1.0, kl_warmup=0):
@@ -94,7 +94,9 @@ class VariationalAutoencoder(Model):
             raise ValueError(f"hidden must be a non-empty list of layer sizes, e.g. [400]; got {hidden!r}")
         self.hidden = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
         self.n_latent = check_int("n_latent", n_latent, 1)
-        self.decoder_kind = check_choice("decoder", decoder, DECODERS)
+        #: the decoder's distribution p(x|z), the ``decoder`` argument ("bernoulli" or
+        #: "gaussian"; ``self.decoder`` is the decoder's list of layers)
+        self.likelihood = check_choice("decoder", decoder, DECODERS)
         self.seed = check_int("seed", seed, 0)
         self.dtype = check_dtype(dtype)
         self.beta = check_float("beta", beta, 0.0)
@@ -115,7 +117,7 @@ class VariationalAutoencoder(Model):
         self.logvar_head = mk(self.hidden[-1], self.n_latent, "identity", "logvar")
         dsizes = [self.n_latent] + self.hidden[::-1]
         self.decoder = [mk(dsizes[i], dsizes[i + 1], self.activation, f"dec{i}") for i in range(L)]
-        gaussian = self.decoder_kind == "gaussian"
+        gaussian = self.likelihood == "gaussian"
         self.out = mk(self.hidden[0], self.n_in, "identity" if gaussian else "sigmoid", "out")
         self.out_logvar = mk(self.hidden[0], self.n_in, "identity", "out_logvar") if gaussian else None
         self._collect_params()
@@ -149,7 +151,7 @@ class VariationalAutoencoder(Model):
         if not isinstance(self._activation_name, str):
             raise ValueError("activation is a custom Activation object and cannot be saved by name")
         return {"n_in": self.n_in, "hidden": list(self.hidden), "n_latent": self.n_latent,
-                "activation": self._activation_name, "decoder": self.decoder_kind,
+                "activation": self._activation_name, "decoder": self.likelihood,
                 "seed": self.seed, "dtype": self.dtype.name, "beta": self.beta,
                 "kl_warmup": self.kl_warmup, "kl_weight": self.kl_weight}
 
@@ -167,7 +169,7 @@ class VariationalAutoencoder(Model):
         """A copy of the model in another dtype (gradcheck uses a float64 copy)."""
         # built from the objects, not the saved config, so a custom Activation survives
         clone = build_exactly(type(self), self.n_in, self.hidden, self.n_latent,
-                              activation=self.activation, decoder=self.decoder_kind,
+                              activation=self.activation, decoder=self.likelihood,
                               seed=self.seed, dtype=np.dtype(dtype).name, beta=self.beta,
                               kl_warmup=self.kl_warmup)
         clone.kl_weight = self.kl_weight  # so a copy has the same KL weight
@@ -179,13 +181,13 @@ class VariationalAutoencoder(Model):
         extra = f", β={self.beta:g}" if self.beta != 1.0 else ""
         extra += f", kl_warmup={self.kl_warmup}" if self.kl_warmup else ""
         return (f"VariationalAutoencoder({sizes} → (μ, log σ²) {self.n_latent} → {back}, "
-                f"{self.activation.name}, decoder={self.decoder_kind}{extra}, {self.dtype.name})")
+                f"{self.activation.name}, decoder={self.likelihood}{extra}, {self.dtype.name})")
 
     # ---------------------------------------------------------- validation
     def validate(self, X, name="X", targets=True):
         """X as a batch ``(B, n_in)`` in the model's dtype; as the targets of a Bernoulli
         decoder it must lie in [0, 1] (principle 6)."""
-        bern = targets and self.decoder_kind == "bernoulli"
+        bern = targets and self.likelihood == "bernoulli"
         return check_data(X, self.n_in, self.dtype, name, unit_range=bern,
                           why="(the targets of a Bernoulli decoder)" if bern else "")
 
@@ -280,7 +282,7 @@ class VariationalAutoencoder(Model):
         ``∂E/∂a_logvar`` for the Gaussian decoder) for the batch mean."""
         B = X.shape[0]
         A = self.out.cache["A"]
-        if self.decoder_kind == "bernoulli":
+        if self.likelihood == "bernoulli":
             if per_sample:
                 a = A.astype(np.float64)
                 return np.sum(softplus(a) - X * a, axis=1), None, None

@@ -25,8 +25,8 @@ def trace(model, X, seed=0, eps=None):
     """
     check_model(model)
     check_int("seed", seed, 0)
-    if model.kind == "vae":
+    if model.family == "vae":
         return trace_vae(model, X, seed=seed, eps=eps)
-    if model.kind == "conv":
+    if model.family == "conv":
         return trace_conv(model, X, seed=seed)
     return trace_autoencoder(model, X, seed=seed)

@@ -37,7 +37,7 @@ def _names(model):
         W, b = (("W'", "b'") if L == 1 else (f"W'{j + 1}".translate(SUB), f"b'{j + 1}".translate(SUB)))
         sym[f"dec{j}"] = (f"{W}{inp} + {b}", out, W, b)
     g = "g" if L == 1 else f"g{L}".translate(SUB)
-    xs = "x̂" if model.decoder_kind == "bernoulli" else "μ_x"
+    xs = "x̂" if model.likelihood == "bernoulli" else "μ_x"
     sym["out"] = (f"W_out{g} + b_out", xs, "W_out", "b_out")
     sym["out_logvar"] = (f"W_σx{g} + b_σx", "log σ²_x", "W_σx", "b_σx")
     return sym
