@@ -86,7 +86,12 @@ class Loss:
 
 
 class SquaredError(Loss):
-    """``½ Σ (x − x̂)²`` averaged over the batch."""
+    """The lecture's ``E = ½ Σ (x − x̂)²``, summed over the features and averaged over the
+    batch, chosen with ``loss="mse"`` (or its alias ``"squared_error"``).
+
+    The name "mse" is the one the course and the library's files use; the number is *not*
+    a per-feature mean: PyTorch's ``MSELoss()`` gives ``E · 2 / n_features`` on the same
+    batch (``MSELoss(reduction="sum") / (2 B)`` gives E)."""
 
     name = "mse"
 
@@ -123,12 +128,13 @@ ALIASES = {"squared_error": "mse", "se": "mse", "binary_cross_entropy": "bce",
 
 
 def get(name) -> Loss:
-    """Loss by name: 'mse' (half squared error) or 'bce' (binary cross-entropy)."""
+    """Loss by name: 'mse' (the lecture's ``½ Σ_features (x − x̂)²``, averaged over the batch;
+    not a per-feature mean, see :class:`SquaredError`) or 'bce' (binary cross-entropy)."""
     if isinstance(name, Loss):
         return name
     check_name("loss", name, "'mse' or 'bce' or a Loss")
     key = ALIASES.get(name, name)
     if key not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; expected 'mse' (½ squared error) or 'bce' "
-                         "(binary cross-entropy)")
+        raise ValueError(f"unknown loss {name!r}; expected 'mse' (½ Σ (x − x̂)², summed over "
+                         "the features) or 'bce' (binary cross-entropy)")
     return LOSSES[key]()

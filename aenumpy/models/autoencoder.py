@@ -242,8 +242,9 @@ class Autoencoder(AutoencoderBase):
     output_activation : activation of the last decoder layer (x̂).
     decoder_activation : activation of the other decoder layers (default: ``activation``).
     tied : decoder weights are the encoder weights transposed (``W' = Wᵀ``).
-    loss : 'mse' (``½ Σ (x − x̂)²``) or 'bce' (binary cross-entropy, which needs a
-        sigmoid output); both averaged over the batch.
+    loss : 'mse' (the lecture's ``E = ½ Σ (x − x̂)²``, summed over the features: not a
+        per-feature mean) or 'bce' (binary cross-entropy, which needs a sigmoid output);
+        both averaged over the batch.
     regularizers : list of :mod:`aenumpy.regularizers` objects.
     seed : seeds the initialisation and, through :attr:`rng`, every noise draw.
     dtype : 'float32' (train) or 'float64' (check).

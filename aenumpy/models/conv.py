@@ -107,8 +107,9 @@ class ConvAutoencoder(AutoencoderBase):
     ----------
     encoder, decoder : lists of layers from :mod:`aenumpy.layers`.
     input_shape : one sample's shape, ``(C, H, W)``.
-    loss : 'mse' (``½ Σ (x − x̂)²``) or 'bce' (binary cross-entropy; needs an output in
-        (0, 1)), summed over every pixel and averaged over the batch.
+    loss : 'mse' (the lecture's ``½ Σ (x − x̂)²``, not a per-pixel mean) or 'bce' (binary
+        cross-entropy; needs an output in (0, 1)), summed over every pixel and averaged over
+        the batch.
     regularizers : corruption, KL sparsity and L1 on a code, top-k over each sample's
         code, dropout, weight decay (on every weight); any other is refused.
     seed : seeds the weights of every layer and, through :attr:`rng`, every noise draw.
