@@ -10,6 +10,12 @@ Each loss gives its value and ``∂E/∂x̂``. The cross-entropy clips x̂ to
 x̂ reaches 0 or 1; when the output is a sigmoid the models use
 :func:`binary_cross_entropy_logits` instead (through :meth:`Loss.value_and_delta`),
 which needs no clipping at all.
+
+**Clipping, one rule for the whole library** (here and in
+:class:`aenumpy.regularizers.KLSparsity`): a value computed through a clip has as its
+gradient the exact derivative of that clipped value, the formula inside the interval and
+0 where the clip is active. So a finite-difference check agrees everywhere, and a clip
+never invents a gradient the computed loss does not have.
 """
 from __future__ import annotations
 
@@ -45,11 +51,14 @@ def binary_cross_entropy(X, Xhat) -> float:
 
 
 def binary_cross_entropy_grad(X, Xhat):
-    """``∂E/∂x̂ = (x̂ − x) / (x̂(1 − x̂)) / B`` (x̂ clipped as in the value)."""
+    """``∂E/∂x̂ = (x̂ − x) / (x̂(1 − x̂)) / B`` where x̂ lies in ``[ε, 1 − ε]``, and 0 where the
+    value's clip is active (the derivative of the clipped value: the module's rule)."""
     check_pair(X, Xhat, unit_targets=True)
     eps = _eps(Xhat.dtype)
     p = np.clip(Xhat, eps, 1 - eps)
-    return ((p - X) / (p * (1 - p)) / X.shape[0]).astype(Xhat.dtype, copy=False)
+    g = (p - X) / (p * (1 - p)) / X.shape[0]
+    g[(Xhat < eps) | (Xhat > 1 - eps)] = 0.0              # the clip is flat there
+    return g.astype(Xhat.dtype, copy=False)
 
 
 def binary_cross_entropy_logits(X, A):

@@ -34,6 +34,19 @@ def test_cross_entropy_finite_at_zero_and_one():
         assert np.isfinite(v) and np.all(np.isfinite(g))
 
 
+def test_cross_entropy_gradient_is_the_derivative_of_the_clipped_value():
+    """One clipping rule: where x̂ is outside [ε, 1 − ε] the clipped value is flat, so its
+    gradient is 0 (as KLSparsity's); inside, the formula, checked by finite differences."""
+    X = np.array([[1.0, 0.0, 1.0, 0.0, 0.3]])
+    Xh = np.array([[0.0, 1.0, 1.0 - 1e-13, 1e-14, 0.6]])
+    g = losses.binary_cross_entropy_grad(X, Xh)
+    np.testing.assert_array_equal(g[0, :4], 0.0)
+    n = numerical_gradient(lambda p: losses.binary_cross_entropy(X, p), Xh.copy(), h=1e-15,
+                           order=2, indices=[0, 1, 2, 3])
+    np.testing.assert_array_equal(n.ravel()[:4], 0.0)
+    assert g[0, 4] == pytest.approx((0.6 - 0.3) / (0.6 * 0.4))
+
+
 def test_logits_cross_entropy_matches_and_is_stable(rng):
     X = rng.random((3, 4))
     A = rng.normal(0, 2, (3, 4))

@@ -42,7 +42,7 @@ class KLSparsity(HiddenPenalty):
     into ``[1e-7, 1 − 1e-7]`` before the KL is taken; the gradient is the exact
     derivative of that clipped value: the UFLDL term where ρ̂ is inside the
     interval and 0 where the clip is active (such a saturated sigmoid unit has
-    ``σ' = 0`` anyway). The hidden units must lie in (0, 1) for ρ̂ to be a
+    ``σ' = 0`` anyway), the library's one clipping rule (:mod:`aenumpy.losses`). The hidden units must lie in (0, 1) for ρ̂ to be a
     probability, so the layer must be a sigmoid layer (refused at model build
     otherwise).
     """
