@@ -36,6 +36,17 @@ def check_int(name, value, low=None, high=None) -> int:
     return value
 
 
+def check_hidden(hidden, example="[256]") -> list:
+    """The hidden layer sizes of a dense model: a non-empty list of whole numbers ≥ 1 (a
+    single int means one layer)."""
+    if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+        hidden = [int(hidden)]
+    if not isinstance(hidden, (list, tuple)) or len(hidden) == 0:
+        raise ValueError(f"hidden must be a non-empty list of layer sizes, e.g. {example}; "
+                         f"got {hidden!r}")
+    return [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
+
+
 def check_float(name, value, low=None, high=None, low_open=False, high_open=False) -> float:
     """A finite real number in the interval given (closed unless ``*_open``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

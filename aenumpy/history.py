@@ -5,10 +5,11 @@ from .monitor import per_epoch
 
 
 class History(dict):
-    """Per-epoch record: ``loss`` (mean training objective), ``val_loss``,
-    ``seconds``; plus ``stopped_early`` and ``message``. A dict of lists. With
-    ``fit(..., monitor=True)`` also ``grad_norm``, ``update_ratio`` and
-    ``activations`` (see :mod:`aenumpy.monitor`)."""
+    """Per-epoch record: ``loss`` (mean training objective), ``val_loss`` (the objective
+    on the validation data in evaluation mode), ``seconds``; for a model that corrupts its
+    input also ``val_reconstruction`` (the clean reconstruction error); plus
+    ``stopped_early`` and ``message``. A dict of lists. With ``fit(..., monitor=True)`` also
+    ``grad_norm``, ``update_ratio`` and ``activations`` (see :mod:`aenumpy.monitor`)."""
 
     def __init__(self):
         super().__init__(loss=[], val_loss=[], seconds=[])

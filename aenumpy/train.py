@@ -1,8 +1,13 @@
 """``fit()``: minibatch training with history, a progress bar, and a stop on divergence.
 
-One epoch: a seeded permutation of the rows, then minibatches gathered by index
-(``X[idx]``, no copy of the data set per epoch), each one a call to the model's
-``loss_and_grads`` and the optimizer's ``step``.
+A run is a loop of epochs, each in named pieces:
+
+* :func:`train_epoch`: a seeded permutation of the rows, then its minibatches
+  (:func:`minibatches`, ``X[idx]``), each one a call to the model's ``loss_and_grads``, a
+  check for divergence (:func:`divergence`) and the optimizer's ``step``;
+* :func:`validation_loss`: the objective on the validation data, in evaluation mode;
+* :func:`end_epoch`: the epoch's record in the history, its line of progress, and the
+  checkpoint (:func:`save_checkpoint`).
 
 Divergence: when a batch's loss or gradient is not finite, or the loss explodes
 (above 1e3 and more than ``explode_factor`` times the first batch's loss),
@@ -16,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +32,7 @@ from ._validate import (check_bool, check_callable, check_float, check_int, chec
 from .backend import routine
 from .history import History
 from .monitor import Monitor
+from .regularizers import InputCorruption
 
 
 class TrainingDiverged(RuntimeWarning):
@@ -42,6 +49,50 @@ def _progress(total, enabled, desc):
     return tqdm(total=total, desc=desc, unit="batch", leave=False, mininterval=0.2)
 
 
+# ------------------------------------------------------------------ the pieces of a step
+def minibatches(order, batch_size, *arrays):
+    """The minibatches of one epoch: for each run of ``batch_size`` indices ``idx`` of
+    ``order`` (the last run may be short), the tuple ``(A[idx] for A in arrays)``, the rows
+    of the data set copied into a new batch. (The speed backend's version gathers into
+    arrays it keeps for the epoch, on the kernels' threads.)"""
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        yield tuple(A[idx] for A in arrays)
+
+
+def all_finite(grads):
+    """True when every gradient entry is finite (no NaN, no ±inf)."""
+    return all(bool(np.isfinite(g).all()) for g in grads.values())
+
+
+def divergence(loss, grads, first_loss, explode_factor, finite=all_finite):
+    """Why this step's loss or gradient cannot be trusted, or None: the loss is not finite,
+    or it exploded (above 1e3 and more than ``explode_factor`` times the run's first loss),
+    or a gradient entry is not finite."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss:.4g} (not finite)"
+    if first_loss is not None and loss > 1e3 and loss > explode_factor * max(first_loss, 1e-12):
+        return f"the loss became {loss:.4g}"
+    if not finite(grads):
+        return f"a gradient became not finite (the loss was {loss:.4g})"
+    return None
+
+
+def validation_loss(model, X, batch_size, rng):
+    """The objective on X in evaluation mode (``model.loss(..., training=False)``: no
+    dropout, top-k at its evaluation k, the denoising corruption drawn from ``rng``), as fit
+    reports the training loss: the mean over minibatches of ``batch_size`` rows (in order)
+    of each batch's objective, weighted by its size. (A penalty on batch statistics, such as
+    KL sparsity's ρ̂, sees batches as in training; and a whole test set never goes through
+    a convolutional model at once.)"""
+    total = 0.0
+    for i in range(0, len(X), batch_size):
+        xb = X[i:i + batch_size]
+        total += model.loss(xb, rng=rng, checked=True, training=False) * len(xb)
+    return total / len(X)
+
+
+# ------------------------------------------------------------------ the state of a run
 def _snapshot(model, optimizer, into=None):
     """Copies of the parameters and the optimizer state. With ``into`` (an earlier
     snapshot of the same shapes) the copies are written into its arrays, so a
@@ -63,28 +114,127 @@ def _snapshot(model, optimizer, into=None):
             {k: np.array(v, copy=True) for k, v in sd.items()})
 
 
-def validation_loss(model, X, batch_size, rng):
-    """The objective on X as fit reports the training loss: the mean over minibatches of
-    ``batch_size`` rows (in order) of each batch's objective, weighted by its size. (A
-    penalty on batch statistics, such as KL sparsity's ρ̂, sees batches as in training;
-    and a whole test set never goes through a convolutional model at once.)"""
-    total = 0.0
-    for i in range(0, len(X), batch_size):
-        xb = X[i:i + batch_size]
-        total += model.loss(xb, rng=rng, checked=True) * len(xb)
-    return total / len(X)
+def _restore(model, optimizer, snap):
+    params, opt_state = snap
+    for k, v in params.items():
+        model.params[k][...] = v
+    optimizer.load_state_dict(opt_state)
 
 
-def gather_rows(X, idx, out):
-    """The minibatch ``out = X[idx]``: rows of the data set copied into a batch buffer."""
-    return np.take(X, idx, axis=0, out=out)
+@dataclass
+class Run:
+    """What a training run carries from step to step and epoch to epoch (and a checkpoint
+    keeps): the model and its optimizer, the history, the generator of the shuffling and
+    the noise, the steps done, the last good snapshot and the run's first loss."""
+
+    model: object
+    optimizer: object
+    history: History
+    rng: np.random.Generator
+    seed: int
+    epochs: int
+    monitor: Monitor | None = None
+    step: int = 0
+    first_loss: float | None = None
+    snap: tuple | None = None
+    spare: tuple | None = None    # the snapshot before last: its arrays are reused
+    snap_step: int = 0
+    settings: dict = field(default_factory=dict)
+
+    def take_snapshot(self):
+        """The last good weights, every ``snapshot_every`` steps."""
+        self.snap, self.spare = _snapshot(self.model, self.optimizer, into=self.spare), self.snap
+        self.snap_step = self.step
+
+    def stop(self, epoch, s, why):
+        """Stop a diverging run: the last good weights back, and the history says why."""
+        _restore(self.model, self.optimizer, self.snap)
+        lr = getattr(self.optimizer, "lr", None)
+        self.history.stopped_early = True
+        self.history.message = (
+            f"training diverged at epoch {epoch + 1}, step {s + 1}: {why}. The model keeps "
+            f"its last good weights (from step {self.snap_step} of the run). Likely cause: "
+            f"the learning rate is too large (lr={lr}); try one ten times smaller, or check "
+            f"the data for extreme values.")
+        warnings.warn(self.history.message, TrainingDiverged, stacklevel=4)
 
 
-def all_finite(grads):
-    """True when every gradient entry is finite (no NaN, no ±inf)."""
-    return all(bool(np.isfinite(g).all()) for g in grads.values())
+# ------------------------------------------------------------------ one epoch
+def train_epoch(run, X, epoch, batch_size, shuffle=True, progress=False):
+    """One pass over the rows of X in minibatches; returns the mean training loss, or None
+    when the run diverged (:meth:`Run.stop` has then restored the last good weights)."""
+    model, optimizer, monitor = run.model, run.optimizer, run.monitor
+    for r in getattr(model, "regularizers", []):
+        r.on_epoch_begin(epoch, run.epochs)
+    if hasattr(model, "on_epoch_begin"):
+        model.on_epoch_begin(epoch, run.epochs)
+    order = run.rng.permutation(len(X)) if shuffle else np.arange(len(X))
+    batches = routine("minibatches", minibatches)(order, batch_size, X)
+    finite = routine("all_finite", all_finite)
+    bar = _progress(math.ceil(len(X) / batch_size), progress, f"epoch {epoch + 1}/{run.epochs}")
+    total, count = 0.0, 0
+    try:
+        for s, (xb,) in enumerate(batches):
+            loss, grads = model.loss_and_grads(xb, rng=run.rng, checked=True)
+            if run.first_loss is None and math.isfinite(loss):
+                run.first_loss = abs(loss)
+            why = divergence(loss, grads, run.first_loss, run.settings["explode_factor"], finite)
+            if why is not None:
+                run.stop(epoch, s, why)
+                return None
+            if monitor is not None:
+                monitor.before_step(grads)
+            optimizer.step(model.params, grads)
+            if monitor is not None:
+                monitor.after_step()
+            run.step += 1
+            if run.step % run.settings["snapshot_every"] == 0:
+                run.take_snapshot()
+            total += loss * len(xb)
+            count += len(xb)
+            if bar is not None:
+                bar.update(1)
+                if s % 10 == 0:
+                    bar.set_postfix(loss=f"{total / count:.4f}")
+    finally:
+        if bar is not None:
+            bar.close()
+    return total / max(count, 1)
 
 
+def _corrupts_input(model):
+    return any(isinstance(r, InputCorruption) for r in getattr(model, "regularizers", []))
+
+
+def end_epoch(run, epoch, loss, t0, X_val, batch_size, progress):
+    """The epoch's record: training loss, validation loss in evaluation mode and, for a
+    model that corrupts its input, the clean reconstruction error beside it; the seconds
+    since ``t0`` (training and validation); the monitor's epoch; and the line of progress."""
+    h = run.history
+    h["loss"].append(loss)
+    if X_val is not None:
+        h["val_loss"].append(validation_loss(run.model, X_val, batch_size,
+                                             np.random.default_rng([run.seed, 7])))
+        if _corrupts_input(run.model) and hasattr(run.model, "reconstruction_error"):
+            h.setdefault("val_reconstruction", []).append(run.model.reconstruction_error(X_val))
+    h["seconds"].append(time.perf_counter() - t0)
+    if run.monitor is not None:
+        run.monitor.end_epoch()
+    if progress:
+        val = f"  val {h['val_loss'][-1]:.4f}" if X_val is not None else ""
+        print(f"epoch {epoch + 1}/{run.epochs}  loss {h['loss'][-1]:.4f}{val}  "
+              f"({h['seconds'][-1]:.2f} s)")
+
+
+def save_checkpoint(run, path, epoch):
+    """Weights, optimizer state, epochs and steps done, history, and the states of the
+    shuffling/noise generator and of ``model.rng``, in one file (:mod:`aenumpy.io`)."""
+    _io.save_training_state(path, run.model, run.optimizer, epoch=epoch + 1, step=run.step,
+                            seed=run.seed, history=run.history, rng=run.rng,
+                            model_rng=getattr(run.model, "rng", None), first_loss=run.first_loss)
+
+
+# ------------------------------------------------------------------ fit
 def _check_args(model, optimizer, *, progress, shuffle, explode_factor, callback, history,
                 start_epoch, checkpoint, resume):
     """Every argument of :func:`aenumpy.fit` but the data and the sizes."""
@@ -107,11 +257,22 @@ def _check_args(model, optimizer, *, progress, shuffle, explode_factor, callback
                          "do not pass history= or start_epoch= with it")
 
 
-def _restore(model, optimizer, snap):
-    params, opt_state = snap
-    for k, v in params.items():
-        model.params[k][...] = v
-    optimizer.load_state_dict(opt_state)
+def _start(model, optimizer, history, start_epoch, seed, epochs, resume, monitor):
+    """The run's state: fresh, or read back from the checkpoint ``resume``; returns
+    ``(run, start_epoch)``."""
+    resumed = _io.load_training_state(resume, model, optimizer) if resume is not None else None
+    if resumed is not None:  # weights, optimizer state, history, epoch, generators
+        optimizer, history, start_epoch = resumed["optimizer"], resumed["history"], resumed["epoch"]
+        seed = resumed["seed"]
+    run = Run(model=model, optimizer=optim_mod.Adam() if optimizer is None else optimizer,
+              history=History() if history is None else history, seed=seed, epochs=epochs,
+              rng=(np.random.default_rng([seed, start_epoch]) if resumed is None
+                   else resumed["rng"]), monitor=monitor)
+    if resumed is not None:
+        run.step = run.snap_step = resumed["step"]
+        run.first_loss = resumed["first_loss"]
+    run.snap = _snapshot(model, run.optimizer)
+    return run, start_epoch
 
 
 def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
@@ -122,13 +283,18 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
 
     Parameters
     ----------
-    model : an :class:`aenumpy.Autoencoder` or :class:`aenumpy.VariationalAutoencoder`.
+    model : an :class:`aenumpy.Autoencoder`, :class:`aenumpy.VariationalAutoencoder` or
+        :class:`aenumpy.ConvAutoencoder`.
     X : training data ``(N, n_in)``; checked once here (shape, NaN/inf, range).
     epochs, batch_size : as usual; the last batch of an epoch may be short.
     optimizer : an :mod:`aenumpy.optim` optimizer (default ``Adam(lr=1e-3)``).
-    X_val : optional validation data; its objective is computed after each epoch as the
-        training loss is (the mean over minibatches of ``batch_size`` of the batch objective),
-        with a fixed noise seed so epochs are comparable.
+    X_val : optional validation data; after each epoch ``history["val_loss"]`` gets its
+        objective in evaluation mode (no dropout, top-k keeping its evaluation ``α·k``),
+        computed as the training loss is (the mean over minibatches of ``batch_size`` of
+        the batch objective) with a fixed noise seed so epochs are comparable. A denoising
+        model's objective keeps its corruption (the task it learns is x from x̃), so
+        ``history["val_reconstruction"]`` also gets the clean reconstruction error
+        (``model.reconstruction_error``: no corruption, no penalty).
     seed : seeds the shuffling and every noise draw of the run: same seed, same numbers.
     progress : show a tqdm progress bar.
     snapshot_every : steps between snapshots of the last good weights.
@@ -139,8 +305,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     history, start_epoch : continue a run by hand (prefer ``resume``).
     checkpoint, checkpoint_every : write a checkpoint file (atomically, see
         :func:`aenumpy.io.save_training_state`) every ``checkpoint_every`` epochs
-        and after the last: weights, optimizer state, epochs and steps done,
-        history, and the states of the shuffling/noise generator and of ``model.rng``.
+        and after the last (:func:`save_checkpoint`).
     resume : a checkpoint file written with ``checkpoint=``: the model (same
         configuration) and optimizer (None: the checkpoint's) continue from it up
         to ``epochs`` in total, bit-identical to a run never interrupted. The
@@ -157,105 +322,28 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     epochs = check_int("epochs", epochs, 0)
     batch_size = check_int("batch_size", batch_size, 1)
     seed = check_int("seed", seed, 0)
-    snapshot_every = check_int("snapshot_every", snapshot_every, 1)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
+    settings = {"snapshot_every": check_int("snapshot_every", snapshot_every, 1),
+                "explode_factor": explode_factor}
     monitor = Monitor.of(monitor)
     _check_args(model, optimizer, progress=progress, shuffle=shuffle,
                 explode_factor=explode_factor, callback=callback, history=history,
                 start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
     X = model.validate(X, "X")
-    if X_val is not None:
-        X_val = model.validate(X_val, "X_val")
-    resumed = None
-    if resume is not None:  # weights, optimizer state, history, epoch, generators
-        resumed = _io.load_training_state(resume, model, optimizer)
-        optimizer, history, start_epoch = resumed["optimizer"], resumed["history"], resumed["epoch"]
-        seed = resumed["seed"]
-    optimizer = optim_mod.Adam() if optimizer is None else optimizer
-    if not isinstance(optimizer, optim_mod.Optimizer):
-        raise TypeError(f"optimizer must be an aenumpy.optim optimizer, got {type(optimizer).__name__}")
-    history = History() if history is None else history
-    n = X.shape[0]
-    steps_per_epoch = math.ceil(n / batch_size)
-    rng = np.random.default_rng([seed, start_epoch]) if resumed is None else resumed["rng"]
-    snap = _snapshot(model, optimizer)
-    spare = None  # the snapshot before last: its arrays are reused for the next one
-    snap_step, step = 0, 0
-    first_loss = None
-    if resumed is not None:
-        snap_step = step = resumed["step"]
-        first_loss = resumed["first_loss"]
-    regs = getattr(model, "regularizers", [])
-    gather, finite = routine("gather_rows", gather_rows), routine("all_finite", all_finite)
-    bufs = {}
+    X_val = None if X_val is None else model.validate(X_val, "X_val")
+    run, start_epoch = _start(model, optimizer, history, start_epoch, seed, epochs, resume,
+                              monitor)
+    run.settings = settings
     if monitor is not None:
-        monitor.start(model, history)
+        monitor.start(model, run.history)
     for epoch in range(start_epoch, epochs):
-        for r in regs:
-            r.on_epoch_begin(epoch, epochs)
-        if hasattr(model, "on_epoch_begin"):
-            model.on_epoch_begin(epoch, epochs)
         t0 = time.perf_counter()
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        bar = _progress(steps_per_epoch, progress, f"epoch {epoch + 1}/{epochs}")
-        total, count = 0.0, 0
-        try:
-            for s in range(steps_per_epoch):
-                idx = order[s * batch_size:(s + 1) * batch_size]
-                xb = bufs.get(len(idx))  # X[idx], gathered into a buffer kept per batch size
-                if xb is None:
-                    xb = bufs[len(idx)] = np.empty((len(idx),) + X.shape[1:], X.dtype)
-                gather(X, idx, xb)
-                loss, grads = model.loss_and_grads(xb, rng=rng, checked=True)
-                if first_loss is None and math.isfinite(loss):
-                    first_loss = abs(loss)
-                bad = not math.isfinite(loss) or (
-                    first_loss is not None and loss > 1e3 and loss > explode_factor * max(first_loss, 1e-12))
-                if bad or not finite(grads):
-                    _restore(model, optimizer, snap)
-                    lr = getattr(optimizer, "lr", None)
-                    history.stopped_early = True
-                    history.message = (
-                        f"training diverged at epoch {epoch + 1}, step {s + 1}: the loss became "
-                        f"{loss:.4g}" + ("" if math.isfinite(loss) else " (not finite)")
-                        + f". The model keeps its last good weights (from step {snap_step} of the "
-                        f"run). Likely cause: the learning rate is too large (lr={lr}); try one "
-                        f"ten times smaller, or check the data for extreme values.")
-                    warnings.warn(history.message, TrainingDiverged, stacklevel=2)
-                    return history
-                if monitor is not None:
-                    monitor.before_step(grads)
-                optimizer.step(model.params, grads)
-                if monitor is not None:
-                    monitor.after_step()
-                step += 1
-                if step % snapshot_every == 0:
-                    snap, spare = _snapshot(model, optimizer, into=spare), snap
-                    snap_step = step
-                total += loss * len(idx)
-                count += len(idx)
-                if bar is not None:
-                    bar.update(1)
-                    if s % 10 == 0:
-                        bar.set_postfix(loss=f"{total / count:.4f}")
-        finally:
-            if bar is not None:
-                bar.close()
-        history["loss"].append(total / max(count, 1))
-        if X_val is not None:
-            history["val_loss"].append(validation_loss(model, X_val, batch_size,
-                                                       np.random.default_rng([seed, 7])))
-        history["seconds"].append(time.perf_counter() - t0)
-        if monitor is not None:
-            monitor.end_epoch()
-        if progress:
-            val = f"  val {history['val_loss'][-1]:.4f}" if X_val is not None else ""
-            print(f"epoch {epoch + 1}/{epochs}  loss {history['loss'][-1]:.4f}{val}"
-                  f"  ({history['seconds'][-1]:.2f} s)")
+        loss = train_epoch(run, X, epoch, batch_size, shuffle, progress)
+        if loss is None:
+            return run.history
+        end_epoch(run, epoch, loss, t0, X_val, batch_size, progress)
         if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
-            _io.save_training_state(checkpoint, model, optimizer, epoch=epoch + 1, step=step,
-                                    seed=seed, history=history, rng=rng,
-                                    model_rng=getattr(model, "rng", None), first_loss=first_loss)
-        if callback is not None and callback(epoch, history):
+            save_checkpoint(run, checkpoint, epoch)
+        if callback is not None and callback(epoch, run.history):
             break
-    return history
+    return run.history

@@ -153,36 +153,29 @@ def conv_layers(variant):
     return ae.models.conv_layers([16, 8], "stride", "transposed")
 
 
-def batch_indices(n, seed):
-    """Endless stream of shuffled batch index arrays; a new permutation every epoch."""
+def batches(X, seed):
+    """Endless stream of shuffled minibatches, a new permutation every epoch, each epoch's
+    batches gathered as :func:`aenumpy.fit` gathers them (the ``minibatches`` routine)."""
+    import aenumpy as ae
+
+    minibatches = ae.backend.routine("minibatches", ae.train.minibatches)
     rng = np.random.default_rng([seed, 1])
     while True:
-        perm = rng.permutation(n)
-        for s in range(0, n, BATCH):
-            yield perm[s:s + BATCH]
+        for (xb,) in minibatches(rng.permutation(len(X)), BATCH, X):
+            yield xb
 
 
 class Trainer:
-    """One training step as :func:`aenumpy.fit` does it, plus the gather into a buffer."""
+    """One training step as :func:`aenumpy.fit` does it, on a batch already gathered."""
 
-    def __init__(self, variant, X, seed):
+    def __init__(self, variant, seed):
         import aenumpy as ae
 
         self.model = build(variant, seed)
         self.opt = ae.optim.Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
         self.rng = np.random.default_rng([seed, 2])
-        self.X = X
-        self._bufs = {}
-        self._gather_rows = ae.backend.routine("gather_rows", ae.train.gather_rows)
 
-    def gather(self, idx):
-        buf = self._bufs.get(len(idx))
-        if buf is None:
-            buf = self._bufs[len(idx)] = np.empty((len(idx), self.X.shape[1]), self.X.dtype)
-        return self._gather_rows(self.X, idx, buf)
-
-    def step(self, idx):
-        xb = self.gather(idx)
+    def step(self, xb):
         loss, grads = self.model.loss_and_grads(xb, rng=self.rng, checked=True)
         self.opt.step(self.model.params, grads)
         return loss
@@ -195,8 +188,8 @@ def run_timing(a):
     steps = a.steps if a.steps is not None else math.ceil(a.n / BATCH)
     X, source = make_data(a.n, a.mnist, a.seed)
     n = X.shape[0]
-    tr = Trainer(a.variant, X, a.seed)
-    it = batch_indices(n, a.seed)
+    tr = Trainer(a.variant, a.seed)
+    it = batches(X, a.seed)
     cold = None
     t_w0 = time.perf_counter()
     for _ in range(a.warmup):
@@ -205,7 +198,7 @@ def run_timing(a):
             cold = process_age_s()
     tail = n % BATCH
     if tail and a.warmup > 0:
-        tr.step(np.arange(tail))
+        tr.step(X[:tail].copy())
     import aenumpy as ae
 
     log(f"[aenumpy] {a.variant}: data={source} n={n} threads={a.threads} "
@@ -216,9 +209,9 @@ def run_timing(a):
     loss = None
     t0 = time.perf_counter()
     for _ in range(steps):
-        idx = next(it)
-        loss = tr.step(idx)
-        samples += len(idx)
+        xb = next(it)
+        loss = tr.step(xb)
+        samples += len(xb)
         if cold is None:
             cold = process_age_s()
     elapsed = time.perf_counter() - t0

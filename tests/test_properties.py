@@ -60,7 +60,7 @@ COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "loss.output_loss_nb",
            "optim.adam_many", "optim.all_finite", "regularizers.contractive_sigmoid",
            "regularizers.topk_mask", "regularizers.kl_sparsity", "noise.add_gaussian",
-           "blas.matmul", "gather.gather_rows", "pcg64.raw_words",
+           "blas.matmul", "gather.gather_rows", "gather.minibatches", "pcg64.raw_words",
            # through the fast conv and pooling layers (test_fast_conv_layers, test_fast_pooling)
            "conv.tap_sums", "conv.tap_sums_nb", "conv.conv_rows", "conv.conv_rows_t",
            "conv.weight_grad_rows", "conv.weight_grad_rows_nb", "conv.delta_rows",
@@ -275,16 +275,25 @@ def test_matmul(data, dtype, m, k, n):
 @SETTINGS
 @given(st.data(), DTYPES, st.integers(1, 50), st.integers(1, 30), st.integers(0, 40))
 def test_gather_rows(data, dtype, n, d, b):
-    """Against the teaching :func:`aenumpy.train.gather_rows`, exactly."""
-    from aenumpy.fast.gather import gather_rows
+    """Against ``X[idx]``, exactly; and the minibatches of an epoch against the teaching
+    :func:`aenumpy.train.minibatches`, batch by batch."""
+    from aenumpy.fast.gather import gather_rows, minibatches
 
     X = arrays(data.draw, dtype, (n, d))
     idx = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=b, max_size=b)), np.int64)
-    for fn in (train.gather_rows, gather_rows):
-        out = np.full((b, d), np.nan, dtype)
-        with threaded():
-            assert fn(X, idx, out) is out
-        np.testing.assert_array_equal(out, X[idx])
+    out = np.full((b, d), np.nan, dtype)
+    with threaded():
+        assert gather_rows(X, idx, out) is out
+    np.testing.assert_array_equal(out, X[idx])
+    size = data.draw(st.integers(1, max(b, 1)))
+    Y = np.arange(n)[:, None] * np.ones((1, 3), dtype)
+    with threaded():
+        pairs = [(tuple(map(np.copy, f)), t) for f, t in
+                 zip(minibatches(idx, size, X, Y), train.minibatches(idx, size, X, Y))]
+    assert len(pairs) == -(-len(idx) // size)
+    for fast, teach in pairs:
+        for a, t in zip(fast, teach):
+            np.testing.assert_array_equal(a, t)
 
 
 @pytest.mark.parametrize("bad", [-1, 7])
@@ -294,9 +303,9 @@ def test_gather_rows_refuses_an_index_out_of_range(bad):
     X = np.arange(14, dtype=np.float32).reshape(7, 2)
     with threaded(), pytest.raises(IndexError, match=r"outside \[0, 7\)"):
         gather_rows(X, np.array([0, bad, 1]), np.empty((3, 2), np.float32))
-    if bad >= 0:  # np.take counts a negative index from the end, as X[idx] does
+    if bad >= 0:  # X[idx] counts a negative index from the end
         with pytest.raises(IndexError):
-            train.gather_rows(X, np.array([0, bad, 1]), np.empty((3, 2), np.float32))
+            next(train.minibatches(np.array([0, bad, 1]), 3, X))
 
 
 @SETTINGS

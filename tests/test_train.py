@@ -44,6 +44,31 @@ def test_history_and_validation():
     assert not h.stopped_early
 
 
+@pytest.mark.parametrize("reg", [ae.regularizers.Dropout(0.5), ae.regularizers.TopK(4, alpha=2)],
+                         ids=["dropout", "topk"])
+def test_validation_loss_is_the_objective_in_evaluation_mode(reg):
+    """No dropout and top-k at its evaluation α·k: val_loss is model.loss(X_val,
+    training=False), which differs from the training-mode objective on the same data."""
+    Xtr, _, Xte, _ = ae.datasets.load_digits()
+    m = ae.Autoencoder(64, [16], regularizers=[reg], seed=3)
+    h = ae.fit(m, Xtr, epochs=2, batch_size=len(Xte), X_val=Xte, progress=False)
+    want = m.loss(Xte, rng=np.random.default_rng(0), training=False)
+    assert h["val_loss"][-1] == pytest.approx(want, rel=1e-12)
+    assert m.loss(Xte, rng=np.random.default_rng(0)) != pytest.approx(want, rel=1e-3)
+    assert "val_reconstruction" not in h       # nothing corrupts the input
+
+
+def test_a_denoising_model_reports_its_clean_reconstruction_beside_the_validation_loss():
+    """The denoising objective keeps its corruption at evaluation (the task is x from x̃);
+    the clean reconstruction error is recorded beside it, and is the smaller."""
+    Xtr, _, Xte, _ = ae.datasets.load_digits()
+    m = ae.Autoencoder(64, [16], regularizers=[ae.regularizers.GaussianNoise(0.5)], seed=3)
+    h = ae.fit(m, Xtr, epochs=3, X_val=Xte, progress=False, optimizer=ae.optim.Adam(1e-2))
+    assert len(h["val_reconstruction"]) == len(h["val_loss"]) == 3
+    assert h["val_reconstruction"][-1] == pytest.approx(m.reconstruction_error(Xte), rel=1e-12)
+    assert h["val_reconstruction"][-1] < h["val_loss"][-1]
+
+
 @pytest.mark.parametrize("opt", [ae.optim.SGD(lr=0.5), ae.optim.SGD(lr=0.2, momentum=0.9),
                                  ae.optim.SGD(lr=0.2, momentum=0.9, nesterov=True),
                                  ae.optim.Adam(lr=1e-2)])

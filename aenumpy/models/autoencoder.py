@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import activations, losses
 from ..backend import build_exactly
-from .._validate import check_bool, check_data, check_dtype, check_int
+from .._validate import check_bool, check_data, check_dtype, check_hidden, check_int
 from ..layers import AffineLayer, Dense
 from ..regularizers import (HiddenMask, HiddenPenalty, InputCorruption, LayerView, WeightPenalty,
                             check_regularizer_list, from_config)
@@ -110,25 +110,34 @@ class AutoencoderBase(Model):
         return E, (dA.reshape(out.cache["A"].shape) if need_grad else None)
 
     # ------------------------------------------------------------- forward
-    def _encode(self, X, rng, training):
-        """``x → x̃ → h₁ → … → z``: corruption (in training, or ``at_eval``), then each
-        encoder layer and its masks."""
+    def _encode(self, X, rng, training, corrupt=None):
+        """``x → x̃ → h₁ → … → z``: the input corruption (when ``corrupt``, which defaults to
+        ``training``, or for a corruption made with ``at_eval``), then each encoder layer and
+        its masks (dropout and top-k in their evaluation form unless ``training``)."""
+        corrupt = training if corrupt is None else corrupt
         h = X
         for r in self._regs(InputCorruption):
-            if training or r.at_eval:
+            if corrupt or r.at_eval:
                 h = self._corrupt(r, h, rng)
         self.cache = {"x": X, "x_tilde": h}
         for i, layer in enumerate(self.encoder):
             h = layer.forward(h)
-            M = None
-            for r in self._regs(HiddenMask, i):
-                m = self._mask(r, rows(h), rng, training)
-                if m is not None:
-                    M = m if M is None else M * m
+            M = self.hidden_mask(i, rows(h), rng, training)
             if M is not None:
                 h = h * M.reshape(h.shape)
             layer.cache.update(M=M, H=h)
         return h
+
+    def hidden_mask(self, i, Z, rng, training):
+        """The mask of encoder layer ``enc{i}`` for its output ``Z`` (one row per sample):
+        the product ``M = Π m`` of its masks (dropout, top-k), None when it has none. The
+        error passes back only through the units M keeps."""
+        M = None
+        for r in self._regs(HiddenMask, i):
+            m = self._mask(r, Z, rng, training)
+            if m is not None:
+                M = m if M is None else M * m
+        return M
 
     def _decode(self, Z):
         """``z → g₁ → … → x̂`` through the decoder layers."""
@@ -160,21 +169,26 @@ class AutoencoderBase(Model):
         E, dA, extras, wgrads = self._objective(X, self._rng(rng), need_grad=True)
         return E, self._backward(dA, extras, wgrads)
 
-    def loss(self, X, rng=None, checked=False) -> float:
-        """The same objective as :meth:`loss_and_grads`, without the gradients."""
+    def loss(self, X, rng=None, checked=False, training=True) -> float:
+        """The same objective as :meth:`loss_and_grads`, without the gradients.
+
+        ``training=False`` gives it in evaluation mode, as :func:`aenumpy.fit` reports the
+        validation loss: no dropout, top-k keeping its evaluation ``α·k`` units. The input
+        corruption stays: it defines the denoising objective (reconstruct x from x̃), which
+        the lecture measures in the test phase too."""
         X = X if checked else self.validate(X)
-        return self._objective(X, self._rng(rng), need_grad=False)[0]
+        return self._objective(X, self._rng(rng), need_grad=False, training=training)[0]
 
     def reconstruction_error(self, X, rng=None) -> float:
         """The reconstruction loss alone, in evaluation mode (no penalty, no dropout)."""
         X = self.validate(X)
         return self.loss_fn.value(rows(X), rows(self.reconstruct(X, rng)))
 
-    def _objective(self, X, rng, need_grad):
+    def _objective(self, X, rng, need_grad, training=True):
         """Forward pass, ``E`` = reconstruction + penalties and, when ``need_grad``, the
         output error ``δ_out``, the hidden penalties by layer and the weight penalties'
-        gradients."""
-        self._decode(self._encode(X, rng, training=True))
+        gradients. ``training=False``: the masks in their evaluation form (:meth:`loss`)."""
+        self._decode(self._encode(X, rng, training, corrupt=True))
         E, dA = self._output_error(X, need_grad)
         terms = {"reconstruction": E}
         extras = {}
@@ -261,11 +275,7 @@ class Autoencoder(AutoencoderBase):
                  tied=False, loss="mse", regularizers=(), seed=0, dtype="float32",
                  decoder_activation=None):
         self.n_in = check_int("n_in", n_in, 1)
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = [int(hidden)]
-        if not isinstance(hidden, (list, tuple)) or len(hidden) == 0:
-            raise ValueError(f"hidden must be a non-empty list of layer sizes, e.g. [256]; got {hidden!r}")
-        self.hidden = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
+        self.hidden = check_hidden(hidden)
         self.dtype = check_dtype(dtype)
         self.tied = check_bool("tied", tied)
         regularizers = check_regularizer_list(regularizers)

@@ -273,8 +273,8 @@ class ConvAutoencoder(AutoencoderBase):
         n = self.EVAL_BATCH
         return np.concatenate([f(X[i:i + n]) for i in range(0, len(X), n)])
 
-    def _encode(self, X, rng, training):
-        return super()._encode(self.images(X), rng, training)
+    def _encode(self, X, rng, training, corrupt=None):
+        return super()._encode(self.images(X), rng, training, corrupt)
 
     def encode(self, X, rng=None):
         """The code of each image (evaluation mode), shaped ``(B, *code_shape)`` for images

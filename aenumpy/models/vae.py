@@ -47,7 +47,8 @@ import numpy as np
 
 from .. import activations, losses
 from ..backend import build_exactly
-from .._validate import check_choice, check_data, check_dtype, check_float, check_int
+from .._validate import (check_choice, check_data, check_dtype, check_float, check_hidden,
+                         check_int)
 from ..activations import softplus
 from ..layers import Dense
 from .base import Model
@@ -88,11 +89,7 @@ class VariationalAutoencoder(Model):
     def __init__(self, n_in, hidden, n_latent, activation="relu", decoder="bernoulli", seed=0,
                  dtype="float32", beta=1.0, kl_warmup=0):
         self.n_in = check_int("n_in", n_in, 1)
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = [int(hidden)]
-        if not isinstance(hidden, (list, tuple)) or len(hidden) == 0:
-            raise ValueError(f"hidden must be a non-empty list of layer sizes, e.g. [400]; got {hidden!r}")
-        self.hidden = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
+        self.hidden = check_hidden(hidden, example="[400]")
         self.n_latent = check_int("n_latent", n_latent, 1)
         #: the decoder's distribution p(x|z), the ``decoder`` argument ("bernoulli" or
         #: "gaussian"; ``self.decoder`` is the decoder's list of layers)
@@ -236,9 +233,14 @@ class VariationalAutoencoder(Model):
         return self.out.forward(g), lvx
 
     @staticmethod
+    def std(logvar):
+        """``σ = exp(½ log σ²)``, the standard deviation (not σ²) from the log-variance."""
+        return np.exp(0.5 * logvar)
+
+    @staticmethod
     def reparameterize(mu, logvar, eps):
-        """``z = μ + σ ⊙ ε`` with ``σ = exp(½ log σ²)`` (the standard deviation, not σ²)."""
-        return mu + np.exp(0.5 * logvar) * eps
+        """The reparameterisation ``z = μ + σ ⊙ ε``, ``σ = exp(½ log σ²)`` (:meth:`std`)."""
+        return mu + VariationalAutoencoder.std(logvar) * eps
 
     def encode(self, X):
         """``(μ, log σ²)`` of ``q(z|x)`` for each row of X, each ``(B, n_latent)``."""
@@ -311,8 +313,8 @@ class VariationalAutoencoder(Model):
     def _objective(self, X, eps, weight, need_grad):
         """Forward pass with caches; returns E (float) and fills :attr:`cache`."""
         mu, lv = self._encode(X)
-        sigma = np.exp(0.5 * lv)
-        z = mu + sigma * eps
+        z = self.reparameterize(mu, lv, eps)
+        sigma = self.std(lv)                  # kept for the backward: ∂z/∂log σ² = ε ⊙ ½σ
         out, lvx = self._decode(z)
         rec, dA, dL = self._nll(X, out, lvx, need_grad)
         kl = float(np.mean(self._kl_per_sample(mu, lv)))
@@ -354,9 +356,11 @@ class VariationalAutoencoder(Model):
         E = self._objective(X, eps, self.kl_weight, need_grad=True)
         return E, self._backward()
 
-    def loss(self, X, eps=None, rng=None, checked=False) -> float:
+    def loss(self, X, eps=None, rng=None, checked=False, training=True) -> float:
         """The objective of :meth:`loss_and_grads`: mean over the batch of
-        ``−log p(x|z) + w · KL``, ``w`` the current KL weight."""
+        ``−log p(x|z) + w · KL``, ``w`` the current KL weight. A VAE has no dropout or
+        top-k: its objective is the same in evaluation mode (``training=False``, as
+        :func:`aenumpy.fit` reports the validation loss), ε drawn as in training."""
         X = X if checked else self.validate(X)
         eps = self._eps(eps, X.shape[0], rng)
         return self._objective(X, eps, self.kl_weight, need_grad=False)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._validate import check_model
 from ._checks import check_layer_arg, check_nonneg
-from .base import HiddenMask, HiddenPenalty, LayerView, Penalty, encoder_layer_index
+from .base import HiddenPenalty, LayerView, Penalty, encoder_layer_index
 
 
 class Contractive(HiddenPenalty):
@@ -84,9 +84,10 @@ def _eval_layers(model, X):
     """Forward through the encoder in evaluation mode, in float64, without input corruption.
 
     Returns, per encoder layer, ``(W, a, f'(a) ⊙ m)`` where m is the layer's
-    evaluation-time mask (top-k keeps ``α·k`` units; dropout is off) or 1.
+    evaluation-time mask (``model.hidden_mask``: top-k keeps ``α·k`` units; dropout is off)
+    or 1.
     """
-    if not hasattr(model, "encoder") or not hasattr(model, "regularizers"):
+    if not hasattr(model, "encoder") or not hasattr(model, "hidden_mask"):
         raise TypeError(f"expected an aenumpy.Autoencoder, got {type(model).__name__}")
     h = model.validate(X, targets=False).astype(np.float64)
     rng = np.random.default_rng(0)  # evaluation-mode masks draw nothing; fixed anyway
@@ -96,12 +97,7 @@ def _eval_layers(model, X):
         a = h @ W.T + np.asarray(layer.b, dtype=np.float64)
         z = np.asarray(layer.activation(a), dtype=np.float64)
         g = np.asarray(layer.activation.grad(a, z), dtype=np.float64)
-        M = None
-        for r in model.regularizers:
-            if isinstance(r, HiddenMask) and r.layer_index(model) == i:
-                m = r.mask(z, rng, False)
-                if m is not None:
-                    M = m if M is None else M * m
+        M = model.hidden_mask(i, z, rng, training=False)
         if M is not None:
             z = z * M
             g = g * M

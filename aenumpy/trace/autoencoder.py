@@ -3,29 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .record import (SUB, Trace, add_backward, add_gradients, add_input, add_mask, add_terms,
-                     float64_step)
+from .record import (Trace, add_backward, add_gradients, add_input, add_mask, add_terms,
+                     float64_step, stack_symbols)
 
 
 def _symbols(model):
-    """Lecture symbols for every layer's pre-activation and output."""
-    L = len(model.encoder)
-    sym = {}
-    if L == 1:
-        sym["enc0"] = ("Wx + b", "z", "x", "W", "b")
-        sym["dec0"] = ("W'z + b'", "x̂", "z", "W'", "b'")
-        return sym
-    for i in range(L):
-        inp = "x" if i == 0 else f"h{i}".translate(SUB)
-        out = "z" if i == L - 1 else f"h{i + 1}".translate(SUB)
-        W, b = f"W{i + 1}".translate(SUB), f"b{i + 1}".translate(SUB)
-        sym[f"enc{i}"] = (f"{W}{inp} + {b}", out, inp, W, b)
-    for j in range(L):
-        inp = "z" if j == 0 else f"g{j}".translate(SUB)
-        out = "x̂" if j == L - 1 else f"g{j + 1}".translate(SUB)
-        W, b = f"W'{j + 1}".translate(SUB), f"b'{j + 1}".translate(SUB)
-        sym[f"dec{j}"] = (f"{W}{inp} + {b}", out, inp, W, b)
-    return sym
+    """Lecture symbols ``(pre-activation, output, W, b)`` for every layer: ``x → z → x̂``."""
+    enc = [layer.name for layer in model.encoder]
+    dec = [layer.name for layer in model.decoder]
+    return {**stack_symbols(enc, "x", "z", "h"), **stack_symbols(dec, "z", "x̂", "g", "W'", "b'")}
 
 
 def trace_autoencoder(model, X, seed=0):
@@ -52,10 +38,9 @@ def trace_autoencoder(model, X, seed=0):
     out = m.decoder[-1]
     t.add("dE/dxhat", "∂E/∂x̂", m.loss_fn.grad(X, out.cache["Z"]))
     for layer in reversed(m.decoder + m.encoder):
-        a_sym, z_sym, _, W_sym, b_sym = sym[layer.name]
         dz = None if layer is out else layer.cache.get("dH", layer.cache.get("dZ"))
         tied = layer.tied_to
-        note = f"added, transposed, into ∂E/∂{sym[tied.name][3]}" if tied else ""
-        add_backward(t, layer, (a_sym, z_sym, W_sym, b_sym), dz=dz, note=note)
+        note = f"added, transposed, into ∂E/∂{sym[tied.name][2]}" if tied else ""
+        add_backward(t, layer, sym[layer.name], dz=dz, note=note)
     add_gradients(t, grads)
     return t

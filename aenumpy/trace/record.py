@@ -11,6 +11,28 @@ import numpy as np
 SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
+def stack_symbols(names, first_in, last_out, letter, W="W", b="b"):
+    """Lecture symbols ``(pre-activation, output, W, b)`` for a stack of dense layers.
+
+    Layer i of ``names`` takes ``letterᵢ`` (the first one ``first_in``) and gives
+    ``letterᵢ₊₁`` (the last one ``last_out``), with weights ``Wᵢ₊₁`` and ``bᵢ₊₁``: the
+    encoder ``x → W₁x + b₁ → h₁ → W₂h₁ + b₂ → z``. A stack of one layer has no indices
+    (``Wx + b``). ``stack_symbols(["dec0", "dec1"], "z", "x̂", "g", "W'", "b'")`` names a
+    decoder."""
+    n = len(names)
+
+    def sub(s, k):
+        return s if n == 1 else f"{s}{k}".translate(SUB)
+
+    symbols = {}
+    for i, name in enumerate(names):
+        inp = first_in if i == 0 else sub(letter, i)
+        out = last_out if i == n - 1 else sub(letter, i + 1)
+        Wi, bi = sub(W, i + 1), sub(b, i + 1)
+        symbols[name] = (f"{Wi}{inp} + {bi}", out, Wi, bi)
+    return symbols
+
+
 class Trace:
     """Ordered entries ``(key, symbol, value, note)``; index by key or symbol."""
 

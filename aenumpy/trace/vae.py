@@ -16,27 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .record import SUB, Trace, add_backward, add_gradients, float64_step
+from .record import SUB, Trace, add_backward, add_gradients, float64_step, stack_symbols
 
 
 def _names(model):
-    """Symbols ``(pre-activation, output, W, b)`` for each Dense layer of the VAE."""
+    """Symbols ``(pre-activation, output, W, b)`` for each Dense layer of the VAE:
+    ``x → h → (μ, log σ²) → z → g → x̂``."""
     L = len(model.encoder)
-    sym = {}
-    for i in range(L):
-        inp = "x" if i == 0 else f"h{i}".translate(SUB)
-        out = "h" if L == 1 else f"h{i + 1}".translate(SUB)
-        W, b = (("W", "b") if L == 1 else (f"W{i + 1}".translate(SUB), f"b{i + 1}".translate(SUB)))
-        sym[f"enc{i}"] = (f"{W}{inp} + {b}", out, W, b)
-    h = "h" if L == 1 else f"h{L}".translate(SUB)
+    h, g = ("h", "g") if L == 1 else (f"h{L}".translate(SUB), f"g{L}".translate(SUB))
+    sym = {**stack_symbols([f"enc{i}" for i in range(L)], "x", h, "h"),
+           **stack_symbols([f"dec{j}" for j in range(L)], "z", g, "g", "W'", "b'")}
     sym["mu"] = (f"W_μ{h} + b_μ", "μ", "W_μ", "b_μ")
     sym["logvar"] = (f"W_σ{h} + b_σ", "log σ²", "W_σ", "b_σ")
-    for j in range(L):
-        inp = "z" if j == 0 else ("g" if L == 1 else f"g{j}".translate(SUB))
-        out = "g" if L == 1 else f"g{j + 1}".translate(SUB)
-        W, b = (("W'", "b'") if L == 1 else (f"W'{j + 1}".translate(SUB), f"b'{j + 1}".translate(SUB)))
-        sym[f"dec{j}"] = (f"{W}{inp} + {b}", out, W, b)
-    g = "g" if L == 1 else f"g{L}".translate(SUB)
     xs = "x̂" if model.likelihood == "bernoulli" else "μ_x"
     sym["out"] = (f"W_out{g} + b_out", xs, "W_out", "b_out")
     sym["out_logvar"] = (f"W_σx{g} + b_σx", "log σ²_x", "W_σx", "b_σx")
