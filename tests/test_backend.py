@@ -159,7 +159,19 @@ def test_the_default_training_command_compiles_nothing(tmp_path):
     code = ("import sys\nfrom aenumpy import cli\nfrom aenumpy.fast import _jit\n"
             f"rc = cli.main(['train', '--out', {str(tmp_path / 'run')!r}, '--epochs', '3'])\n"
             "print(rc, _jit.COMPILED)")
-    assert _run(code, MPLBACKEND="Agg").splitlines()[-1] == "0 []"
+    out = _run(code, MPLBACKEND="Agg").splitlines()
+    assert out[-1] == "0 []"
+    assert out[0].startswith("training Autoencoder(") and out[0].endswith(", teaching path)")
+
+
+def test_the_repr_says_which_implementation_runs():
+    """The speed backend, or the teaching path (off, or a model too small to compile)."""
+    for m in _models():
+        assert repr(m).endswith(", speed backend)") and m.runs_on == "speed backend"
+    assert repr(ae.Autoencoder(64, [32])).endswith(", teaching path)")   # below min_work
+    with ae.backend.use_fast(False):
+        for m in _models():
+            assert repr(m).endswith(", teaching path)") and m.runs_on == "teaching path"
 
 
 # ---------------------------------------------------------------- what only the twins do

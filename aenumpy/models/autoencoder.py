@@ -372,7 +372,7 @@ class Autoencoder(AutoencoderBase):
         regs = f", regularizers={self.regularizers}" if self.regularizers else ""
         return (f"Autoencoder({sizes}, {self.activation.name}/{self.output_activation.name}, "
                 f"{'tied' if self.tied else 'untied'}, loss={self.loss_fn.name}, "
-                f"{self.dtype.name}{regs})")
+                f"{self.dtype.name}{regs}, {self.runs_on})")
 
     def validate(self, X, name="X", targets=True):
         """X as a batch ``(B, n_in)`` in the model's dtype; as targets it must lie in

@@ -41,6 +41,14 @@ class Model(Replaceable):
         """Every layer, in the order of :attr:`params`."""
         raise NotImplementedError
 
+    @property
+    def runs_on(self) -> str:
+        """Which implementation computes this model's steps, as its repr says:
+        ``"speed backend"`` (its fast twin, running the compiled kernels of
+        :mod:`aenumpy.fast`) or ``"teaching path"`` (the plain NumPy a student reads; a fast
+        twin whose work is below :func:`aenumpy.backend.min_work` runs it too)."""
+        return "speed backend" if getattr(self, "fast", False) else "teaching path"
+
     def _collect_params(self):
         """``params``: ``"<layer name>.<key>"`` → the layer's own array, for every layer."""
         self.params = {f"{layer.name}.{k}": v for layer in self.layers

@@ -236,7 +236,8 @@ class ConvAutoencoder(AutoencoderBase):
     def __repr__(self):
         shapes = " → ".join(str(s) for s in [self.input_shape] + self.shapes)
         regs = f", regularizers={self.regularizers}" if self.regularizers else ""
-        return (f"ConvAutoencoder({shapes}, loss={self.loss_fn.name}, {self.dtype.name}{regs})")
+        return (f"ConvAutoencoder({shapes}, loss={self.loss_fn.name}, {self.dtype.name}{regs}, "
+                f"{self.runs_on})")
 
     # ---------------------------------------------------------- shapes
     def validate(self, X, name="X", targets=True):

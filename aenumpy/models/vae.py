@@ -178,7 +178,8 @@ class VariationalAutoencoder(Model):
         extra = f", β={self.beta:g}" if self.beta != 1.0 else ""
         extra += f", kl_warmup={self.kl_warmup}" if self.kl_warmup else ""
         return (f"VariationalAutoencoder({sizes} → (μ, log σ²) {self.n_latent} → {back}, "
-                f"{self.activation.name}, decoder={self.likelihood}{extra}, {self.dtype.name})")
+                f"{self.activation.name}, decoder={self.likelihood}{extra}, {self.dtype.name}, "
+                f"{self.runs_on})")
 
     # ---------------------------------------------------------- validation
     def validate(self, X, name="X", targets=True):
