@@ -16,7 +16,6 @@ Usage, from the repository root::
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import resource
@@ -29,14 +28,8 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 
 
-def _load_execute():
-    spec = importlib.util.spec_from_file_location("_aenumpy_nb_execute", HERE / "_execute.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_execute = _load_execute()
+sys.path.insert(0, str(HERE))   # _execute.py lies beside this file (also when the tests load it)
+import _execute  # noqa: E402
 SRC = HERE / "src"
 KERNEL = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
