@@ -76,10 +76,11 @@ def build(path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb, name="notebook", budget=None):
+def execute(nb, name="notebook", budget=None, idle=None):
     """Run every cell in a fresh ``python3`` kernel with ``notebooks/`` as working directory,
-    within a wall-clock budget (see ``_execute.run``); returns the executed notebook."""
-    return _execute.run(nb, name=name, budget=budget)
+    stopped if it stalls or passes its wall-clock budget (see ``_execute.run``); returns the
+    executed notebook."""
+    return _execute.run(nb, name=name, budget=budget, idle=idle)
 
 
 def _children_cpu():

@@ -12,10 +12,13 @@ Two rules keep an executed notebook from ever hanging the build or the tests:
   5 runs in 10 stalled this way. :class:`HeadlessClient` opens no widget mimic, so
   nothing but nbclient's own requests is ever sent on the shell socket.
 * **A budget for the whole notebook, outside the event loop.** :func:`run` executes
-  the notebook in a child process and waits for it with a plain timeout. Past the
-  budget the kernel's process group and the child are killed and
-  :class:`NotebookTimeout` names the notebook and the cell that was running. A stall
-  is a failure in minutes, never a hang, whatever its cause.
+  the notebook in a child process and watches it from outside. It kills the kernel's
+  process group and the child, and :class:`NotebookTimeout` names the notebook and the
+  cell that was running, when the kernel has used no CPU for :data:`IDLE` seconds while
+  a cell runs (a stall: nothing computes, nothing will), or when the whole notebook
+  passes its wall-clock :data:`BUDGET` (a machine so loaded, or a cell so slow, that
+  waiting longer helps nobody). A stall is a failure in minutes, never a hang, whatever
+  its cause; a slow machine is not a stall.
 
 Usage (what ``notebooks/_build.py`` and ``tests/test_notebooks.py`` do)::
 
@@ -32,13 +35,19 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
-BUDGET = 300.0   # seconds a notebook may take, all cells together: 5x the slowest today
+#: seconds a notebook may take, all cells together (the slowest takes about 35 s on 2 quiet
+#: cores, and 10 times that on a machine running three other jobs)
+BUDGET = 900.0
+#: seconds the kernel (with anything it started) may go without using the CPU during a cell
+IDLE = 120.0
+POLL = 2.0
 
 
 class NotebookTimeout(RuntimeError):
@@ -94,6 +103,26 @@ def _last_progress(progress):
     return json.loads(lines[-1]) if lines else {}
 
 
+def _session_cpu(leader):
+    """CPU seconds used so far by every process of the session ``leader`` leads (the kernel
+    and whatever it started), read from ``/proc``; None where ``/proc`` does not tell."""
+    total, found = 0, False
+    try:
+        pids = [d for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()   # after "pid (comm) "
+        if int(fields[3]) == leader:                   # field 6, the session id
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+            found = True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
 def _kill(pid):
     """SIGKILL a process group (the kernel leads its own session) or a process."""
     for kill in (os.killpg, os.kill):
@@ -104,37 +133,66 @@ def _kill(pid):
             continue
 
 
-def run(nb, name="notebook", budget=None):
+class _Watch:
+    """What the parent sees of the child: the cell running, the kernel, its CPU."""
+
+    def __init__(self, progress, budget, idle):
+        self.progress, self.budget, self.idle = progress, budget, idle
+        self.start = self.changed = time.monotonic()
+        self.cpu = None
+
+    def verdict(self):
+        """Why the notebook must be stopped now, or None."""
+        now = time.monotonic()
+        if now - self.start > self.budget:
+            return f"not finished after its budget of {self.budget:.0f} s"
+        pid = _last_progress(self.progress).get("kernel_pid")
+        cpu = _session_cpu(pid) if pid else None
+        if cpu is None or cpu != self.cpu:
+            self.cpu, self.changed = cpu, now
+        elif now - self.changed > self.idle:
+            return f"stalled: its kernel used no CPU for {self.idle:.0f} s"
+        return None
+
+
+def run(nb, name="notebook", budget=None, idle=None):
     """Execute ``nb`` (cells run in order, ``notebooks/`` as working directory) in a child
     process and return it with its outputs.
 
-    Raises :class:`NotebookTimeout` after ``budget`` seconds (default ``$AENUMPY_NOTEBOOK_BUDGET``
-    or :data:`BUDGET`), naming the cell that was running, and :class:`NotebookFailed` when a
-    cell raises. The environment (``AENUMPY_DATA``, ``MPLBACKEND``) is passed on to the kernel.
+    Raises :class:`NotebookTimeout`, naming the cell that was running, when the kernel
+    uses no CPU for ``idle`` seconds during a cell (default ``$AENUMPY_NOTEBOOK_IDLE`` or
+    :data:`IDLE`) or the notebook passes ``budget`` seconds (``$AENUMPY_NOTEBOOK_BUDGET`` or
+    :data:`BUDGET`); :class:`NotebookFailed` when a cell raises. The environment
+    (``AENUMPY_DATA``, ``MPLBACKEND``) is passed on to the kernel.
     """
     budget = float(budget or os.environ.get("AENUMPY_NOTEBOOK_BUDGET") or BUDGET)
+    idle = float(idle or os.environ.get("AENUMPY_NOTEBOOK_IDLE") or IDLE)
     with tempfile.TemporaryDirectory(prefix="aenumpy-nb-") as tmp:
-        path_in, path_out, progress = (str(Path(tmp) / f) for f in ("in.ipynb", "out.ipynb",
-                                                                     "progress.jsonl"))
+        path_in, path_out, progress, log = (str(Path(tmp) / f) for f in (
+            "in.ipynb", "out.ipynb", "progress.jsonl", "child.log"))
         nbformat.write(nb, path_in)
-        child = subprocess.Popen([sys.executable, __file__, path_in, path_out, progress],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 start_new_session=True)
-        try:
-            out, err = child.communicate(timeout=budget)
-        except subprocess.TimeoutExpired:
-            where = _last_progress(progress)
-            if where.get("kernel_pid"):
-                _kill(where["kernel_pid"])
-            _kill(child.pid)
-            child.communicate()
-            cell = where.get("cell")
-            source = nb.cells[cell].source if cell is not None else ""
-            raise NotebookTimeout(
-                f"{name}: not finished after its budget of {budget:.0f} s; the kernel was "
-                f"killed while cell {cell} was running:\n{source[:400]}") from None
+        with open(log, "w") as out:   # a file, not a pipe: nothing can block on a full pipe
+            child = subprocess.Popen([sys.executable, __file__, path_in, path_out, progress],
+                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        watch = _Watch(progress, budget, idle)
+        while True:
+            try:
+                child.wait(timeout=POLL)
+                break
+            except subprocess.TimeoutExpired:
+                why = watch.verdict()
+            if why is not None:
+                where = _last_progress(progress)
+                if where.get("kernel_pid"):
+                    _kill(where["kernel_pid"])
+                _kill(child.pid)
+                child.wait()
+                cell = where.get("cell")
+                source = nb.cells[cell].source if cell is not None else ""
+                raise NotebookTimeout(f"{name}: {why}; the kernel was killed while cell {cell} "
+                                      f"was running:\n{source[:400]}")
         if child.returncode != 0:
-            why = _last_progress(progress).get("error") or err.strip()[-4000:]
+            why = _last_progress(progress).get("error") or Path(log).read_text()[-4000:]
             raise NotebookFailed(f"{name}: {why}")
         return nbformat.read(path_out, as_version=4)
 

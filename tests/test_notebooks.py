@@ -95,24 +95,40 @@ def test_widget_cells_do_not_stall_the_harness(monkeypatch):
     """``interact`` draws into an Output widget. nbclient's stand-in for that widget sent
     state on the shell socket while the cell's reply was awaited there, and the reply's
     wake-up could be lost (one stall per 10 cells or so). The headless client opens no such
-    stand-in: 30 cells finish, each with its figure, well within the budget (the child has
-    no cell timeout, so a lost wake-up would hang until the budget kills it)."""
+    stand-in: 30 cells finish, each with its figure (the child has no cell timeout, so a
+    lost wake-up would leave the kernel idle until the harness kills it as stalled)."""
     monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = build.execute(_notebook(*[INTERACT] * 30), name="interact x30", budget=240)
     for cell in nb.cells:
         assert any("image/png" in o.get("data", {}) for o in cell.outputs)
 
 
+def _assert_dead(pidfile):
+    pid = int(pidfile.read_text())
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "zombie" in status.read_text(), "the kernel still runs"
+
+
 def test_a_stalled_notebook_is_killed_and_named(tmp_path):
+    """A kernel that computes nothing during a cell is a stall: killed after ``idle`` s."""
     pidfile = tmp_path / "kernel.pid"
     nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))",
                    "import time\ntime.sleep(600)  # never ends")
     with pytest.raises(build._execute.NotebookTimeout,
-                       match=r"(?s)stuck: not finished after its budget of 15 s.*cell 1 .*time.sleep"):
-        build.execute(nb, name="stuck", budget=15)
-    pid = int(pidfile.read_text())
-    status = Path(f"/proc/{pid}/status")
-    assert not status.exists() or "zombie" in status.read_text(), "the kernel still runs"
+                       match=r"(?s)stuck: stalled: its kernel used no CPU for 6 s.*cell 1 .*sleep"):
+        build.execute(nb, name="stuck", budget=300, idle=6)
+    _assert_dead(pidfile)
+
+
+def test_a_notebook_past_its_budget_is_killed_and_named(tmp_path):
+    """A cell that computes forever is stopped by the wall-clock budget."""
+    pidfile = tmp_path / "kernel.pid"
+    nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))",
+                   "while True:\n    pass  # never ends")
+    with pytest.raises(build._execute.NotebookTimeout,
+                       match=r"(?s)busy: not finished after its budget of 15 s.*cell 1 .*while True"):
+        build.execute(nb, name="busy", budget=15, idle=300)
+    _assert_dead(pidfile)
 
 
 def test_a_failing_cell_names_the_notebook():
