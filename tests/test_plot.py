@@ -30,7 +30,7 @@ def model(digits):
 class StandInVAE:
     """The VAE interface aenumpy.plot relies on (encode -> (mu, logvar), decode, sample)."""
 
-    kind = "vae"
+    family = "vae"
     dtype = np.dtype("float64")
 
     def __init__(self, n_in=64, n_latent=2, seed=0):
