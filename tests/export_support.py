@@ -105,8 +105,8 @@ SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0, "identity": 1.0}
 
 
 def _abs_affine(layer):
-    """``(S, P, k)``: ``S(h) = |W| |h| + |b|``, ``P(δ) = √(W² δ²)`` and the sum's length k for an
-    affine layer, in float64."""
+    """``(S, P, k)``: ``S(h) = |W| |h| + |b|``, ``P(δ) = √(W² δ²)`` and the sum's length k
+    for an affine layer, in float64."""
     cls = teaching_class(type(layer))
     W = np.abs(np.asarray(layer.W if cls is L.Dense else layer.params["W"], np.float64))
     b = np.abs(np.asarray(layer.params["b"], np.float64))

@@ -2,7 +2,7 @@
 
 ::
 
-    sd = ae.export.state_dict(model)          # OrderedDict name -> ndarray, PyTorch's names and layouts
+    sd = ae.export.state_dict(model)          # name -> ndarray, PyTorch's names and layouts
     ae.export.save_safetensors(model, "m.safetensors")
     tm = ae.export.to_torch(model)            # the torch.nn.Module, holding the same weights
     ae.export.load_state_dict(model, tm.state_dict())   # the reverse (tensors or arrays)

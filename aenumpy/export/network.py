@@ -6,8 +6,9 @@ is written from one description of the model, a :class:`Network`: named parts, e
 recorded by its PyTorch class name and constructor arguments, with its parameters given as
 the model's own parameter keys, so that a PyTorch name maps to one aenumpy array::
 
-    Autoencoder([32])   encoder = Sequential(Linear(64, 32), Sigmoid())      encoder.0.weight ← enc0.W
-                        decoder = Sequential(Linear(32, 64), Sigmoid())      decoder.0.weight ← dec0.W
+    Autoencoder(64, [32]):  encoder = Sequential(Linear(64, 32), Sigmoid())
+                            decoder = Sequential(Linear(32, 64), Sigmoid())
+                            encoder.0.weight ← enc0.W, …, decoder.0.bias ← dec0.b
 
 The layouts need no conversion: a Dense ``W`` is ``(d_out, d_in)`` as ``nn.Linear``'s weight,
 a Conv2D ``W`` ``(c_out, c_in, k, k)`` as ``nn.Conv2d``'s and a ConvTranspose2D ``W``
@@ -218,7 +219,8 @@ def _encoder_modules(model, shapes) -> list:
 # --------------------------------------------------------------- each model kind
 def dense_network(model) -> Network:
     """:class:`aenumpy.Autoencoder`: ``encoder`` and ``decoder``, ``nn.Sequential`` of
-    ``Linear`` and activation modules in layer order (``encoder.0.weight``, ``encoder.2.weight``…)."""
+    ``Linear`` and activation modules in layer order (``encoder.0.weight``,
+    ``encoder.2.weight``, …)."""
     encoder = _encoder_modules(model, [None] * len(model.encoder))
     decoder = [m for layer in model.decoder for m in layer_modules(layer)]
     return Network(model.kind, [Part("encoder", encoder), Part("decoder", decoder)],

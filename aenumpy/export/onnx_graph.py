@@ -3,7 +3,7 @@
 Each module of the :class:`~aenumpy.export.network.Network` becomes one ONNX operator (two
 for a ``Flatten`` + ``Unflatten``, seven for ``TopK``)::
 
-    Linear → Gemm (transB=1: X Wᵀ + b)      Conv2d → Conv        ConvTranspose2d → ConvTranspose
+    Linear → Gemm (transB=1: X Wᵀ + b)     Conv2d → Conv     ConvTranspose2d → ConvTranspose
     MaxPool2d → MaxPool                     Upsample → Resize (nearest, asymmetric, floor)
     Flatten, Unflatten → Reshape            Sigmoid, Tanh, ReLU → Sigmoid, Tanh, Relu
     TopK → Abs, TopK, ScatterElements (the 0/1 mask), Mul
