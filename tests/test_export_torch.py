@@ -165,3 +165,21 @@ def test_safetensors_loads_into_plain_pytorch_without_aenumpy(name, tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     check_outputs([np.load(paths["out"])], model, X, what=f"plain PyTorch {name}")
+
+
+def test_readme_continue_in_pytorch_runs_as_written(tmp_path, monkeypatch):
+    """The README's "Continue in PyTorch" block, after its "A first look" block."""
+    import re
+    from pathlib import Path
+
+    pytest.importorskip("onnx")
+    pytest.importorskip("safetensors")
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [re.search(r"```python\n(.*?)```", text[text.index(title):], re.S).group(1)
+              for title in ("## A first look", "## Continue in PyTorch")]
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    for title, code in zip(("A first look", "Continue in PyTorch"), blocks):
+        exec(compile(code, f"README.md ({title})", "exec"), ns)
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "model.onnx").exists()
+    check_outputs([ns["Xhat_torch"]], ns["model"], ns["Xte"], what="README")
