@@ -71,6 +71,10 @@ MODELS = {
     "conv_strided": lambda: ae.ConvAutoencoder(
         *ae.models.conv_layers([4, 3], "stride", "transposed"), input_shape=(1, 8, 8)),
     "conv_mixed": _conv_mixed,
+    "conv_reshape": lambda: ae.ConvAutoencoder(      # Reshape of feature maps: Flatten, Unflatten
+        [L.Conv2D(1, 2, 3, padding=1, activation="relu"), L.Reshape((8, 4, 4))],
+        [L.Reshape((2, 8, 8)), L.Conv2D(2, 1, 3, padding=1, activation="sigmoid")],
+        input_shape=(1, 8, 8)),
 }
 
 

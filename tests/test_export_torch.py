@@ -60,6 +60,8 @@ def test_module_structure_follows_the_layers():
         "Conv2d", "Tanh", "TopK", "MaxPool2d", "Flatten", "Linear", "ReLU"]
     assert [type(m).__name__ for m in conv.decoder] == [
         "Linear", "ReLU", "Unflatten", "Upsample", "ConvTranspose2d", "Sigmoid"]
+    reshape = ae.export.to_torch(make("conv_reshape"))
+    assert [type(m).__name__ for m in reshape.encoder] == ["Conv2d", "ReLU", "Flatten", "Unflatten"]
 
 
 @pytest.mark.parametrize("name", KINDS)
