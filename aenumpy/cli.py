@@ -5,14 +5,18 @@
     aenumpy train --model conv    a convolutional autoencoder on the images (1×8×8, 1×28×28)
     aenumpy gradcheck [options]   gradient-check table of a model (exit 1 if it fails)
     aenumpy trace [options]       the step-by-step table of one sample
+    aenumpy export RUN_DIR --format onnx|safetensors
+                                  a trained model for other runtimes and for PyTorch
 
 ``train`` writes into a run folder (``runs/<model>-<dataset>-<timestamp>/`` or
 ``--out``): the figures of :mod:`aenumpy.plot` (``dynamics.png`` among them: the
 run is monitored), ``metrics.json`` (configuration, losses per epoch, the
 monitored gradient norms, update ratios and activation statistics, test
 reconstruction error, seconds) and ``model.npz`` (:func:`aenumpy.save`).
-``trace --out DIR`` also writes the step as a picture, ``DIR/trace.png``. A bad
-option ends with one line on stderr and exit status 2, never a traceback.
+``trace --out DIR`` also writes the step as a picture, ``DIR/trace.png``. ``export``
+writes a run's model next to its ``model.npz``, as ``model.onnx`` or ``model.safetensors``
+(:mod:`aenumpy.export`). A bad option ends with one line on stderr and exit status 2, never
+a traceback.
 """
 from __future__ import annotations
 
@@ -200,9 +204,10 @@ def build_parser():
                "  aenumpy train --dataset mnist --hidden 256 --epochs 5\n"
                "  aenumpy gradcheck --contractive 0.1\n"
                "  aenumpy trace --index 3\n"
+               "  aenumpy export runs/ae-digits-... --format onnx\n"
                "Run 'aenumpy train --help' for every option.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="{train,gradcheck,trace}")
+    sub = p.add_subparsers(dest="command", metavar="{train,gradcheck,trace,export}")
     t = sub.add_parser(
         "train", help="train a model; write figures, metrics.json and model.npz to a run folder",
         description="Train an autoencoder and write figures, metrics.json and model.npz into a "
@@ -231,6 +236,21 @@ def build_parser():
     r.add_argument("--load", metavar="MODEL.npz", help="trace a saved (trained) model instead")
     r.add_argument("--out", metavar="DIR", help="also draw the step as a picture, DIR/trace.png")
     r.set_defaults(func=cmd_trace)
+    x = sub.add_parser(
+        "export", help="write a run's model as ONNX or safetensors next to its model.npz",
+        description="Read RUN_DIR/model.npz (written by 'aenumpy train') and write it next to "
+                    "it: model.onnx (an ONNX graph, opset 17, for onnxruntime and other "
+                    "runtimes) or model.safetensors (the weights under PyTorch's names, for "
+                    "safetensors.torch.load_file and load_state_dict).")
+    x.add_argument("run", metavar="RUN_DIR",
+                   help="a run folder holding model.npz (or a model .npz file itself)")
+    x.add_argument("--format", required=True, choices=["onnx", "safetensors"],
+                   help="onnx: the network as a graph; safetensors: its weights")
+    x.add_argument("--part", choices=["model", "encoder", "decoder"], default="model",
+                   help="onnx only: the whole model (x → x̂, default), the encoder (x → code; "
+                        "a VAE's μ and log σ²) or the decoder (code → x̂); written as "
+                        "model-encoder.onnx, model-decoder.onnx")
+    x.set_defaults(func=cmd_export)
     return p
 
 
@@ -580,6 +600,28 @@ def cmd_trace(args):
     return 0
 
 
+def cmd_export(args):
+    """``aenumpy export``: :func:`aenumpy.export.to_onnx` or
+    :func:`aenumpy.export.save_safetensors` of a run's ``model.npz``, written beside it."""
+    import aenumpy as ae
+
+    npz = args.run if os.path.isfile(args.run) else os.path.join(args.run, "model.npz")
+    if not os.path.isfile(npz):
+        raise CLIError(f"{npz} does not exist: RUN_DIR must be a run folder written by "
+                       f"'aenumpy train' (holding model.npz), or a model .npz file")
+    if args.part != "model" and args.format != "onnx":
+        raise CLIError("--part applies to --format onnx (a safetensors file holds every weight)")
+    model = ae.load(npz)
+    suffix = "" if args.part == "model" else f"-{args.part}"
+    out = f"{os.path.splitext(npz)[0]}{suffix}.{args.format}"
+    if args.format == "onnx":
+        written = ae.export.to_onnx(model, out, part=args.part)
+    else:
+        written = ae.export.save_safetensors(model, out)
+    print(f"wrote {written}")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None):
     """Run the command; returns the exit status: 0 ok, 1 the gradient check failed or
@@ -602,7 +644,7 @@ def main(argv=None):
         msg = str(exc) if exc.args and isinstance(exc.args[0], str) and len(exc.args) == 1 else (
             f"{exc.strerror}: {exc.filename}")
         print(f"aenumpy {args.command}: error: {msg}", file=sys.stderr)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:  # ImportError: optional package
         text = " ".join(str(exc).split()) or type(exc).__name__
         print(f"aenumpy {args.command}: error: {text}", file=sys.stderr)
     except KeyboardInterrupt:

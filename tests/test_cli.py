@@ -350,3 +350,45 @@ def test_train_conv_on_mnist_subset(shared_data, tmp_path, capsys):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["config"]["n_train"] == 256 and m["config"]["lr"] == 1e-3
     assert (tmp_path / "feature_maps.png").stat().st_size > 5000
+
+
+def test_export_writes_onnx_and_safetensors_next_to_the_model(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    st = pytest.importorskip("safetensors.numpy")
+    from onnx.reference import ReferenceEvaluator
+    from export_support import check_outputs
+
+    out_dir = tmp_path / "run"
+    rc, out, err = run(capsys, "train", "--model", "vae", *QUICK, "--no-figures",
+                       "--out", str(out_dir))
+    assert rc == 0, err
+    for fmt in ("onnx", "safetensors"):
+        rc, out, err = run(capsys, "export", str(out_dir), "--format", fmt)
+        assert rc == 0 and out == f"wrote {out_dir / ('model.' + fmt)}\n", err
+    rc, out, err = run(capsys, "export", str(out_dir / "model.npz"), "--format", "onnx",
+                       "--part", "encoder")
+    assert rc == 0 and out == f"wrote {out_dir / 'model-encoder.onnx'}\n", err
+    model = ae.load(out_dir / "model.npz")
+    X = ae.datasets.load_digits()[2][:9]
+    got = ReferenceEvaluator(onnx.load(out_dir / "model.onnx")).run(None, {"x": X})
+    check_outputs(got, model, X, what="model.onnx")
+    got = ReferenceEvaluator(onnx.load(out_dir / "model-encoder.onnx")).run(None, {"x": X})
+    check_outputs(got, model, X, "encoder", what="model-encoder.onnx")
+    back = st.load_file(out_dir / "model.safetensors")
+    for k, v in ae.export.state_dict(model).items():
+        np.testing.assert_array_equal(back[k], v)
+
+
+def test_export_errors_are_one_line(tmp_path, capsys):
+    rc, out, err = run(capsys, "export", str(tmp_path), "--format", "onnx")
+    assert rc == 2 and err == (
+        f"aenumpy export: error: {tmp_path / 'model.npz'} does not exist: RUN_DIR must be a run "
+        f"folder written by 'aenumpy train' (holding model.npz), or a model .npz file\n")
+    ae.save(ae.Autoencoder(6, [3]), tmp_path / "model.npz")
+    rc, out, err = run(capsys, "export", str(tmp_path), "--format", "safetensors",
+                       "--part", "decoder")
+    assert rc == 2 and err == ("aenumpy export: error: --part applies to --format onnx (a "
+                               "safetensors file holds every weight)\n")
+    rc, out, err = run(capsys, "export", str(tmp_path))
+    assert rc == 2 and "--format" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]

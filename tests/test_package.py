@@ -8,10 +8,25 @@ import aenumpy
 PKG = Path(aenumpy.__file__).parent
 
 
+#: the one file that may import torch: the exported network written as PyTorch modules,
+#: imported only inside ``aenumpy.export.to_torch``
+TORCH_EXPORT = PKG / "export" / "torch_modules.py"
+
+
 def test_no_autodiff_library_is_imported_anywhere():
     pattern = re.compile(r"^\s*(import|from)\s+(torch|jax|tensorflow|autograd)\b", re.M)
     for f in PKG.rglob("*.py"):
-        assert not pattern.search(f.read_text()), f
+        if f != TORCH_EXPORT:
+            assert not pattern.search(f.read_text()), f
+    others = re.compile(r"^\s*(import|from)\s+(jax|tensorflow|autograd)\b", re.M)
+    assert not others.search(TORCH_EXPORT.read_text())
+
+
+def test_the_torch_export_is_imported_only_inside_a_function():
+    imports = re.compile(r"^(\s*)(from\s+\S*\s+import\s+.*\btorch_modules\b|"
+                         r"import\s+\S*torch_modules\b)", re.M)
+    found = [(f, m.group(1)) for f in PKG.rglob("*.py") for m in imports.finditer(f.read_text())]
+    assert found and all(indent for _, indent in found), found
 
 
 def test_no_pickle_loading_in_the_package():
