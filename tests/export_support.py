@@ -93,14 +93,14 @@ def make(name, seed=0, dtype="float32"):
 
 def inputs(model, n=7, seed=1, dtype=None):
     """A batch of ``n`` random inputs in [0, 1) in the model's shape (images for a conv model)."""
-    shape = tuple(model.input_shape) if model.kind == "conv" else (model.n_in,)
+    shape = tuple(model.input_shape) if model.family == "conv" else (model.n_in,)
     return np.random.default_rng(seed).random((n, *shape)).astype(dtype or model.dtype)
 
 
 def code_inputs(model, n=7, seed=2):
     """A batch of ``n`` random codes for the decoder."""
-    shape = tuple(model.code_shape) if model.kind == "conv" else (
-        model.n_latent if model.kind == "vae" else model.n_code,)
+    shape = tuple(model.code_shape) if model.family == "conv" else (
+        model.n_latent if model.family == "vae" else model.n_code,)
     return np.random.default_rng(seed).normal(size=(n, *shape)).astype(model.dtype)
 
 
@@ -175,7 +175,7 @@ def bound(model, X, part="model"):
     h = np.asarray(X, np.float64)
     d = np.zeros_like(h)
     masks = {r.layer_index(m): r for r in m.regularizers if type(r) is TopK}
-    if m.kind != "vae":
+    if m.family != "vae":
         if part != "decoder":
             h, d = _through(m.encoder, h, d, eps, masks)
         return [(h, d)] if part == "encoder" else [_through(m.decoder, h, d, eps)]
@@ -196,9 +196,9 @@ def aenumpy_outputs(model, X, part="model"):
     """aenumpy's own outputs of ``part`` (as :func:`bound` lists them)."""
     if part == "encoder":
         out = model.encode(X)
-        return list(out) if model.kind == "vae" else [out]
+        return list(out) if model.family == "vae" else [out]
     if part == "decoder":
-        if model.kind == "vae" and model.out_logvar is not None:
+        if model.family == "vae" and model.out_logvar is not None:
             return [model.decode(X), model.decode_logvar(X)]
         return [model.decode(X)]
     return [model.reconstruct(X)]

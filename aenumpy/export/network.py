@@ -24,8 +24,8 @@ a layer class that is not one of :mod:`aenumpy.layers`, a custom Activation obje
 corruption with ``at_eval=True`` (random noise at evaluation, which an exported network
 cannot draw as aenumpy draws it).
 
-Each model kind is described by its own function (:func:`dense_network`,
-:func:`vae_network`, :func:`conv_network`), chosen by ``model.kind`` in :data:`DESCRIBE`.
+Each model family is described by its own function (:func:`dense_network`,
+:func:`vae_network`, :func:`conv_network`), chosen by ``model.family`` in :data:`DESCRIBE`.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class Module:
     arguments, and its parameters (``"weight"``, ``"bias"`` → :class:`Param`). ``layer``
     names the aenumpy layer it comes from, for messages."""
 
-    kind: str
+    torch_class: str
     args: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     layer: str = ""
@@ -94,11 +94,11 @@ class Part:
 
 @dataclass
 class Network:
-    """A model as PyTorch modules: ``kind`` (``model.kind``), its :class:`Part` s in order,
+    """A model as PyTorch modules: ``family`` (``model.family``), its :class:`Part` s in order,
     the float dtype, and one sample's shape at each end: ``shapes["x"]`` (the input and
     the reconstruction) and ``shapes["code"]`` (the code; for a VAE, μ and log σ²)."""
 
-    kind: str
+    family: str
     parts: list
     dtype: np.dtype
     shapes: dict
@@ -124,8 +124,8 @@ def activation_modules(layer) -> list:
         raise NotExportable(f"layer {layer.name} has a custom Activation object "
                             f"({type(layer.activation).__name__}); only 'sigmoid', 'tanh', "
                             f"'relu' and 'identity' have an exported equivalent")
-    kind = ACTIVATION_MODULES[name]
-    return [] if kind is None else [Module(kind, layer=layer.name)]
+    cls = ACTIVATION_MODULES[name]
+    return [] if cls is None else [Module(cls, layer=layer.name)]
 
 
 def _weights(layer):
@@ -160,8 +160,8 @@ def layer_modules(layer, in_shape=None) -> list:
                 "padding": layer.padding}
         if cls is L.ConvTranspose2D:
             args["output_padding"] = layer.output_padding
-        kind = "Conv2d" if cls is L.Conv2D else "ConvTranspose2d"
-        return [Module(kind, args, _weights(layer), name)] + activation_modules(layer)
+        torch_cls = "Conv2d" if cls is L.Conv2D else "ConvTranspose2d"
+        return [Module(torch_cls, args, _weights(layer), name)] + activation_modules(layer)
     if cls is L.MaxPool2D:
         return [Module("MaxPool2d", {"kernel_size": layer.size, "stride": layer.size}, layer=name)]
     if cls is L.Upsample2D:
@@ -216,14 +216,14 @@ def _encoder_modules(model, shapes) -> list:
     return mods
 
 
-# --------------------------------------------------------------- each model kind
+# --------------------------------------------------------------- each model family
 def dense_network(model) -> Network:
     """:class:`aenumpy.Autoencoder`: ``encoder`` and ``decoder``, ``nn.Sequential`` of
     ``Linear`` and activation modules in layer order (``encoder.0.weight``,
     ``encoder.2.weight``, …)."""
     encoder = _encoder_modules(model, [None] * len(model.encoder))
     decoder = [m for layer in model.decoder for m in layer_modules(layer)]
-    return Network(model.kind, [Part("encoder", encoder), Part("decoder", decoder)],
+    return Network(model.family, [Part("encoder", encoder), Part("decoder", decoder)],
                    model.dtype, {"x": (model.n_in,), "code": (model.n_code,)})
 
 
@@ -240,7 +240,7 @@ def vae_network(model) -> Network:
              Part("decoder", decoder)]
     if model.out_logvar is not None:
         parts.append(Part("out_logvar", layer_modules(model.out_logvar), sequential=False))
-    return Network(model.kind, parts, model.dtype,
+    return Network(model.family, parts, model.dtype,
                    {"x": (model.n_in,), "code": (model.n_latent,)})
 
 
@@ -252,20 +252,20 @@ def conv_network(model) -> Network:
     n_enc = len(model.encoder)
     encoder = _encoder_modules(model, ins[:n_enc])
     decoder = [m for layer, s in zip(model.decoder, ins[n_enc:]) for m in layer_modules(layer, s)]
-    return Network(model.kind, [Part("encoder", encoder), Part("decoder", decoder)],
+    return Network(model.family, [Part("encoder", encoder), Part("decoder", decoder)],
                    model.dtype, {"x": tuple(model.input_shape), "code": tuple(model.code_shape)})
 
 
-#: the description of each model kind, by ``model.kind``
+#: the description of each model family, by ``model.family``
 DESCRIBE = {"autoencoder": dense_network, "vae": vae_network, "conv": conv_network}
 
 
 def describe(model) -> Network:
     """The :class:`Network` of an aenumpy model (refusing, with :class:`NotExportable`,
     what has no exported equivalent)."""
-    kind = getattr(model, "kind", None)
-    if kind not in DESCRIBE or not isinstance(getattr(model, "params", None), dict):
+    family = getattr(model, "family", None)
+    if family not in DESCRIBE or not isinstance(getattr(model, "params", None), dict):
         raise TypeError(f"the export takes an aenumpy model ({', '.join(sorted(DESCRIBE))}: "
                         f"ae.Autoencoder, ae.VariationalAutoencoder, ae.ConvAutoencoder), got "
                         f"{type(model).__name__}")
-    return DESCRIBE[kind](model)
+    return DESCRIBE[family](model)

@@ -16,7 +16,7 @@ shape inference (``full_check``) before it is written.
 
 Which part: ``"model"`` maps x to x̂ (for a VAE through μ); ``"encoder"`` maps x to the code
 (for a VAE to μ and log σ²); ``"decoder"`` maps a code to x̂ (for a Gaussian VAE also to
-log σ²_x). Each model kind has its own function in :data:`GRAPHS`.
+log σ²_x). Each model family has its own function in :data:`GRAPHS`.
 """
 from __future__ import annotations
 
@@ -82,35 +82,35 @@ class Graph:
 def emit(g, prefix, m, x, out=None) -> str:
     """The ONNX node(s) of module ``m`` (state-dict prefix ``prefix``) on value ``x``."""
     a = m.args
-    if m.kind in UNARY:
-        return g.node(UNARY[m.kind], [x], out)
-    if m.kind == "Linear":
+    if m.torch_class in UNARY:
+        return g.node(UNARY[m.torch_class], [x], out)
+    if m.torch_class == "Linear":
         return g.node("Gemm", [x, g.const(f"{prefix}.weight"), g.const(f"{prefix}.bias")], out,
                       transB=1)
-    if m.kind in ("Conv2d", "ConvTranspose2d"):
+    if m.torch_class in ("Conv2d", "ConvTranspose2d"):
         k, s, p = a["kernel_size"], a["stride"], a["padding"]
         attrs = {"kernel_shape": [k, k], "strides": [s, s], "pads": [p, p, p, p]}
-        if m.kind == "ConvTranspose2d":
+        if m.torch_class == "ConvTranspose2d":
             attrs["output_padding"] = [a["output_padding"]] * 2
-        op = "Conv" if m.kind == "Conv2d" else "ConvTranspose"
+        op = "Conv" if m.torch_class == "Conv2d" else "ConvTranspose"
         return g.node(op, [x, g.const(f"{prefix}.weight"), g.const(f"{prefix}.bias")], out,
                       **attrs)
-    if m.kind == "MaxPool2d":
+    if m.torch_class == "MaxPool2d":
         s = a["kernel_size"]
         return g.node("MaxPool", [x], out, kernel_shape=[s, s], strides=[s, s])
-    if m.kind == "Upsample":
+    if m.torch_class == "Upsample":
         s = float(a["scale_factor"])
         scales = g.const(f"{prefix}.scales", np.array([1.0, 1.0, s, s], np.float32))
         return g.node("Resize", [x, "", scales], out, mode="nearest",
                       coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    if m.kind == "Flatten":
+    if m.torch_class == "Flatten":
         return g.node("Reshape", [x, g.const(f"{prefix}.shape", np.array([0, -1]))], out)
-    if m.kind == "Unflatten":
+    if m.torch_class == "Unflatten":
         shape = np.array([0, *a["unflattened_size"]])
         return g.node("Reshape", [x, g.const(f"{prefix}.shape", shape)], out)
-    if m.kind == "TopK":
+    if m.torch_class == "TopK":
         return emit_topk(g, prefix, a["k"], a["by"], x, out)
-    raise ValueError(f"no ONNX operator for module {m.kind} (layer {m.layer})")  # pragma: no cover
+    raise ValueError(f"no ONNX operator for module {m.torch_class} (layer {m.layer})")  # pragma: no cover
 
 
 def emit_topk(g, prefix, k, by, x, out=None) -> str:
@@ -131,7 +131,7 @@ def emit_topk(g, prefix, k, by, x, out=None) -> str:
     return g.node("Reshape", [g.node("Mul", [flat, mask]), g.node("Shape", [x])], out)
 
 
-# ------------------------------------------------------------- each model kind
+# ------------------------------------------------------------- each model family
 def autoencoder_graph(g, net, part):
     """Dense and convolutional autoencoders: ``x → encoder → code → decoder → x_hat``."""
     x_shape, code_shape = net.shapes["x"], net.shapes["code"]
@@ -175,16 +175,16 @@ def vae_graph(g, net, part):
     g.output("x_logvar", x_shape)
 
 
-#: the graph of each model kind, by ``model.kind``
+#: the graph of each model family, by ``model.family``
 GRAPHS = {"autoencoder": autoencoder_graph, "conv": autoencoder_graph, "vae": vae_graph}
 
 
 def build(onnx, net, state, part):
     """The checked ``onnx.ModelProto`` of one part of ``net`` with the weights ``state``."""
     g = Graph(onnx, state, net.dtype)
-    GRAPHS[net.kind](g, net, part)
+    GRAPHS[net.family](g, net, part)
     h = onnx.helper
-    graph = h.make_graph(g.nodes, f"aenumpy_{net.kind}_{part}", g.inputs, g.outputs, g.inits)
+    graph = h.make_graph(g.nodes, f"aenumpy_{net.family}_{part}", g.inputs, g.outputs, g.inits)
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", OPSET)],
                          ir_version=IR_VERSION, producer_name="aenumpy")
     onnx.checker.check_model(model, full_check=True)

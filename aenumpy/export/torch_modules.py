@@ -77,9 +77,9 @@ class VariationalAutoencoder(nn.Module):
 
 def module(m) -> nn.Module:
     """The ``torch.nn`` module of one :class:`~aenumpy.export.network.Module`."""
-    if m.kind == "TopK":
+    if m.torch_class == "TopK":
         return TopK(**m.args)
-    return getattr(nn, m.kind)(**m.args)
+    return getattr(nn, m.torch_class)(**m.args)
 
 
 def part_module(part) -> nn.Module:
@@ -88,7 +88,7 @@ def part_module(part) -> nn.Module:
     return nn.Sequential(*mods) if part.sequential else mods[0]
 
 
-#: the module class of each model kind, built from the parts by name
+#: the module class of each model family, built from the parts by name
 CLASSES = {"autoencoder": Autoencoder, "conv": Autoencoder, "vae": VariationalAutoencoder}
 
 
@@ -96,6 +96,6 @@ def build(net, state) -> nn.Module:
     """The module of ``net`` (a :class:`~aenumpy.export.network.Network`) in its dtype,
     holding the arrays of ``state`` (its state dict), in evaluation mode."""
     parts = {p.name: part_module(p) for p in net.parts}
-    tm = CLASSES[net.kind](**parts).to(torch.float64 if net.dtype == "float64" else torch.float32)
+    tm = CLASSES[net.family](**parts).to(torch.float64 if net.dtype == "float64" else torch.float32)
     tm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
     return tm.eval()
