@@ -269,3 +269,16 @@ def test_softplus_layer_exercise():
         layer.backward(np.ones((5, 4)))
     r = ae.exercises.check("02.softplus_layer", ns["SoftplusDense"])
     assert not r.ok and not r.written and "todavía sin escribir" in repr(r)
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_student_edition_is_what_nbgrader_makes(src):
+    """nbgrader's own preprocessors (solution cells cleared with the Spanish stub, hidden tests
+    removed, metadata enforced) turn the teacher edition into the student edition. Skipped where
+    nbgrader is not installed (it is not a dependency)."""
+    pre = pytest.importorskip("nbgrader.preprocessors")
+    nb = build.build(src)
+    stub = {"python": "\n".join(build.STUB)}
+    nb, _ = pre.ClearSolutions(code_stub=stub, enforce_metadata=True).preprocess(nb, {"language": "python"})
+    nb, _ = pre.ClearHiddenTests(enforce_metadata=True).preprocess(nb, {})
+    assert [c.source.rstrip() for c in nb.cells] == [c.source for c in build.student(src).cells]

@@ -102,14 +102,14 @@ class Exercise:
             return Result(self.name, self.title, [], written=False)
         return Result(self.name, self.title, rows)
 
-    def _call(self, fn, args):
-        """``(result, None)``, or ``(None, message)`` when the student's function raised."""
+    def _call(self, fn, args, what="tu función"):
+        """``(result, None)``, or ``(None, message)`` when the student's code raised."""
         try:
             return fn(*args), None
         except NotImplementedError:
             raise _Blank from None
         except Exception as e:          # anything the student's code does is reported, not raised
-            return None, f"tu función lanzó {type(e).__name__}: {e}"
+            return None, f"{what} lanzó {type(e).__name__}: {e}"
 
     def _split(self, got, n, names):
         """The student's results as a list of n, or a message about their number."""
@@ -225,12 +225,9 @@ class Exercise:
     def _check_layer(self, fn, case):
         n_in, n_out, X, dZ = case.copy_args()
         ref = self.reference(n_in, n_out, np.random.default_rng(7))
-        try:
-            layer = fn(n_in, n_out, np.random.default_rng(7))
-        except NotImplementedError:
-            raise _Blank from None
-        except Exception as e:
-            return False, f"construir la capa lanzó {type(e).__name__}: {e}"
+        layer, err = self._call(fn, (n_in, n_out, np.random.default_rng(7)), "construir la capa")
+        if err:
+            return False, err
         params = getattr(layer, "params", None)
         if not isinstance(params, dict) or set(params) != set(ref.params):
             return False, (f"la capa debe tener params con las claves {sorted(ref.params)}, "
@@ -241,21 +238,15 @@ class Exercise:
             if msg:
                 return False, msg
             params[k] = p.copy()          # the same weights as the reference
-        try:
-            Z = layer.forward(X.copy())
-        except NotImplementedError:
-            raise _Blank from None
-        except Exception as e:
-            return False, f"forward lanzó {type(e).__name__}: {e}"
+        Z, err = self._call(lambda: layer.forward(X.copy()), (), "forward")
+        if err:
+            return False, err
         fmsg = diagnose(Z, ref.forward(X.copy()), n_in, None, "forward")
         if fmsg:
             return False, fmsg
-        try:
-            dX = layer.backward(dZ.copy())
-        except NotImplementedError:
-            raise _Blank from None
-        except Exception as e:
-            return False, f"tu forward está bien; backward lanzó {type(e).__name__}: {e}"
+        dX, err = self._call(lambda: layer.backward(dZ.copy()), (), "tu forward está bien; backward")
+        if err:
+            return False, err
         want_dX = ref.backward(dZ.copy())
         grads = getattr(layer, "grads", {}) if isinstance(getattr(layer, "grads", None), dict) else {}
         msgs = [diagnose(dX, want_dX, n_out, case.B, "∂E/∂X (lo que devuelve backward)")]
