@@ -2,8 +2,18 @@
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 
 BLANK = "todavía sin escribir"
+
+
+def _width(text):
+    """Columns a label takes: combining marks (the hat of ρ̂) take none."""
+    return sum(not unicodedata.combining(c) for c in text)
+
+
+def _pad(text, width):
+    return text + " " * (width - _width(text))
 
 
 class Result:
@@ -45,14 +55,14 @@ class Result:
                     "código y vuelve a ejecutar la comprobación")
         if self.error:
             return f"{head}\n  ✗ {self.error}"
-        width = max(len("caso"), *(len(r["case"]) for r in self.rows))
-        lines = [head, f"  {'caso':<{width}}  resultado"]
+        width = max(len("caso"), *(_width(r["case"]) for r in self.rows))
+        lines = [head, f"  {_pad('caso', width)}  resultado"]
         for r in self.rows:
             mark = "✓ bien" if r["ok"] else "✗ mal"
             msg = "" if r["ok"] else textwrap.fill(
                 r["message"], 96, initial_indent=" " * (width + 6),
                 subsequent_indent=" " * (width + 6))
-            lines.append(f"  {r['case']:<{width}}  {mark}" + ("\n" + msg if msg else ""))
+            lines.append(f"  {_pad(r['case'], width)}  {mark}" + ("\n" + msg if msg else ""))
         bad = sum(not r["ok"] for r in self.rows)
         lines.append("  → correcto: coincide con la biblioteca en todos los casos" if not bad
                      else f"  → {bad} de {len(self.rows)} casos mal")
