@@ -110,6 +110,25 @@ class Identity(Activation):
         return np.zeros_like(z)
 
 
+class Softplus(Activation):
+    """``softplus(a) = log(1 + e^a)``, a smooth ReLU; ``softplus' = σ(a)``;
+    ``softplus'' = σ(a)(1 − σ(a))``. An activation written as a student writes one (its
+    derivative needs ``a``, not only ``z``): it is not registered by name, so a model using it
+    cannot be saved by name."""
+
+    name = "softplus"
+
+    def __call__(self, a):
+        return softplus(a)
+
+    def grad(self, a, z):
+        return sigmoid(a)
+
+    def grad2(self, a, z):
+        s = sigmoid(a)
+        return s * (1 - s)
+
+
 ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
 # "linear" is the name Keras uses for the identity.
 ALIASES = {"linear": "identity"}

@@ -105,10 +105,28 @@ def activation_stats(Z, activation, scratch=None):
         low, high = SATURATED[activation]
         saturated = int(np.count_nonzero(np.less(f, low, out=mask))
                         + np.count_nonzero(np.greater(f, high, out=mask))) / n
-    if activation == "relu":   # a unit is dead when its largest output over the batch is 0
-        top = Z.reshape(Z.shape[0], -1).max(axis=0)
-        dead = int(np.count_nonzero(top <= 0)) / top.size
+    if activation == "relu":
+        dead = dead_fraction(Z)
     return mean, std, saturated, dead
+
+
+def dead_fraction(Z):
+    """The fraction of dead ReLU units of a layer output ``Z`` ``(B, ...)``: a unit (every axis
+    but the first) is dead when its output is 0 for every sample of the batch, so that no
+    gradient reaches its weights: ``(1/n) Σ_j 1[max_b z_bj ≤ 0]``."""
+    top = Z.reshape(Z.shape[0], -1).max(axis=0)
+    return int(np.count_nonzero(top <= 0)) / top.size
+
+
+def update_ratio(before, after, out=None):
+    """The update ratio of a parameter, ``‖Δθ‖_F / ‖θ‖_F`` with ``Δθ = θ_after − θ_before`` and
+    the norm taken before the step (about 1e-3 in a healthy run); None when ``‖θ_before‖ = 0``.
+    ``Δθ`` is written into ``out`` when given (``before`` itself may be ``out``)."""
+    norm2 = _sumsq(before)
+    if norm2 == 0.0:
+        return None
+    delta = np.subtract(after, before, out=out)
+    return math.sqrt(_sumsq(delta) / norm2)
 
 
 @functools.lru_cache(maxsize=32)
@@ -213,11 +231,10 @@ class Monitor:
         if not self._on:
             return
         for k, p, before in self._params:
-            norm2 = _sumsq(before)
-            if norm2 > 0.0:
-                np.subtract(p, before, out=before)
+            r = update_ratio(before, p, out=before)
+            if r is not None:
                 acc = self._ratio[k]
-                acc[0] += math.sqrt(_sumsq(before) / norm2)
+                acc[0] += r
                 acc[1] += 1
 
     def end_epoch(self):

@@ -9,7 +9,12 @@
   and reported with its cell;
 * each committed ``.ipynb`` has the cells of its source in ``notebooks/src/`` and
   carries its outputs;
-* the hidden solution of the exercise in notebook 2 passes the layer check.
+* the exercises: every one of ``ae.exercises`` is checked in its notebook, each notebook has at
+  least two; the teacher edition's checks all pass; the student edition
+  (``notebooks/ejercicios/``) matches its source, carries no output and no line of any solution,
+  and runs top to bottom with every check saying "todavía sin escribir";
+* notebook 2's layer exercise: the teacher's solution passes ``ae.check_layer`` and its
+  exercise check, the student's class is a blank whose forward still runs.
 """
 from __future__ import annotations
 
@@ -39,6 +44,9 @@ def _load_build():
 build = _load_build()
 SOURCES = build.sources()
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+STUDENT_DIR = NB_DIR / "ejercicios"
+STUDENT = sorted(STUDENT_DIR.glob("[0-9][0-9]_*.ipynb"))
+CHECK = re.compile(r'ae\.exercises\.check\("([0-9]{2}\.[a-z0-9_]+)"')
 
 
 def _needs_mnist(nb) -> bool:
@@ -49,6 +57,8 @@ def test_there_are_notebooks():
     assert len(SOURCES) >= 2
     assert [s.stem for s in SOURCES] == [n.stem for n in NOTEBOOKS], \
         "every source in notebooks/src needs its executed notebook (python notebooks/_build.py)"
+    assert [s.stem for s in SOURCES] == [n.stem for n in STUDENT], \
+        "every source needs its student edition (python notebooks/_build.py --student)"
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
@@ -136,9 +146,16 @@ def test_a_failing_cell_names_the_notebook():
         build.execute(_notebook("1 / 0"), name="broken", budget=120)
 
 
+def _check_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and CHECK.search(c.source)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS + STUDENT,
+                         ids=lambda p: ("ejercicios/" if p.parent.name == "ejercicios" else "") + p.stem)
 def test_notebook_runs(path, request, monkeypatch):
+    """Both editions run top to bottom; in the student edition every check says the exercise is
+    not written yet, and nothing after it depends on the student's code."""
     nb = nbformat.read(path, as_version=4)
     if _needs_mnist(nb):
         data = request.getfixturevalue("shared_data")   # skips when MNIST is not on disk
@@ -147,26 +164,137 @@ def test_notebook_runs(path, request, monkeypatch):
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    nb = build.execute(nb, name=path.stem)
+    student = path.parent == STUDENT_DIR
+    nb = build.execute(nb, name=("ejercicios/" if student else "") + path.stem)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code)
+    for cell in _check_cells(nb):
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert ("todavía sin escribir" if student else "→ correcto") in text, text
 
 
-def test_hidden_solution_of_the_exercise_passes():
-    """Notebook 2 hides the solution in a ``<details>`` block; it must be right."""
-    nb = nbformat.read(NB_DIR / "02_escribe_tu_capa.ipynb", as_version=4)
-    blocks = [c.source for c in nb.cells if c.cell_type == "markdown" and "<details>" in c.source]
-    assert len(blocks) == 1
-    code = re.search(r"```python\n(.*?)```", blocks[0], re.S).group(1)
-    code = "\n".join(line for line in code.splitlines() if not line.startswith("print("))
-    ns = {"np": np, "ae": ae}
-    exec(code, ns)
-    layer = ns["SoftplusDense"](6, 4, np.random.default_rng(3))
+# ---------------------------------------------------------------- the exercises in the notebooks
+def test_every_exercise_is_checked_in_its_notebook():
+    seen = {}
+    for src in SOURCES:
+        found = CHECK.findall(src.read_text(encoding="utf-8"))
+        assert len(found) >= 2, f"{src.name} has fewer than two exercises"
+        for name in found:
+            assert name.startswith(src.stem[:2] + "."), f"{name} is checked in {src.name}"
+            assert name not in seen, f"{name} is checked twice"
+            seen[name] = src.name
+    assert sorted(seen) == sorted(ae.exercises.names())
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_teacher_edition_is_solved_and_graded(src):
+    """The committed teacher edition: every exercise's check passes, and nbgrader's metadata
+    marks the solution cells and the graded (hidden-test) check cells."""
+    nb = nbformat.read(NB_DIR / (src.stem + ".ipynb"), as_version=4)
+    checks = _check_cells(nb)
+    for cell in checks:
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert "→ correcto" in text, f"{src.stem}: {text}"
+        assert cell.metadata["nbgrader"]["grade"] and cell.metadata["nbgrader"]["points"] == 1
+    solutions = [c for c in nb.cells if build.BEGIN in c.source]
+    assert solutions and all(c.metadata["nbgrader"]["solution"] for c in solutions)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)) == len(solutions) + len(checks)
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_student_edition_matches_its_source_without_outputs(src):
+    path = STUDENT_DIR / (src.stem + ".ipynb")
+    assert path.exists(), f"{path} is missing: run python notebooks/_build.py --student {src.stem[:2]}"
+    nb = nbformat.read(path, as_version=4)
+    built = build.student(src)
+    assert [(c.cell_type, c.source) for c in nb.cells] == \
+        [(c.cell_type, c.source) for c in built.cells], \
+        f"ejercicios/{path.name} is out of date with {src.name}: run python notebooks/_build.py --student"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert sum(c.source.count("raise NotImplementedError()") for c in code) >= 2
+
+
+def _solution_lines(text):
+    lines = text.splitlines()
+    out = []
+    for start, stop in build._regions(text, build.BEGIN, build.END) + \
+            build._regions(text, build.BEGIN_TESTS, build.END_TESTS):
+        out += [ln.strip() for ln in lines[start + 1:stop]]
+    return out
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_student_edition_carries_no_line_of_any_solution(src):
+    """Every line inside a solution (or hidden-test) region is absent from the student edition,
+    unless the same line also stands outside every region in the source (a ``return Z`` of a
+    worked example)."""
+    teacher = build.build(src)
+    student = nbformat.read(STUDENT_DIR / (src.stem + ".ipynb"), as_version=4)
+    hidden, public = set(), set()
+    for cell in teacher.cells:
+        if cell.cell_type != "code":
+            continue
+        inside = set(_solution_lines(cell.source))
+        hidden |= inside
+        public |= {ln.strip() for ln in build.strip_solutions(cell.source).splitlines()}
+    secret = {ln for ln in hidden - public if ln and not ln.startswith("#")}
+    assert secret, f"{src.name} has no solution to hide"
+    text = "\n".join(c.source for c in student.cells)
+    leaked = [ln for ln in secret if ln in {x.strip() for x in text.splitlines()}]
+    assert not leaked, f"ejercicios/{src.stem}: solution lines left in: {leaked}"
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "<details>" not in text
+    assert all("nbgrader" not in c.metadata for c in student.cells)
+
+
+def test_strip_solutions_keeps_the_indentation_and_drops_hidden_tests():
+    text = ("def f(x):\n    \"\"\"doc\"\"\"\n    ### BEGIN SOLUTION\n    y = 2 * x\n    return y\n"
+            "    ### END SOLUTION\n\nr = check(f)\n### BEGIN HIDDEN TESTS\nassert r.ok\n"
+            "### END HIDDEN TESTS")
+    assert build.strip_solutions(text) == ('def f(x):\n    """doc"""\n    # TU CÓDIGO AQUÍ\n'
+                                           '    raise NotImplementedError()\n\nr = check(f)')
+    with pytest.raises(ValueError, match="without"):
+        build.strip_solutions("### BEGIN SOLUTION\nx = 1")
+    with pytest.raises(ValueError, match="without"):
+        build.strip_solutions("x = 1\n### END SOLUTION")
+
+
+def _cell_defining(nb, name):
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and f"class {name}" in c.source]
+    assert len(cells) == 1
+    return cells[0]
+
+
+def test_softplus_layer_exercise():
+    """Notebook 2's layer: the teacher's solution passes ``ae.check_layer`` and its exercise
+    check; the student's class builds and runs forward, and its blank backward is reported as
+    not written yet (``ae.check_layer`` on it would raise NotImplementedError)."""
     X = np.random.default_rng(0).standard_normal((5, 6))
-    assert_passes(ae.check_layer(layer, X))
-    # and the incomplete version shown in the exercise cell does fail
-    ex = [c.source for c in nb.cells if c.cell_type == "code" and "TODO" in c.source]
-    assert len(ex) == 1
-    ns = {"np": np, "ae": ae, "X": X}
-    exec(ex[0].replace("print(report)", ""), ns)
-    assert not ns["report"].ok
+    teacher = nbformat.read(NB_DIR / "02_escribe_tu_capa.ipynb", as_version=4)
+    ns = {"np": np, "ae": ae}
+    exec(_cell_defining(teacher, "SoftplusDense"), ns)
+    assert_passes(ae.check_layer(ns["SoftplusDense"](6, 4, np.random.default_rng(3)), X))
+    assert ae.exercises.check("02.softplus_layer", ns["SoftplusDense"]).ok
+    student = nbformat.read(STUDENT_DIR / "02_escribe_tu_capa.ipynb", as_version=4)
+    ns = {"np": np, "ae": ae}
+    exec(_cell_defining(student, "SoftplusDense"), ns)
+    layer = ns["SoftplusDense"](6, 4, np.random.default_rng(3))
+    assert layer.forward(X).shape == (5, 4)
+    with pytest.raises(NotImplementedError):
+        layer.backward(np.ones((5, 4)))
+    r = ae.exercises.check("02.softplus_layer", ns["SoftplusDense"])
+    assert not r.ok and not r.written and "todavía sin escribir" in repr(r)
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_student_edition_is_what_nbgrader_makes(src):
+    """nbgrader's own preprocessors (solution cells cleared with the Spanish stub, hidden tests
+    removed, metadata enforced) turn the teacher edition into the student edition. Skipped where
+    nbgrader is not installed (it is not a dependency)."""
+    pre = pytest.importorskip("nbgrader.preprocessors")
+    nb = build.build(src)
+    stub = {"python": "\n".join(build.STUB)}
+    nb, _ = pre.ClearSolutions(code_stub=stub, enforce_metadata=True).preprocess(nb, {"language": "python"})
+    nb, _ = pre.ClearHiddenTests(enforce_metadata=True).preprocess(nb, {})
+    assert [c.source.rstrip() for c in nb.cells] == [c.source for c in build.student(src).cells]

@@ -57,6 +57,21 @@ LOG2PI = math.log(2.0 * math.pi)
 DECODERS = ("bernoulli", "gaussian")
 
 
+def gaussian_kl(mu, logvar):
+    """The VAE's KL term per sample (lecture, closed form):
+    ``KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j)``, one value per row, in
+    float64."""
+    mu = np.asarray(mu).astype(np.float64)
+    lv = np.asarray(logvar).astype(np.float64)
+    return -0.5 * np.sum(1.0 + lv - mu * mu - np.exp(lv), axis=1)
+
+
+def gaussian_kl_grad(mu, logvar):
+    """The derivatives of :func:`gaussian_kl` of each sample: ``∂KL/∂μ = μ`` and
+    ``∂KL/∂log σ² = ½(σ² − 1)`` with ``σ² = exp(log σ²)``, in the dtype of μ."""
+    return mu, 0.5 * (np.exp(logvar) - 1.0)
+
+
 def logsumexp(a, axis):
     """``log Σ exp(a)`` along ``axis`` without overflow: ``m + log Σ exp(a − m)``, m the max."""
     m = np.max(a, axis=axis, keepdims=True)
@@ -304,13 +319,6 @@ class VariationalAutoencoder(Model):
         dL = 0.5 * (1.0 - r * r) / B         # ∂/∂log σ²_x of ½ log σ²_x + ½ r²
         return E, dA.astype(self.dtype, copy=False), dL.astype(self.dtype, copy=False)
 
-    @staticmethod
-    def _kl_per_sample(mu, lv):
-        """``KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j)`` per row, float64."""
-        mu = mu.astype(np.float64)
-        lv = lv.astype(np.float64)
-        return -0.5 * np.sum(1.0 + lv - mu * mu - np.exp(lv), axis=1)
-
     def _objective(self, X, eps, weight, need_grad):
         """Forward pass with caches; returns E (float) and fills :attr:`cache`."""
         mu, lv = self._encode(X)
@@ -318,7 +326,7 @@ class VariationalAutoencoder(Model):
         sigma = self.std(lv)                  # kept for the backward: ∂z/∂log σ² = ε ⊙ ½σ
         out, lvx = self._decode(z)
         rec, dA, dL = self._nll(X, out, lvx, need_grad)
-        kl = float(np.mean(self._kl_per_sample(mu, lv)))
+        kl = float(np.mean(gaussian_kl(mu, lv)))
         E = rec + weight * kl
         self.cache = {"x": X, "mu": mu, "logvar": lv, "sigma": sigma, "eps": eps, "z": z,
                       "out": out, "out_logvar": lvx, "reconstruction": rec, "kl": kl,
@@ -337,8 +345,9 @@ class VariationalAutoencoder(Model):
             d = layer.backward(d)
         dz = d
         mu, sigma, eps = c["mu"], c["sigma"], c["eps"]
-        dmu = dz + (w / B) * mu
-        dlv = dz * eps * (0.5 * sigma) + (0.5 * w / B) * (sigma * sigma - 1.0)
+        kl_mu, kl_lv = gaussian_kl_grad(mu, c["logvar"])    # ∂KL/∂μ, ∂KL/∂log σ² per sample
+        dmu = dz + (w / B) * kl_mu
+        dlv = dz * eps * (0.5 * sigma) + (w / B) * kl_lv
         c.update(dz=dz, dmu=dmu, dlogvar=dlv)
         dh = self._heads_backward(dmu, dlv)
         for layer in reversed(self.encoder):

@@ -39,8 +39,10 @@ def _gaussian(X, sigma, rng):
     return X + X.dtype.type(sigma) * rng.standard_normal(X.shape, dtype=X.dtype)
 
 
-def _masking(X, p, rng):
-    """``x̃_i = x_i · b_i``, ``b_i ~ Bernoulli(1 − p)``: each input zeroed with probability p."""
+def masking_noise(X, p, rng):
+    """Masking noise (lecture, denoising autoencoder): ``x̃_i = x_i · b_i``,
+    ``b_i ~ Bernoulli(1 − p)``: each input zeroed with probability p. One uniform
+    ``u = rng.random(X.shape)`` per entry; the entry is kept where ``u ≥ p``."""
     X = _as_float(X)
     if p == 0:
         return X.copy()
@@ -101,7 +103,7 @@ class MaskingNoise(InputCorruption):
 
     def corrupt(self, X, rng):
         """Return ``x̃ = X ⊙ b``, ``b ~ Bernoulli(1 − p)`` entrywise."""
-        return _masking(X, self.p, rng)
+        return masking_noise(X, self.p, rng)
 
 
 class SaltAndPepper(InputCorruption):

@@ -4,7 +4,8 @@
 * cross-entropy ``H(p, q) = −Σ_i p_i log q_i``;
 * Kullback–Leibler divergence ``KL(p ‖ q) = Σ_i p_i log(p_i / q_i) = H(p, q) − H(p)``;
 * the Bernoulli KL of the sparsity penalty,
-  ``KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂) + (1 − ρ) log((1 − ρ)/(1 − ρ̂))`` in nats.
+  ``KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂) + (1 − ρ) log((1 − ρ)/(1 − ρ̂))`` in nats, and its derivative
+  ``∂KL/∂ρ̂ = −ρ/ρ̂ + (1 − ρ)/(1 − ρ̂)``.
 
 Distributions are 1-D arrays (or N-D arrays with one distribution per row of the
 last axis); they must be non-negative and sum to 1 (to 1e-6).
@@ -109,3 +110,12 @@ def bernoulli_kl(rho, rho_hat):
             raise ValueError(f"{name} must be a probability in [0, 1], got {a!r}")
     v = _xlogy(r, r) - _xlogy(r, rh) + _xlogy(1 - r, 1 - r) - _xlogy(1 - r, 1 - rh)
     return _result(np.maximum(v, 0.0))
+
+
+def bernoulli_kl_grad(rho, rho_hat):
+    """``∂KL(ρ ‖ ρ̂)/∂ρ̂ = −ρ/ρ̂ + (1 − ρ)/(1 − ρ̂)`` (the UFLDL sparsity term), elementwise
+    with broadcasting, for ρ̂ strictly inside (0, 1) (at 0 or 1 it is infinite).
+    :class:`aenumpy.regularizers.KLSparsity` multiplies it by β/B for each unit's output."""
+    r = np.asarray(rho, dtype=np.float64)
+    rh = np.asarray(rho_hat, dtype=np.float64)
+    return _result(-r / rh + (1.0 - r) / (1.0 - rh))

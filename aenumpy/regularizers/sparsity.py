@@ -21,7 +21,7 @@ import numpy as np
 
 from .._validate import check_float
 from ._checks import check_layer_arg, check_nonneg
-from .information import bernoulli_kl
+from .information import bernoulli_kl, bernoulli_kl_grad
 from .base import HiddenPenalty, LayerView, Penalty
 
 #: ρ̂ is clipped into [CLIP, 1 − CLIP] so log ρ̂ and log(1 − ρ̂) stay finite.
@@ -77,7 +77,7 @@ class KLSparsity(HiddenPenalty):
         value = self.beta * float(np.sum(bernoulli_kl(self.rho, r)))  # β Σ_j KL(ρ ‖ ρ̂_j)
         dZ = None
         if need_grad:
-            g = self.beta * (-self.rho / r + (1.0 - self.rho) / (1.0 - r))
+            g = self.beta * np.asarray(bernoulli_kl_grad(self.rho, r))  # β ∂KL/∂ρ̂_j
             g[(rho_hat <= CLIP) | (rho_hat >= 1.0 - CLIP)] = 0.0  # the clip is flat there
             dZ = np.empty_like(Z)
             dZ[...] = (g / B).astype(Z.dtype)

@@ -80,26 +80,50 @@ print(model)
 for name, p in model.params.items():
     print(f"{name:8s} {str(p.shape):10s}")
 
+# %% [markdown]
+# ### Ejercicio 1.1: el paso hacia delante
+#
+# Escribe `adelante(X, W, b, W2, b2)` para un lote $X$ (las filas son muestras): devuelve el
+# código $Z = \sigma(XW^\top + b)$ y la reconstrucción $\hat X = \sigma(ZW'^\top + b')$, con la
+# sigmoide $\sigma(a) = 1/(1+e^{-a})$ que está definida en la celda. La celda siguiente la
+# comprueba con `ae.exercises.check`, que la ejecuta con varios lotes (una sola muestra,
+# unidades saturadas, una fila de ceros) y la compara con las capas de la biblioteca.
+# El enunciado completo: `print(ae.exercises.describe("01.forward"))`.
+
 # %%
 def sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
+def adelante(X, W, b, W2, b2):
+    """Z = σ(X Wᵀ + b) y X̂ = σ(Z W'ᵀ + b')."""
+    ### BEGIN SOLUTION
+    Z = sigmoid(X @ W.T + b)          # z = σ(Wx + b), una fila por muestra
+    X_hat = sigmoid(Z @ W2.T + b2)    # x̂ = σ'(W'z + b')
+    return Z, X_hat
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("01.forward", adelante)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# El mismo paso con el modelo, para una muestra: `model.encode` da $z$, `model.reconstruct` da
+# $\hat x$ y `model.loss` da $E = \tfrac12 \sum_i (x_i - \hat x_i)^2$.
+
+# %%
 x = Xtr[:1].astype(np.float64)               # una muestra, forma (1, 64)
 W, b = model.params["enc0.W"], model.params["enc0.b"]
 W2, b2 = model.params["dec0.W"], model.params["dec0.b"]   # W' y b'
 
-a = x @ W.T + b            # Wx + b
-z = sigmoid(a)             # z = σ(Wx + b)
-a2 = z @ W2.T + b2         # W'z + b'
-x_hat = sigmoid(a2)        # x̂ = σ'(W'z + b')
-E = 0.5 * np.sum((x - x_hat) ** 2)
-
+z = model.encode(x)                          # z = σ(Wx + b)
+x_hat = model.reconstruct(x)                 # x̂ = σ'(W'z + b')
+E = model.loss(x)
 print("código z:", z.round(3))
-print("E a mano       =", E)
-print("E de aenumpy   =", model.loss(x))
-print("¿mismo código?         ", np.allclose(z, model.encode(x)))
-print("¿misma reconstrucción? ", np.allclose(x_hat, model.reconstruct(x)))
+print("E =", E, " = ½ Σ (x − x̂)² =", 0.5 * np.sum((x - x_hat) ** 2))
 
 # %% [markdown]
 # ## 3. Un paso hacia atrás, a mano
@@ -120,27 +144,73 @@ print("¿misma reconstrucción? ", np.allclose(x_hat, model.reconstruct(x)))
 # (Con un lote de $B$ filas, los productos $\delta^\top x$ suman sobre las filas y se divide
 # entre $B$ porque $E$ es la media.)
 
-# %%
-dE_dxhat = x_hat - x
-delta2 = dE_dxhat * x_hat * (1 - x_hat)      # δ'
-dW2 = delta2.T @ z                           # ∂E/∂W'
-db2 = delta2.sum(axis=0)                     # ∂E/∂b'
-dE_dz = delta2 @ W2                          # ∂E/∂z
-delta = dE_dz * z * (1 - z)                  # δ
-dW = delta.T @ x                             # ∂E/∂W
-db = delta.sum(axis=0)                       # ∂E/∂b
+# %% [markdown]
+# ### Ejercicio 1.2: el error en la salida, $\delta'$
+#
+# Escribe `delta_salida(X, A2)`: con $\hat X = \sigma(A_2)$ ($A_2$ es la pre-activación
+# $W'z + b'$ de todo el lote), devuelve $E$ (media sobre el lote) y
+# $\delta' = \partial E/\partial A_2 = (\hat x - x) \odot \hat x \odot (1-\hat x) / B$. Como es un
+# gradiente, la comprobación también lo compara con la derivada numérica de **tu** $E$: así sabe
+# decir si falla el valor o el gradiente.
 
-loss, grads = model.loss_and_grads(x)
-for name, mine in [("enc0.W", dW), ("enc0.b", db), ("dec0.W", dW2), ("dec0.b", db2)]:
-    print(f"{name}: diferencia máxima con aenumpy = {np.abs(mine - grads[name]).max():.1e}")
+# %%
+def delta_salida(X, A2):
+    """E = (1/B) Σ ½ Σ (x − σ(a'))² y δ' = ∂E/∂a'."""
+    ### BEGIN SOLUTION
+    B = X.shape[0]
+    X_hat = sigmoid(A2)
+    E = 0.5 * np.sum((X - X_hat) ** 2) / B
+    delta2 = (X_hat - X) * X_hat * (1 - X_hat) / B
+    return E, delta2
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("01.delta", delta_salida)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Ejercicio 1.3: $\partial E/\partial W'$ y $\partial E/\partial W$
+#
+# Escribe `atras(X, W, b, W2, b2)`: el paso hacia delante, y después la regla de la cadena de
+# arriba para todo el lote. Devuelve $E$, $\partial E/\partial W$ (forma de $W$) y
+# $\partial E/\partial W'$ (forma de $W'$). Puedes usar tus `adelante` y `delta_salida`, o
+# escribirlo todo de nuevo.
+
+# %%
+def atras(X, W, b, W2, b2):
+    """E, ∂E/∂W y ∂E/∂W' del autoencoder de una capa oculta (sigmoides, media sobre el lote)."""
+    ### BEGIN SOLUTION
+    Z = sigmoid(X @ W.T + b)
+    A2 = Z @ W2.T + b2
+    E, delta2 = delta_salida(X, A2)
+    dW2 = delta2.T @ Z                       # ∂E/∂W' = δ'ᵀ z
+    dE_dz = delta2 @ W2                      # ∂E/∂z = δ' W'
+    delta = dE_dz * Z * (1 - Z)              # δ = ∂E/∂z ⊙ z ⊙ (1 − z)
+    dW = delta.T @ X                         # ∂E/∂W = δᵀ x
+    return E, dW, dW2
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("01.backward", atras)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
 # %% [markdown]
 # `ae.trace` registra **todas** estas cantidades de un paso, con los nombres de la lección, en el
-# orden en que se calculan (se muestran los primeros valores de cada una):
+# orden en que se calculan (se muestran los primeros valores de cada una). Las usamos en lo que
+# queda del cuaderno:
 
 # %%
 t = ae.trace(model, x)
 print(t)
+delta2 = t["∂E/∂(W'z + b')"]                 # δ'
+dE_dz = t["∂E/∂z"]
+dW = t["∂E/∂W"]
 
 # %% [markdown]
 # La misma traza, como imagen: `ae.plot.trace(t)` dibuja la cadena de la lección de izquierda a
@@ -154,10 +224,6 @@ print(t)
 # %%
 fig = ae.plot.trace(t)
 plt.show()
-
-# %%
-print("¿la traza coincide con nuestra ∂E/∂W?", np.allclose(t["∂E/∂W"], dW))
-print("¿y con nuestro δ'?                  ", np.allclose(t["∂E/∂(W'z + b')"], delta2))
 
 # %% [markdown]
 # ## 4. La comprobación del gradiente

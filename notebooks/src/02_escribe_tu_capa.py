@@ -108,18 +108,25 @@ print(report)
 print("\n¿pasa?", report.ok)
 
 # %% [markdown]
-# ## 3. Ejercicio: una capa densa con *softplus*
+# ## 3. Ejercicio 2.1: una capa densa con *softplus*
 #
 # La función *softplus* es una versión suave de ReLU:
 #
 # $$\operatorname{softplus}(a) = \log(1 + e^{a}), \qquad \operatorname{softplus}'(a) = \frac{1}{1+e^{-a}} = \sigma(a) .$$
 #
-# La capa `SoftplusDense` calcula $Z = \operatorname{softplus}(XW^\top + b)$. Su `forward` ya está
-# escrito; el `backward` de abajo está **incompleto a propósito**: le falta un factor. Ejecuta la
-# celda y mira cómo falla la comprobación. Después, arregla la línea marcada con `TODO` y vuelve a
-# ejecutarla hasta ver `OK`.
+# La capa `SoftplusDense` calcula $Z = \operatorname{softplus}(XW^\top + b)$. Su `__init__` y su
+# `forward` ya están escritos; escribe su `backward`: $\delta = dZ \odot \operatorname{softplus}'(A)$,
+# y después $\partial E/\partial W$, $\partial E/\partial b$ y $\partial E/\partial X$ como en la
+# capa densa de la sección 1.
 #
-# Pistas: `ae.activations.sigmoid(A)` calcula $\sigma(A)$; compara con la capa densa de la sección 1.
+# La celda de después la comprueba de dos maneras. `ae.exercises.check` le pone los pesos de la
+# capa de la biblioteca con la misma activación y compara `forward` y `backward` (lo que devuelve
+# y lo que deja en `grads`), en lotes de varias formas y con entradas grandes que saturan la
+# activación; si algo falla, dice qué. Y, en cuanto tu `backward` existe, `ae.check_layer` lo
+# compara con la derivada numérica de tu propio `forward`.
+#
+# Pistas: `ae.activations.sigmoid(A)` calcula $\sigma(A)$; el error típico es olvidar el factor
+# $\operatorname{softplus}'(A)$ (la comprobación lo señala).
 
 # %%
 class SoftplusDense:
@@ -137,50 +144,62 @@ class SoftplusDense:
         return ae.activations.softplus(A)
 
     def backward(self, dZ):
+        ### BEGIN SOLUTION
         X, A = self.cache["X"], self.cache["A"]
-        dA = dZ                               # TODO: ∂E/∂A = ∂E/∂Z ⊙ softplus'(A)
+        dA = dZ * ae.activations.sigmoid(A)   # δ = dZ ⊙ softplus'(A), softplus'(a) = σ(a)
+        self.grads["W"] = dA.T @ X            # ∂E/∂W = δᵀ X
+        self.grads["b"] = dA.sum(axis=0)      # ∂E/∂b = Σ_lote δ
+        return dA @ self.params["W"]          # ∂E/∂X = δ W
+        ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("02.softplus_layer", SoftplusDense)
+print(resultado)
+if resultado.written:
+    print(ae.check_layer(SoftplusDense(6, 4, np.random.default_rng(3)), X))
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Ejercicio 2.2: una capa densa con tanh
+#
+# Ahora la capa entera: $Z = \tanh(XW^\top + b)$. La derivada de tanh se escribe con su salida,
+# $\tanh'(a) = 1 - \tanh(a)^2 = 1 - z^2$, así que basta con guardar $Z$ en la caché. El
+# `__init__` está escrito; escribe `forward` y `backward`.
+
+# %%
+class TanhDense:
+    """Capa densa Z = tanh(X Wᵀ + b)."""
+
+    def __init__(self, n_in, n_out, rng):
+        self.params = {"W": rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_out, n_in)),
+                       "b": 0.1 * rng.standard_normal(n_out)}
+        self.grads = {}
+        self.cache = {}
+
+    def forward(self, X):
+        ### BEGIN SOLUTION
+        Z = np.tanh(X @ self.params["W"].T + self.params["b"])
+        self.cache = {"X": X, "Z": Z}
+        return Z
+        ### END SOLUTION
+
+    def backward(self, dZ):
+        ### BEGIN SOLUTION
+        X, Z = self.cache["X"], self.cache["Z"]
+        dA = dZ * (1 - Z ** 2)                # tanh'(a) = 1 − z²
         self.grads["W"] = dA.T @ X
         self.grads["b"] = dA.sum(axis=0)
         return dA @ self.params["W"]
+        ### END SOLUTION
 
-
-report = ae.check_layer(SoftplusDense(6, 4, np.random.default_rng(3)), X)
-print(report)
-
-# %% [markdown]
-# <details>
-# <summary><b>Solución</b> (haz clic para verla; inténtalo antes)</summary>
-#
-# Falta la derivada de la activación: $\delta = dZ \odot \operatorname{softplus}'(A) = dZ \odot \sigma(A)$.
-#
-# ```python
-# class SoftplusDense:
-#     """Capa densa Z = softplus(X Wᵀ + b)."""
-#
-#     def __init__(self, n_in, n_out, rng):
-#         self.params = {"W": rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_out, n_in)),
-#                        "b": 0.1 * rng.standard_normal(n_out)}
-#         self.grads = {}
-#         self.cache = {}
-#
-#     def forward(self, X):
-#         A = X @ self.params["W"].T + self.params["b"]
-#         self.cache = {"X": X, "A": A}
-#         return ae.activations.softplus(A)
-#
-#     def backward(self, dZ):
-#         X, A = self.cache["X"], self.cache["A"]
-#         dA = dZ * ae.activations.sigmoid(A)   # softplus'(a) = σ(a)
-#         self.grads["W"] = dA.T @ X
-#         self.grads["b"] = dA.sum(axis=0)
-#         return dA @ self.params["W"]
-#
-#
-# print(ae.check_layer(SoftplusDense(6, 4, np.random.default_rng(3)), X))
-# ```
-#
-# Con esta corrección todas las filas pasan, con errores relativos del orden de $10^{-10}$.
-# </details>
+# %%
+resultado = ae.exercises.check("02.tanh_layer", TanhDense)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 4. Tu activación dentro de un autoencoder
@@ -247,7 +266,8 @@ print(ae.gradcheck(model, Xte[:4]))
 # ## Para experimentar
 #
 # * Escribe una capa `Tanh` sin parámetros (`params = {}`): sólo tiene que devolver
-#   $\partial E/\partial X = dY \odot (1 - Y^2)$.
+#   $\partial E/\partial X = dY \odot (1 - Y^2)$. Compárala con `TanhDense` y
+#   `ae.check_layer`.
 # * Escribe una capa con pesos **atados** a otra (como el decodificador con $W' = W^\top$) y
 #   comprueba que el gradiente de $W$ recoge las dos contribuciones.
 # * Cambia `order=2` en `ae.check_layer(..., order=2)` y mira cómo crece el error relativo de la

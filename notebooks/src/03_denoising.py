@@ -74,6 +74,53 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Ejercicio 3.1: el ruido de enmascaramiento
+#
+# Escribe `enmascarar(X, p, rng)`: cada entrada se pone a 0 con probabilidad $p$,
+# $\tilde x_i = x_i\, b_i$ con $b_i \sim \text{Bernoulli}(1-p)$. Para que la comprobación pueda
+# repetir tu sorteo, saca **un** uniforme por entrada con `u = rng.random(X.shape)` y conserva
+# $x_i$ donde $u_i \ge p$ (así lo hace `MaskingNoise`).
+
+# %%
+def enmascarar(X, p, rng):
+    """x̃ = x ⊙ b, b_i = 1 con probabilidad 1 − p (u_i ≥ p)."""
+    ### BEGIN SOLUTION
+    u = rng.random(X.shape)
+    return X * (u >= p)
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("03.masking", enmascarar)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Ejercicio 3.2: el error, contra la $x$ limpia
+#
+# Escribe `error_denoising(X, X_tilde, X_hat)`: el codificador vio $\tilde x$, pero el error se
+# mide contra la entrada limpia, $E = \frac1B \sum_n \tfrac12 \sum_i (x_{ni} - \hat x_{ni})^2$.
+# Devuelve $E$ y $\partial E/\partial \hat x = (\hat x - x)/B$ (la comprobación compara también
+# tu gradiente con la derivada numérica de tu $E$).
+
+# %%
+def error_denoising(X, X_tilde, X_hat):
+    """E(x, x̂) contra la x limpia, y ∂E/∂x̂."""
+    ### BEGIN SOLUTION
+    B = X.shape[0]
+    E = 0.5 * np.sum((X - X_hat) ** 2) / B
+    return E, (X_hat - X) / B
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("03.denoising_loss", error_denoising)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 2. Entrenar: un autoencoder normal y tres de eliminación de ruido
 #
 # La misma arquitectura 784 → 128 → 784 (ReLU en el codificador, sigmoide a la salida) para los

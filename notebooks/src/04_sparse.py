@@ -60,6 +60,29 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Ejercicio 4.1: la entropía
+#
+# Escribe `entropia(p)`: $H(p) = -\sum_i p_i \log_2 p_i$ en bits, con $0 \log 0 = 0$ (cuidado:
+# `np.log2(0)` da $-\infty$ y $0 \cdot (-\infty)$ da NaN). La comprobación prueba distribuciones
+# con probabilidades nulas y un resultado seguro.
+
+# %%
+def entropia(p):
+    """H(p) = −Σ p_i log2 p_i (bits), con 0·log 0 = 0."""
+    ### BEGIN SOLUTION
+    p = np.asarray(p, dtype=float)
+    nz = p > 0                                   # 0·log 0 = 0: los ceros no aportan
+    return float(-np.sum(p[nz] * np.log2(p[nz])))
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("04.entropy", entropia)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 2. Entropía cruzada y divergencia KL
 #
 # Si los datos siguen $p$ pero los codificamos como si siguieran $q$, gastamos de media la
@@ -122,6 +145,31 @@ mine = 3.0 * np.sum(bernoulli_kl(0.05, Z.mean(axis=0)))
 t = ae.trace(small, Xb)
 print(f"término KL a mano: {mine:.6f}   en la traza: {float(t['E_KLSparsity']):.6f}")
 print(ae.gradcheck(small, Xb))
+
+# %% [markdown]
+# ### Ejercicio 4.2: el término KL y su gradiente
+#
+# Escribe `kl_dispersion(rho, rho_hat)`: devuelve
+# $s(\rho, \hat\rho) = \sum_j \mathrm{KL}(\rho\,\|\,\hat\rho_j)$ (en nats) y su gradiente respecto de
+# cada $\hat\rho_j$, un vector de la forma de `rho_hat`. Deriva el término de una unidad a mano;
+# la comprobación compara tu gradiente con la biblioteca **y** con la derivada numérica de tu
+# propia $s$, así que sabe decir "tu forward está bien, tu gradiente no".
+
+# %%
+def kl_dispersion(rho, rho_hat):
+    """s = Σ_j KL(ρ ‖ ρ̂_j) y ∂s/∂ρ̂_j."""
+    ### BEGIN SOLUTION
+    s = np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    grad = -rho / rho_hat + (1 - rho) / (1 - rho_hat)
+    return float(s), grad
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("04.kl_grad", kl_dispersion)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 4. Tres autoencoders en MNIST
@@ -220,6 +268,30 @@ fig.tight_layout()
 plt.show()
 fig = ae.plot.reconstructions(m, Xte, n=10, title=f"k-disperso con k = {ks[-1]}: originales y reconstrucciones")
 plt.show()
+
+# %% [markdown]
+# ### Ejercicio 4.3: la función $f_k$
+#
+# Escribe `f_k(Z, k)`: para cada fila de $Z$ (forma `(B, n)`), $f_k(z) = (z_1 b_1, \dots, z_n b_n)$ con
+# $b_i = 1$ en las $k$ unidades de mayor $|z_i|$ y $b_i = 0$ en las demás. Es lo que hace
+# `TopK(k)` con el código. Pista: `np.argsort` por filas y `np.put_along_axis`.
+
+# %%
+def f_k(Z, k):
+    """z ⊙ b por filas, b = 1 en las k unidades de mayor |z_i|."""
+    ### BEGIN SOLUTION
+    idx = np.argsort(-np.abs(Z), axis=1)[:, :k]  # las k mayores |z_i| de cada fila
+    b = np.zeros_like(Z)
+    np.put_along_axis(b, idx, 1.0, axis=1)
+    return Z * b
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("04.topk", f_k)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Para experimentar

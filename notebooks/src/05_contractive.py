@@ -67,13 +67,33 @@ print(f"|J a mano − J de aenumpy|  máx = {np.abs(J_hand - J_lib).max():.1e}")
 print(f"|J numérica − J de aenumpy| máx = {np.abs(J_num - J_lib).max():.1e}")
 
 # %% [markdown]
-# Y la norma de Frobenius: la suma de los cuadrados de $J$, la fórmula cerrada y `jacobian_norm`
-# (que promedia sobre las filas de `X`; aquí una sola):
+# ### Ejercicio 5.1: $\|J_h(x)\|_F^2$ en forma cerrada
+#
+# No hace falta construir $J$ para su norma: $\|J_h(x)\|_F^2 = \sum_j \sum_i J_{ji}^2
+# = \sum_j \big(h_j(1-h_j)\big)^2 \sum_i W_{ji}^2$. Escribe `norma_jacobiana(X, W, b)` para un
+# lote: con $h = \sigma(XW^\top + b)$, devuelve un vector de forma `(B,)` con la norma de cada fila.
 
 # %%
-closed = np.sum((z * (1 - z)) ** 2 * np.sum(W ** 2, axis=1))
+def norma_jacobiana(X, W, b):
+    """‖J_h(x)‖²_F = Σ_j (h_j(1 − h_j))² Σ_i W_ji² para cada fila de X."""
+    ### BEGIN SOLUTION
+    H = 1 / (1 + np.exp(-(X @ W.T + b)))
+    return ((H * (1 - H)) ** 2) @ np.sum(W ** 2, axis=1)
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("05.jacobian_norm", norma_jacobiana)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# La suma de los cuadrados de la $J$ numérica y `jacobian_norm`, que usa esa forma cerrada (y
+# promedia sobre las filas de `X`; aquí una sola), coinciden:
+
+# %%
 print(f"Σ J²  (numérica)       = {np.sum(J_num ** 2):.8f}")
-print(f"fórmula cerrada        = {closed:.8f}")
 print(f"jacobian_norm(model, x) = {jacobian_norm(model, x[None]):.8f}")
 
 fig, ax = plt.subplots(figsize=(9, 2.8))
@@ -95,6 +115,43 @@ plt.show()
 cae_small = ae.Autoencoder(n_in=64, hidden=[16], activation="sigmoid",
                            regularizers=[Contractive(lam=0.1)], seed=0, dtype="float64")
 print(ae.gradcheck(cae_small, Xte[:10]))
+
+# %% [markdown]
+# ### Ejercicio 5.2: el gradiente de la penalización respecto de $W$
+#
+# Con $\Omega = \frac1B \sum_b \|J_h(x_b)\|_F^2$ ($\lambda = 1$), $h = \sigma(a)$, $a = XW^\top + b$,
+# $g = h(1-h)$ y $S_j = \sum_i W_{ji}^2$, $\Omega = \frac1B \sum_{b,j} g_{bj}^2 S_j$. $W$ aparece dos
+# veces, y el gradiente tiene dos partes:
+#
+# * la **directa**, por $S_j$: $\dfrac{2}{B} \sum_b g_{bj}^2\, W_{ji}$;
+# * la que pasa por $a$: $\dfrac{\partial\Omega}{\partial a_{bj}} = \dfrac{2}{B}\, g_{bj}\, g'_{bj}\, S_j$ con
+#   $g' = g(1-2h)$, y después, como en cualquier capa, $(\partial\Omega/\partial a)^\top X$.
+#
+# Escribe `grad_contractiva(X, W, b)`, que devuelve $\Omega$ y $\partial\Omega/\partial W$. (Olvidar
+# una de las dos partes, o uno de los factores 2, es un error que se ha publicado; la
+# comprobación lo detecta.)
+
+# %%
+def grad_contractiva(X, W, b):
+    """Ω = (1/B) Σ_b ‖J_h(x_b)‖²_F y ∂Ω/∂W."""
+    ### BEGIN SOLUTION
+    B = X.shape[0]
+    H = 1 / (1 + np.exp(-(X @ W.T + b)))
+    g = H * (1 - H)                                  # f'(a)
+    S = np.sum(W ** 2, axis=1)                       # Σ_i W_ji²
+    Omega = np.sum((g ** 2) @ S) / B
+    dA = 2 / B * g * (g * (1 - 2 * H)) * S           # por a: 2/B g g' S
+    dW = 2 / B * np.sum(g ** 2, axis=0)[:, None] * W + dA.T @ X   # directa + por a
+    return float(Omega), dW
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("05.contractive_grad", grad_contractiva)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
 
 # %% [markdown]
 # ## 3. Tres modelos: normal, de eliminación de ruido y contractivo

@@ -52,14 +52,57 @@ print("parámetros:", list(vae.params))
 x = Xd[:4].astype(np.float64)
 mu, logvar = vae.encode(x)
 eps = np.random.default_rng(0).standard_normal((4, 2))
-sigma = np.exp(0.5 * logvar)
-z = mu + sigma * eps                                   # z = μ + σ ⊙ ε
+z = vae.reparameterize(mu, logvar, eps)                # z = μ + σ ⊙ ε, σ = exp(½ log σ²)
 print("μ =\n", mu, "\nσ² =\n", np.exp(logvar))
+
+# %% [markdown]
+# ### Ejercicio 6.1: la reparametrización
+#
+# Escribe `reparametrizar(mu, logvar, eps)`: $z = \mu + \sigma \odot \varepsilon$, donde el
+# codificador da $\log\sigma^2$ y $\sigma = \exp(\tfrac12 \log\sigma^2)$ es la desviación típica.
+
+# %%
+def reparametrizar(mu, logvar, eps):
+    """z = μ + σ ⊙ ε con σ = exp(½ log σ²)."""
+    ### BEGIN SOLUTION
+    return mu + np.exp(0.5 * logvar) * eps
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("06.reparam", reparametrizar)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Ejercicio 6.2: el término KL
+#
+# Escribe `kl_gaussiana(mu, logvar)`: para cada muestra,
+# $\mathrm{KL}(N(\mu, \sigma^2)\,\|\,N(0, I)) = -\tfrac12 \sum_j (1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2)$,
+# un vector de forma `(B,)`.
+
+# %%
+def kl_gaussiana(mu, logvar):
+    """−½ Σ_j (1 + log σ²_j − μ_j² − σ²_j) por muestra."""
+    ### BEGIN SOLUTION
+    return -0.5 * np.sum(1 + logvar - mu ** 2 - np.exp(logvar), axis=1)
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("06.kl", kl_gaussiana)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Con la KL de la biblioteca (`ae.models.vae.gaussian_kl`), la pérdida del VAE a mano:
 
 # %%
 xhat = vae.decode(z)
 rec = -np.sum(x * np.log(xhat) + (1 - x) * np.log(1 - xhat), axis=1)     # −log p(x|z)
-kl = -0.5 * np.sum(1 + logvar - mu ** 2 - np.exp(logvar), axis=1)        # KL(q ‖ N(0, I))
+kl = ae.models.vae.gaussian_kl(mu, logvar)                               # KL(q ‖ N(0, I))
 E_hand = np.mean(rec + kl)
 
 E = vae.loss(x, eps=eps)
@@ -115,6 +158,31 @@ plt.show()
 
 # %%
 print(ae.gradcheck(vae, x, eps=eps))
+
+# %% [markdown]
+# ### Ejercicio 6.3: los gradientes del término KL
+#
+# Escribe `grad_kl(mu, logvar)`: con $\mathrm{KL} = \frac1B \sum_b \mathrm{KL}_b$ (la media sobre el
+# lote, como en la pérdida), devuelve $\mathrm{KL}$, $\partial \mathrm{KL}/\partial\mu$ y
+# $\partial \mathrm{KL}/\partial\log\sigma^2$ (cada uno de forma `(B, L)`): los términos $\mu$ y
+# $\tfrac12(\sigma^2 - 1)$ de arriba, divididos entre $B$. La comprobación los compara también con
+# la derivada numérica de tu KL.
+
+# %%
+def grad_kl(mu, logvar):
+    """KL medio del lote y sus derivadas respecto de μ y de log σ²."""
+    ### BEGIN SOLUTION
+    B = mu.shape[0]
+    kl = np.mean(-0.5 * np.sum(1 + logvar - mu ** 2 - np.exp(logvar), axis=1))
+    return float(kl), mu / B, 0.5 * (np.exp(logvar) - 1) / B
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("06.kl_grad", grad_kl)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2. Entrenar en MNIST con un código de 2 dimensiones

@@ -7,7 +7,7 @@
 #
 # 1. **Detección de anomalías**: lo que el modelo no ha visto nunca lo reconstruye mal, así que
 #    el error de reconstrucción $E(x) = \tfrac12\|x - \hat x\|^2$ sirve de puntuación de anomalía.
-#    La evaluamos con la curva ROC y su área (AUC), calculadas con NumPy.
+#    La evaluamos con la curva ROC y su área (AUC).
 # 2. **Reducción de dimensionalidad**: el código $z$ como representación de pocas dimensiones,
 #    frente a PCA.
 # 3. **Autoencoder apilado + clasificador**: se entrenan dos autoencoders, uno sobre el código del
@@ -73,42 +73,77 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ### La curva ROC y el AUC, en NumPy
+# ### Ejercicio 7.1: un umbral
 #
-# Para cada umbral $t$, declaramos anómala toda imagen con $E(x) > t$. La **tasa de verdaderos
-# positivos** (TPR) es la fracción de anomalías detectadas y la **tasa de falsos positivos** (FPR)
-# la fracción de normales marcadas por error. Recorriendo los umbrales de mayor a menor se obtiene
-# la curva ROC; su área (AUC) es la probabilidad de que una anomalía al azar puntúe más que una
-# imagen normal al azar. Calculamos el área con la regla del trapecio y la comprobamos con esa
-# interpretación, comparando todas las parejas anomalía–normal (el estadístico de Mann–Whitney).
+# Para usar el detector hay que elegir un umbral $t$: es anómala toda imagen con $E(x) > t$. Un
+# criterio habitual fija la fracción $\alpha$ de imágenes **normales** que aceptamos marcar por
+# error (la tasa de falsos positivos): $t$ es el cuantil $1 - \alpha$ de los errores de imágenes
+# normales. Escribe `umbral(errores_normales, alpha)` con `np.quantile` (su interpolación lineal
+# por defecto).
 
 # %%
-def roc_curve(scores, labels):
-    """FPR y TPR para todos los umbrales, de mayor a menor puntuación."""
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], labels[order]
-    tp, fp = np.cumsum(y), np.cumsum(1 - y)
-    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]        # el último de cada umbral distinto
-    tpr = np.r_[0.0, tp[last] / y.sum()]
-    fpr = np.r_[0.0, fp[last] / (1 - y).sum()]
-    return fpr, tpr
+def umbral(errores_normales, alpha):
+    """El cuantil 1 − α de los errores de las imágenes normales."""
+    ### BEGIN SOLUTION
+    return float(np.quantile(errores_normales, 1 - alpha))
+    ### END SOLUTION
 
+# %%
+resultado = ae.exercises.check("07.threshold", umbral)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
-def auc_trapezoid(fpr, tpr):
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+# %% [markdown]
+# El umbral de la biblioteca (`ae.anomaly.threshold`) con $\alpha = 5\,\%$, calculado con 1 000
+# imágenes de **entrenamiento** (normales, y distintas de las de prueba), aplicado a la prueba:
 
+# %%
+t = ae.anomaly.threshold(per_sample_error(detector, Xtr[:1000]), 0.05)
+print(f"umbral t = {t:.2f}: marca el {np.mean(scores[labels == 0] > t):.1%} de los dígitos de prueba "
+      f"y el {np.mean(scores[labels == 1] > t):.1%} de las prendas")
 
-def auc_pairs(scores, labels):
-    """P(puntuación de una anomalía > la de una normal), los empates cuentan ½ (Mann–Whitney)."""
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    greater = np.mean(pos[:, None] > neg[None, :])               # todas las parejas
-    ties = np.mean(pos[:, None] == neg[None, :])
-    return float(greater + 0.5 * ties)
+# %% [markdown]
+# ### La curva ROC y el AUC
+#
+# Cada umbral $t$ da un punto: la **tasa de verdaderos positivos** (TPR), la fracción de anomalías
+# detectadas, y la **tasa de falsos positivos** (FPR), la fracción de normales marcadas por error.
+# Recorriendo los umbrales de mayor a menor se obtiene la curva ROC; su área (AUC) es la
+# probabilidad de que una anomalía al azar puntúe más que una imagen normal al azar (contando ½
+# los empates: el estadístico de Mann–Whitney).
+#
+# ### Ejercicio 7.2: el AUC
+#
+# Escribe `area_roc(puntuaciones, etiquetas)` (1 = anomalía): con la curva ROC y la regla del
+# trapecio, o comparando todas las parejas anomalía–normal.
 
+# %%
+def area_roc(puntuaciones, etiquetas):
+    """AUC: P(una anomalía puntúa más que una normal), los empates cuentan ½."""
+    ### BEGIN SOLUTION
+    pos = puntuaciones[etiquetas == 1]
+    neg = puntuaciones[etiquetas == 0]
+    mayor = np.mean(pos[:, None] > neg[None, :])               # todas las parejas
+    empate = np.mean(pos[:, None] == neg[None, :])
+    return float(mayor + 0.5 * empate)
+    ### END SOLUTION
 
-fpr, tpr = roc_curve(scores, labels)
-auc = auc_trapezoid(fpr, tpr)
-print(f"AUC (trapecio) = {auc:.4f}   AUC (parejas) = {auc_pairs(scores, labels):.4f}")
+# %%
+resultado = ae.exercises.check("07.auc", area_roc)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Con la biblioteca: `ae.anomaly.roc_curve` da la curva y `ae.anomaly.auc` su área (regla del
+# trapecio).
+
+# %%
+fpr, tpr = ae.anomaly.roc_curve(scores, labels)
+auc = ae.anomaly.auc(scores, labels)
+print(f"AUC = {auc:.4f}")
 
 # %% [markdown]
 # Un caso más difícil: entrenamos otro detector **sin ningún 2** y usamos los 2 de prueba como
@@ -121,9 +156,9 @@ detector2 = train_ae(Xtr[ytr != held_out], [64])
 print(f"entrenado en {time.perf_counter() - t1:.1f} s")
 scores2 = per_sample_error(detector2, Xte)
 labels2 = (yte == held_out).astype(float)
-fpr2, tpr2 = roc_curve(scores2, labels2)
-auc2 = auc_trapezoid(fpr2, tpr2)
-print(f"AUC (trapecio) = {auc2:.4f}   AUC (parejas) = {auc_pairs(scores2, labels2):.4f}   "
+fpr2, tpr2 = ae.anomaly.roc_curve(scores2, labels2)
+auc2 = ae.anomaly.auc(scores2, labels2)
+print(f"AUC = {auc2:.4f}   "
       f"({int(labels2.sum())} doses entre {len(yte)} dígitos)")
 
 # %%

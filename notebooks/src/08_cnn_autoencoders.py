@@ -131,6 +131,42 @@ print("W:", Wc.shape, " salida:", conv.forward(X2).shape,
       " ¿igual que a mano?", np.allclose(by_hand, conv.forward(X2)[0]))
 
 # %% [markdown]
+# ### Ejercicio 8.1: una convolución con bucles, con lotes y canales
+#
+# Escribe `conv2d(X, W, b, stride, padding)` para un lote `X` de forma `(B, C_in, H, W)` y
+# un kernel `W` de forma `(C_out, C_in, k, k)`:
+#
+# $$A[n, o, y, x] = b[o] + \sum_c \sum_i \sum_j W[o, c, i, j]\; X_{\text{pad}}[n, c,\, y s + i,\, x s + j],$$
+#
+# con la salida de forma `(B, C_out, H_sal, W_sal)`. Con bucles (o ventana a ventana): la
+# comprobación la compara con `Conv2D`, con *stride* 2, relleno y kernels de 2×2.
+
+# %%
+def conv2d(X, W, b, stride, padding):
+    """A = W ⋆ X + b (correlación cruzada), con bucles."""
+    ### BEGIN SOLUTION
+    B, C, H, Wd = X.shape
+    c_out, _, k, _ = W.shape
+    Xp = np.pad(X, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    Ho, Wo = out_size(H, k, stride, padding), out_size(Wd, k, stride, padding)
+    A = np.zeros((B, c_out, Ho, Wo))
+    for n in range(B):
+        for o in range(c_out):
+            for y in range(Ho):
+                for x_ in range(Wo):
+                    ventana = Xp[n, :, y * stride:y * stride + k, x_ * stride:x_ * stride + k]
+                    A[n, o, y, x_] = b[o] + np.sum(ventana * W[o])
+    return A
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("08.conv2d", conv2d)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
 # El paso hacia atrás de la capa (escrito a mano en `aenumpy/layers.py`: $\partial E/\partial W$,
 # $\partial E/\partial b$ y $\partial E/\partial x$, que es a su vez una convolución traspuesta)
 # se comprueba con diferencias finitas, como cualquier capa:
@@ -181,6 +217,37 @@ print("hacia atrás con ∂E/∂salida = 1: cada píxel suma su bloque\n",
 
 print(ae.check_layer(L.MaxPool2D(2), rng.random((2, 3, 4, 4))))   # valores distintos: sin empates
 print(ae.check_layer(L.Upsample2D(2), rng.random((2, 3, 3, 3))))
+
+# %% [markdown]
+# ### Ejercicio 8.2: el paso hacia atrás del *max pooling*
+#
+# Escribe `maxpool_atras(X, dZ)` para el *max pooling* 2×2 de un lote `X` `(B, C, H, W)`: dado
+# `dZ` $= \partial E/\partial Z$ de forma `(B, C, ⌊H/2⌋, ⌊W/2⌋)`, devuelve $\partial E/\partial X$
+# (forma de `X`). El gradiente de cada ventana va entero a su máximo; los demás píxeles, y la
+# fila y la columna sobrantes de un lado impar, reciben 0. Si hay empate, se lo lleva el primero
+# en orden de filas, como `np.argmax` (la comprobación prueba valores enteros con empates).
+
+# %%
+def maxpool_atras(X, dZ):
+    """∂E/∂X del max pooling 2×2: dZ de cada ventana a su (primer) máximo."""
+    ### BEGIN SOLUTION
+    dX = np.zeros_like(X)
+    for y in range(dZ.shape[2]):
+        for x_ in range(dZ.shape[3]):
+            ventana = X[:, :, 2 * y:2 * y + 2, 2 * x_:2 * x_ + 2].reshape(X.shape[0], X.shape[1], 4)
+            i = ventana.argmax(axis=2)                      # el primero de los máximos
+            for n in range(X.shape[0]):
+                for c in range(X.shape[1]):
+                    dX[n, c, 2 * y + i[n, c] // 2, 2 * x_ + i[n, c] % 2] = dZ[n, c, y, x_]
+    return dX
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("08.maxpool_backward", maxpool_atras)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2. Autoencoder convolucional frente a denso, con el mismo tamaño de código
@@ -357,13 +424,7 @@ plt.show()
 # convolucional, la red de *pooling* de la sección 2.
 
 # %%
-def roc_curve(scores, labels):
-    """FPR y TPR declarando anómalo E(x) ≥ t, para cada puntuación t de mayor a menor (el
-    cuaderno 7 lo hace con sumas acumuladas; aquí, comparando todas las parejas a la vez)."""
-    t = np.unique(scores)[::-1]
-    flagged = scores[None, :] >= t[:, None]                         # (umbrales, imágenes)
-    return (np.r_[0.0, flagged[:, labels == 0].mean(axis=1)],
-            np.r_[0.0, flagged[:, labels == 1].mean(axis=1)])
+roc_curve = ae.anomaly.roc_curve      # la curva ROC del cuaderno 7: (FPR, TPR) de mayor a menor umbral
 
 
 def auc(fpr, tpr):

@@ -102,6 +102,63 @@ fig = ae.plot.reconstructions(runs["relu"][0], Xte, n=10,
 plt.show()
 
 # %% [markdown]
+# ### Ejercicio 9.1: la razón de actualización
+#
+# El monitor registra, para cada parámetro, $\lVert\Delta\theta\rVert_F / \lVert\theta\rVert_F$ con
+# $\Delta\theta = \theta_{\text{después}} - \theta_{\text{antes}}$ y la norma de $\theta$ **antes** del
+# paso (sana hacia $10^{-3}$). Escribe `razon_actualizacion(theta_antes, theta_despues)`.
+
+# %%
+def razon_actualizacion(theta_antes, theta_despues):
+    """‖θ_después − θ_antes‖_F / ‖θ_antes‖_F."""
+    ### BEGIN SOLUTION
+    return float(np.linalg.norm(theta_despues - theta_antes) / np.linalg.norm(theta_antes))
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("09.update_ratio", razon_actualizacion)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Ejercicio 9.2: la fracción de unidades muertas
+#
+# Una unidad ReLU está **muerta** en un lote si vale 0 para todas sus muestras. Escribe
+# `fraccion_muertas(Z)` para la salida `Z` de una capa ReLU: las filas son muestras y cada
+# posición de los demás ejes es una unidad (también en mapas de características
+# `(B, C, H, W)`).
+
+# %%
+def fraccion_muertas(Z):
+    """Fracción de unidades que valen 0 en todas las muestras del lote."""
+    ### BEGIN SOLUTION
+    maximo = Z.reshape(Z.shape[0], -1).max(axis=0)   # lo más que da cada unidad en el lote
+    return float(np.mean(maximo <= 0))
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("09.dead_fraction", fraccion_muertas)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Las dos medidas de la biblioteca (`ae.monitor.update_ratio`, `ae.monitor.dead_fraction`) en un
+# paso de SGD ($\eta = 0.1$, sin momento) del modelo ReLU ya entrenado, con un lote de 32:
+
+# %%
+relu_model = runs["relu"][0]
+loss, grads = relu_model.loss_and_grads(Xtr[:32])
+for name in ("enc0.W", "dec2.W"):
+    theta = relu_model.params[name]
+    print(f"{name}: razón de actualización {ae.monitor.update_ratio(theta, theta - 0.1 * grads[name]):.1e}")
+for layer in relu_model.encoder:
+    print(f"{layer.name}: fracción de unidades muertas {ae.monitor.dead_fraction(layer.cache['Z']):.2f}")
+
+# %% [markdown]
 # ## 2. El mismo paso, como imagen
 #
 # `ae.plot.trace` dibuja la traza de un paso (cuaderno 1): la cadena de la lección hacia
