@@ -47,7 +47,8 @@ def _threads_from_argv(argv, default=2):
 
 # BLAS and Numba thread counts must be fixed before numpy / numba are loaded.
 _T = _threads_from_argv(sys.argv[1:])
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+           "AENUMPY_THREADS"):
     os.environ[_v] = str(_T)
 
 import gzip  # noqa: E402

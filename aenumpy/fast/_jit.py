@@ -2,13 +2,15 @@
 
 Nothing is compiled at import: :func:`jit` wraps a function so that Numba compiles
 it (``cache=True``, so a later process loads it from disk) the first time it is
-called. A ``parallel`` kernel runs on all of Numba's threads when the matrix products
-run split over them (:mod:`.blas`), else on one.
+called. A ``parallel`` kernel runs on the threads :mod:`.threads` allows (the CPU
+budget, fewer while other work holds cores) when the matrix products run split over
+them (:mod:`.blas`), else on one.
 """
 from __future__ import annotations
 
 import functools
 
+from . import threads
 from .openblas import split_blas
 
 #: names of the kernels compiled in this process (import compiles none)
@@ -23,21 +25,34 @@ FASTMATH = {"reassoc", "contract", "nsz"}
 
 
 def kernel_threads() -> int:
-    """Threads a ``parallel`` kernel runs on: all of Numba's (``NUMBA_NUM_THREADS``,
-    by default the cores) when the matrix products run split over them
-    (:mod:`aenumpy.fast.blas`), else one.
+    """The parts a ``parallel`` kernel splits its work into: the process's CPU budget
+    (:func:`.threads.most`), at most Numba's threads (``NUMBA_NUM_THREADS``), when the
+    matrix products run split over them (:mod:`aenumpy.fast.blas`), else one.
 
-    One, because NumPy's OpenBLAS runs each product on its own threads, which then
+    The count fixes how the work is cut (a product's stripes, a convolution's partial
+    weight gradients), and so the rounding of the results; how many threads run those
+    parts at a time is :func:`running_threads`, which may be fewer while the machine is
+    busy. The same seed gives the same numbers whatever the load.
+
+    One part, because NumPy's OpenBLAS runs each product on its own threads, which then
     busy-wait on the other cores: a kernel forking onto them right after a product
     costs far more than it saves. The kernels are compiled with ``parallel=True`` even
     then, because Numba's parfor pass outlines the loop with no-alias arrays, which is
     what lets LLVM vectorise it."""
-    n = _state.get("threads")
+    if not split_blas():
+        return 1
+    n = _state.get("pool")
     if n is None:
         import numba
 
-        n = _state["threads"] = max(1, int(numba.config.NUMBA_NUM_THREADS))
-    return n if split_blas() else 1
+        n = _state["pool"] = max(1, int(numba.config.NUMBA_NUM_THREADS))
+    return min(n, threads.most())
+
+
+def running_threads() -> int:
+    """Threads a ``parallel`` kernel runs on now: its parts (:func:`kernel_threads`), fewer
+    while other work keeps them from running (:func:`.threads.current`)."""
+    return min(kernel_threads(), threads.current())
 
 
 _threads = {}
@@ -100,7 +115,8 @@ def jit(parallel: bool = False, fastmath: bool = True):
                     _threads["get"], _threads["set"] = _thread_count_accessors(numba)
             if not parallel:
                 return compiled(*args)
-            want = kernel_threads()
+            threads.poll()  # how long the threads waited, looked at every threads.INTERVAL s
+            want = running_threads()
             if want > 1 and _work(args) < SMALL_WORK:
                 want = 1
             old = _threads["get"]()

@@ -11,6 +11,7 @@ from numba import prange
 
 from .. import train
 from ..backend import min_work
+from . import threads
 from ._jit import jit
 
 
@@ -34,6 +35,7 @@ def _gather_rows_nb(out, X, idx):
 def gather_rows(X, idx, out):
     """``out = X[idx]``, the rows copied on all the kernel threads (indices checked
     first: an IndexError names the range)."""
+    threads.poll()  # once a training step, whatever the model's size (fit calls this)
     if out.size < min_work() or X.ndim != 2 or not X.flags.c_contiguous:
         return train.gather_rows(X, idx, out)
     if not _gather_rows_nb(out, X, idx):
