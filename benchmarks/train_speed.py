@@ -189,6 +189,21 @@ class Trainer:
         return loss
 
 
+def running_threads_reader():
+    """The function that says how many threads the kernels run on now (fewer than
+    ``--threads`` while other work keeps them waiting), or None on the teaching path or
+    in a tree without it."""
+    import aenumpy as ae
+
+    if not ae.backend.fast_enabled():
+        return None
+    try:
+        from aenumpy.fast._jit import running_threads
+    except ImportError:
+        return None
+    return running_threads
+
+
 def run_timing(a):
     result = {"impl": "aenumpy", "variant": a.variant, "samples_per_s": None, "epoch_s": None,
               "step_ms": None, "cold_start_s": None, "peak_rss_mb": None,
@@ -213,13 +228,16 @@ def run_timing(a):
         f"fast={ae.backend.fast_enabled()} warmup {a.warmup} steps took "
         f"{time.perf_counter() - t_w0:.2f} s")
 
-    samples = 0
+    running = running_threads_reader()
+    samples, threads_sum = 0, 0
     loss = None
     t0 = time.perf_counter()
     for _ in range(steps):
         idx = next(it)
         loss = tr.step(idx)
         samples += len(idx)
+        if running is not None:
+            threads_sum += running()
         if cold is None:
             cold = process_age_s()
     elapsed = time.perf_counter() - t0
@@ -229,6 +247,8 @@ def run_timing(a):
                   peak_rss_mb=round(peak_rss_mb(), 1),
                   final_loss=round(float(loss), 6) if loss is not None else None,
                   fast=ae.backend.fast_enabled())
+    if running is not None:  # fewer than --threads while other work kept them waiting
+        result["threads_running"] = round(threads_sum / steps, 2)
     log(f"[aenumpy] timed {steps} steps / {samples} samples in {elapsed:.3f} s")
     return result
 

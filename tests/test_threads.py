@@ -103,10 +103,13 @@ def test_this_process_reports_its_waiting():
 # ---------------------------------------------------------------- the governor
 class Machine:
     """Feeds a Governor one look at a time: how many threads waited for a CPU and how
-    many CPUs stood idle, on average, since the last look."""
+    many CPUs stood idle, on average, since the last look, and, while it is timing a
+    trial, what the kernels took: ``per_call[count]`` seconds a call on ``count``
+    threads (None: no kernel ran)."""
 
-    def __init__(self, most):
+    def __init__(self, most, per_call=None):
         self.gov = threads.Governor(most)
+        self.per_call = per_call
         self.t, self.idle, self.wait = 100.0, 0.0, 0.0
         self.gov.update(self.t, self.idle, self.wait)
 
@@ -114,45 +117,83 @@ class Machine:
         self.t += dt
         self.idle += idled * dt
         self.wait += waited * dt
-        self.gov.update(self.t, self.idle, self.wait)
+        times = None
+        if self.gov.timing and self.per_call is not None:
+            times = {"kernel": (10, 10 * self.per_call[self.gov.count])}
+        self.gov.update(self.t, self.idle, self.wait, times)
+        return self.gov.count
+
+    def settle(self, waited, idled):
+        """Looks until the governor is steady again; the count then."""
+        self.look(waited, idled)
+        while self.gov.timing:
+            self.look(waited, idled, dt=threads.TRIAL)
         return self.gov.count
 
 
-def test_a_quiet_machine_keeps_the_budget():
+def test_a_quiet_machine_keeps_the_budget_and_times_nothing():
+    m = Machine(2, per_call={1: 1.0, 2: 0.6})
+    for _ in range(100):
+        assert m.look(waited=0.1, idled=0.0) == 2 and not m.gov.timing
+
+
+def test_threads_that_wait_and_run_faster_fewer_lose_one_down_to_one():
+    m = Machine(4, per_call={1: 0.1, 2: 1.0, 3: 2.0, 4: 3.0})
+    assert [m.settle(waited=1.0, idled=0.0) for _ in range(4)] == [3, 2, 1, 1]
+
+
+def test_waiting_beside_work_that_gives_way_keeps_the_threads():
+    """Threads that wait but still run faster than fewer would (the other work has a lower
+    priority) stay; the trials of fewer come again after 2, 4, 8, 16, 16 s."""
+    m = Machine(2, per_call={1: 1.0, 2: 0.6})
+    trials = []
+    for _ in range(int(80 / threads.INTERVAL)):
+        m.look(waited=1.0, idled=0.0)
+        if m.gov.timing:
+            trials.append(m.t)
+            while m.gov.timing:
+                assert m.look(waited=1.0, idled=0.0, dt=threads.TRIAL) in (1, 2)
+            assert m.gov.count == 2
+    np.testing.assert_allclose(np.diff(trials)[:5], [2, 4, 8, 16, 16], atol=3 * threads.INTERVAL)
+
+
+def test_without_kernel_times_waiting_alone_decides():
+    """NumPy's BLAS alone (no kernel ran): threads that wait lose one; one more is kept
+    when the threads then do not wait."""
     m = Machine(2)
-    assert [m.look(waited=0.1, idled=0.0) for _ in range(100)] == [2] * 100
+    assert m.settle(waited=1.0, idled=0.0) == 1
+    assert m.settle(waited=0.1, idled=0.9) == 2
 
 
-def test_threads_that_wait_lose_a_thread_down_to_one():
-    m = Machine(4)
-    assert [m.look(waited=1.0, idled=0.0, dt=0.01) for _ in range(5)] == [3, 2, 1, 1, 1]
-
-
-def test_an_idle_cpu_gives_the_thread_back_on_trial():
-    m = Machine(2)
-    assert m.look(waited=1.0, idled=0.0) == 1
-    assert m.look(waited=0.0, idled=0.9, dt=0.01) == 2 and m.gov.trial
-    assert m.look(waited=0.1, idled=0.0, dt=threads.TRIAL) == 2 and not m.gov.trial
+def test_an_idle_cpu_gives_the_thread_back_when_it_runs_faster():
+    m = Machine(2, per_call={1: 0.1, 2: 1.0})
+    assert m.settle(waited=1.0, idled=0.0) == 1
+    m.per_call = {1: 1.0, 2: 0.6}  # the other work ended
+    assert m.settle(waited=0.0, idled=0.9) == 2
 
 
 def test_a_busy_machine_is_tried_again_later_and_later():
-    """Beside a competitor of the same priority every trial fails: the trials come
-    after 1, 2, 4, 8, 16, 16 s; beside one of lower priority the first trial holds."""
-    m = Machine(2)
-    assert m.look(waited=1.0, idled=0.0) == 1
-    trials = []
+    """Beside a competitor of the same priority every trial of one more thread fails: the
+    trials come 1 s after the drop, then again after 2, 4, 8, 16, 16 s."""
+    m = Machine(2, per_call={1: 0.1, 2: 1.0})
+    assert m.settle(waited=1.0, idled=0.0) == 1
+    drop, trials = m.t, []
     for _ in range(int(80 / threads.INTERVAL)):
-        if m.look(waited=0.0, idled=0.0) == 2:
+        m.look(waited=0.0, idled=0.0)
+        if m.gov.timing:
             trials.append(m.t)
-            assert m.look(waited=1.0, idled=0.0, dt=threads.TRIAL) == 1
-    gaps = np.diff(trials)
-    assert len(trials) >= 6
-    np.testing.assert_allclose(gaps[:5], [2, 4, 8, 16, 16], atol=2 * threads.INTERVAL)
-    m = Machine(2)
-    m.look(waited=1.0, idled=0.0)
-    counts = [m.look(waited=0.0, idled=0.0) for _ in range(int(2 / threads.INTERVAL))]
-    assert counts[-1] == 2 and m.look(waited=0.1, idled=0.0, dt=threads.TRIAL) == 2
-    assert [m.look(waited=0.1, idled=0.0) for _ in range(20)] == [2] * 20
+            while m.gov.timing:
+                m.look(waited=1.0, idled=0.0, dt=threads.TRIAL)
+            assert m.gov.count == 1
+    assert trials[0] - drop == pytest.approx(threads.BACKOFF, abs=3 * threads.INTERVAL)
+    np.testing.assert_allclose(np.diff(trials)[:5], [2, 4, 8, 16, 16], atol=3 * threads.INTERVAL)
+
+
+def test_faster_compares_the_same_calls():
+    base = {"a": (4, 4.0), "b": (2, 0.2)}
+    assert threads.faster({"a": (2, 1.0)}, base)             # 0.5 s a call against 1
+    assert not threads.faster({"a": (1, 1.0), "b": (1, 0.5)}, base)
+    assert threads.faster({"c": (5, 0.1)}, base) is None     # nothing in common
 
 
 # ---------------------------------------------------------------- in the process

@@ -9,6 +9,7 @@ them (:mod:`.blas`), else on one.
 from __future__ import annotations
 
 import functools
+import time
 
 from . import threads
 from .openblas import split_blas
@@ -74,6 +75,20 @@ def _work(args):
     return SMALL_WORK  # a scalar first argument: no measure, use the threads
 
 
+def _shapes(args):
+    """What identifies the work of a kernel call: its arrays' shapes (a tuple of arrays:
+    theirs) and its whole-number arguments (a thread count, an activation's code); not
+    its real numbers (Adam's bias corrections change at every step)."""
+    def shape(a):
+        if hasattr(a, "shape"):
+            return a.shape
+        if isinstance(a, tuple):
+            return tuple(shape(x) for x in a)
+        return a if isinstance(a, int) else None
+
+    return tuple(shape(a) for a in args)
+
+
 def _thread_count_accessors(numba):
     """``(get, set)`` for Numba's per-thread thread count.
 
@@ -117,16 +132,22 @@ def jit(parallel: bool = False, fastmath: bool = True):
                 return compiled(*args)
             threads.poll()  # how long the threads waited, looked at every threads.INTERVAL s
             want = running_threads()
-            if want > 1 and _work(args) < SMALL_WORK:
+            small = _work(args) < SMALL_WORK
+            if small:
                 want = 1
             old = _threads["get"]()
-            if old == want:
-                return compiled(*args)
-            _threads["set"](want)
+            if old != want:
+                _threads["set"](want)
             try:
-                return compiled(*args)
+                if small or not threads.timing():
+                    return compiled(*args)
+                t0 = time.perf_counter()  # a trial of another thread count is being judged
+                out = compiled(*args)
+                threads.record((call, _shapes(args)), time.perf_counter() - t0)
+                return out
             finally:
-                _threads["set"](old)
+                if old != want:
+                    _threads["set"](old)
 
         call.py_func = py_func
         return call

@@ -8,27 +8,31 @@ command line's ``--threads`` sets it), else the CPUs it may run on
 to 2, of 1.2 to 1).
 
 **Fewer while the machine is busy.** The kernels' threads split each parallel region
-evenly and wait for one another at its end, spinning. On a quiet machine that keeps
-the next region's start instant. But when another process holds a core, the thread
-there runs only when the scheduler gives it a time slice, and every region waits for
-it: a step that takes 2 ms takes 100. The scheduler says how long this process's
-threads have waited, runnable, for a CPU (``run_delay`` in
-``/proc/self/task/*/schedstat``). :func:`poll`, run before each parallel kernel and at
-each training step's gather, looks at it every :data:`INTERVAL` seconds
-(:class:`Governor`):
+evenly and wait for one another at its end, spinning. On a quiet machine that keeps the
+next region's start instant. But when another process holds a core, the thread there
+runs only when the scheduler gives it a time slice, and every region waits for it: a
+step that takes 2 ms takes 100. :func:`poll`, run before each parallel kernel and at each
+training step's gather, takes a look every :data:`INTERVAL` seconds (:class:`Governor`):
 
-* threads that waited :data:`WAIT_LIMIT` of the time or more (summed over threads):
-  one thread fewer, down to one;
-* fewer threads than the budget and a CPU idle at least :data:`IDLE_LIMIT` of the
-  time (``/proc/stat``, the CPUs of the affinity set): one more;
-* fewer threads than the budget and no idle CPU (busy, but perhaps with work of lower
-  priority that would give way): one more now and then, on trial for
-  :data:`TRIAL` seconds; kept if the threads did not wait, else dropped again, and the
-  next trial comes twice as late (from :data:`BACKOFF` up to :data:`BACKOFF_MAX` s).
+* the scheduler says how long this process's threads waited, runnable, for a CPU
+  (``run_delay`` in ``/proc/self/task/*/schedstat``). Threads that waited
+  :data:`WAIT_LIMIT` of the time or more (summed over threads) start a trial of one
+  thread fewer; a CPU idle :data:`IDLE_LIMIT` of the time or more (``/proc/stat``, the
+  CPUs of the affinity set) starts a trial of one more, and so does, now and then, a
+  count below the budget;
+* a trial times the kernels for :data:`TRIAL` seconds (at least :data:`MIN_CALLS` calls)
+  on the count they run on, then as long on the other, and keeps the other count if
+  the same calls ran faster on it ("a two-thread step slower than a one-thread step
+  means one thread"). Waiting alone does not decide: threads beside work of a lower
+  priority wait too, yet run faster than fewer would. A trial that fails is tried again
+  twice as late, from :data:`BACKOFF` up to :data:`BACKOFF_MAX` seconds.
 
-NumPy's OpenBLAS follows the count (its threads spin too). ``AENUMPY_ADAPT_THREADS=0``
-keeps the budget whatever the load (to measure what adapting saves). Where the system
-does not report waiting (no ``schedstat``: macOS, Windows), the count is the budget.
+The kernels' work is cut by the budget, not by the count running it
+(:func:`._jit.kernel_threads`), so the numbers do not depend on the load. NumPy's
+OpenBLAS follows the count (its threads spin too); where no kernel runs (NumPy's BLAS
+alone), waiting decides the trials. ``AENUMPY_ADAPT_THREADS=0`` keeps the budget whatever
+the load (to measure what adapting saves). Where the system does not report waiting (no
+``schedstat``: macOS, Windows), the count is the budget.
 """
 from __future__ import annotations
 
@@ -43,13 +47,17 @@ from ..backend import env_on
 ENV = "AENUMPY_THREADS"
 #: seconds between two looks at the threads' waiting
 INTERVAL = 0.25
-#: seconds a trial of one more thread lasts before it is judged
+#: seconds each half of a trial (the count now, then the other) is timed for, at least
 TRIAL = 0.05
-#: threads waiting for a CPU, on average over a look's window, that cost a thread
-WAIT_LIMIT = 0.5
-#: CPUs standing idle, on average over a look's window, that add a thread
+#: threads waiting for a CPU, on average over a look's window, that start a trial of
+#: one thread fewer
+WAIT_LIMIT = 0.25
+#: CPUs standing idle, on average over a look's window, that start a trial of one more
 IDLE_LIMIT = 0.5
-#: seconds before the first trial after a thread was dropped, and the longest wait
+#: kernel calls a timed window needs (unless it reaches MAX_WINDOW seconds first)
+MIN_CALLS, MAX_WINDOW = 8, 0.5
+#: seconds between trials in one direction (after a change, before trying straight back;
+#: after a failed trial, twice the last wait), and the longest wait
 BACKOFF, BACKOFF_MAX = 1.0, 16.0
 STAT = "/proc/stat"
 TASKS = "/proc/self/task"
@@ -165,44 +173,91 @@ def waiting_seconds(tasks=TASKS):
     return total / 1e9 if seen else None
 
 
+def _merge(into, times):
+    for key, (calls, seconds) in (times or {}).items():
+        c, t = into.get(key, (0, 0.0))
+        into[key] = (c + calls, t + seconds)
+
+
+def faster(trial, base):
+    """Did the kernels run faster in the ``trial`` window than in the ``base`` one? Each
+    is ``{key: (calls, seconds)}``, a key being a kernel and its arguments' shapes; the
+    trial's calls are set against what the same calls took in the base window. None when
+    the windows share no call."""
+    took = would = 0.0
+    for key, (calls, seconds) in trial.items():
+        if key in base:
+            took += seconds
+            would += calls * base[key][1] / base[key][0]
+    return None if would == 0.0 else took < would
+
+
+def _calls(times, among=None):
+    return sum(c for k, (c, _) in times.items() if among is None or k in among)
+
+
 class Governor:
-    """The thread count, from what the scheduler reports (the rules in the module
-    docstring). :meth:`update` takes one look: the time, the CPUs' idle seconds and the
-    threads' waiting seconds, each a running total; it returns the seconds until the
-    next look should be taken."""
+    """The thread count, from what the scheduler reports and what the kernels took (the
+    rules in the module docstring). :meth:`update` takes one look: the time, the CPUs'
+    idle seconds and the threads' waiting seconds (running totals), and the kernels'
+    ``{key: (calls, seconds)}`` since the last look while :attr:`timing` asked for them;
+    it returns the seconds until the next look."""
 
     def __init__(self, most):
         self.most = most
         self.count = most
-        self.last = None
-        self.trial = False
-        self.backoff = BACKOFF
-        self.next_trial = 0.0
+        self.last = None         # (time, idle, waiting) at the last look
+        self.phase = "steady"    # or "base": timing this count; "trial": timing the next
+        self.other = most        # the count to try (in "base"), or to go back to ("trial")
+        self.base, self.tried, self.since = {}, {}, 0.0
+        self.backoff = {-1: BACKOFF, 1: BACKOFF}
+        self.not_before = {-1: 0.0, 1: 0.0}  # no trial in that direction before then
 
-    def update(self, now, idle, waiting):
+    @property
+    def timing(self):
+        """Should the kernels' times be recorded now (a trial is being judged)?"""
+        return self.phase != "steady"
+
+    def update(self, now, idle, waiting, times=None):
         last, self.last = self.last, (now, idle, waiting)
-        if last is None:
+        if last is None or now <= last[0]:
             return TRIAL
         window = now - last[0]
-        if window <= 0:
-            return INTERVAL
         waited = max(0.0, waiting - last[2]) / window  # threads waiting, on average
         idled = max(0.0, idle - last[1]) / window      # CPUs idle, on average
-        if self.trial:
-            self.trial = False
-            if waited >= WAIT_LIMIT:
-                self.count -= 1
-                self.backoff = min(2 * self.backoff, BACKOFF_MAX)
-                self.next_trial = now + self.backoff
-            else:
-                self.backoff = BACKOFF
-        elif waited >= WAIT_LIMIT and self.count > 1:
-            self.count -= 1
-            self.next_trial = now + self.backoff
-        elif self.count < self.most and (idled >= IDLE_LIMIT or now >= self.next_trial):
-            self.count += 1
-            self.trial = True
-        return TRIAL if self.trial else INTERVAL
+        if self.phase == "steady":
+            step = 0
+            if self.count > 1 and waited >= WAIT_LIMIT and now >= self.not_before[-1]:
+                step = -1
+            elif self.count < self.most and (idled >= IDLE_LIMIT or now >= self.not_before[1]):
+                step = 1
+            if not step:
+                return INTERVAL
+            self.phase, self.other, self.base, self.since = "base", self.count + step, {}, now
+            return TRIAL
+        if self.phase == "base":
+            _merge(self.base, times)
+            if _calls(self.base) < MIN_CALLS and now - self.since < MAX_WINDOW:
+                return TRIAL
+            self.phase, self.tried, self.since = "trial", {}, now
+            self.count, self.other = self.other, self.count
+            return TRIAL
+        _merge(self.tried, times)
+        if _calls(self.tried, self.base) < MIN_CALLS and now - self.since < MAX_WINDOW:
+            return TRIAL
+        step = self.count - self.other
+        keep = faster(self.tried, self.base)
+        if keep is None:  # no kernel ran (NumPy's BLAS alone): fewer threads when they
+            keep = step < 0 or waited < WAIT_LIMIT  # waited; more when they then do not
+        if keep:
+            self.backoff[step] = BACKOFF
+            self.not_before[-step] = now + self.backoff[-step]
+        else:
+            self.count = self.other
+            self.backoff[step] = min(2 * self.backoff[step], BACKOFF_MAX)
+            self.not_before[step] = now + self.backoff[step]
+        self.phase = "steady"
+        return INTERVAL
 
 
 _state: dict = {}
@@ -217,6 +272,7 @@ def _setup(most=None):
     _state["cpus"] = affinity()
     _state["governor"] = None
     _state["next"] = math.inf
+    _state["times"], _state["timing"] = {}, False
     if env_on("AENUMPY_ADAPT_THREADS"):
         now, idle, waiting = _look()
         if idle is not None and waiting is not None:
@@ -259,11 +315,25 @@ def poll():
     if idle is None or waiting is None:
         _state["next"] = now + INTERVAL
         return _state["count"]
-    _state["next"] = now + gov.update(now, idle, waiting)
+    times, _state["times"] = _state["times"], {}
+    _state["next"] = now + gov.update(now, idle, waiting, times)
+    _state["timing"] = gov.timing
     if gov.count != _state["count"]:
         _state["count"] = gov.count
         _follow(gov.count)
     return gov.count
+
+
+def timing():
+    """Should :func:`record` be told what each kernel took (a trial is being judged)?"""
+    return _state.get("timing", False)
+
+
+def record(key, seconds):
+    """One kernel call (``key``: the kernel and its arguments' shapes) took ``seconds``."""
+    times = _state["times"]
+    calls, total = times.get(key, (0, 0.0))
+    times[key] = (calls + 1, total + seconds)
 
 
 @contextlib.contextmanager
@@ -290,13 +360,13 @@ def holding(n: int):
     one thread and on several)."""
     if not _state:
         _setup()
-    old = _state["count"], _state["next"]
-    _state["count"], _state["next"] = n, math.inf
+    old = _state["count"], _state["next"], _state["timing"]
+    _state["count"], _state["next"], _state["timing"] = n, math.inf, False
     _follow(n)
     try:
         yield
     finally:
-        _state["count"], _state["next"] = old
+        _state["count"], _state["next"], _state["timing"] = old
         _follow(old[0])
 
 
