@@ -154,7 +154,8 @@ def measure(impl, variant, load, a, env):
         cmd = [a.python, str(ROOT / "benchmarks" / "train_speed.py")]
     else:
         cmd = [a.peer_python, str(Path(a.bench) / "peer_torch.py")]
-    cmd += ["--variant", variant, "--n", str(a.n), "--threads", str(a.threads), "--json"]
+    n = a.n if impl == "aenumpy" or a.peer_n is None else a.peer_n
+    cmd += ["--variant", variant, "--n", str(n), "--threads", str(a.threads), "--json"]
     if a.steps:
         cmd += ["--steps", str(a.steps)]
     competitor = None
@@ -176,13 +177,15 @@ def summarize(recs):
     """Per implementation and variant: median samples/s of each load (min–max), and the
     median (min–max) of the per-round ratios loaded/quiet."""
     lines = ["| impl | variant | quiet samples/s | busy samples/s | train samples/s "
-             "| busy ÷ quiet | train ÷ quiet | rounds |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| busy ÷ quiet | train ÷ quiet | threads q / b / t | rounds |",
+             "|---|---|---|---|---|---|---|---|---|"]
     if any(r.get("load") == "half" for r in recs):
-        lines[0] = lines[0].replace(" rounds |", " half ÷ quiet | rounds |")
+        lines[0] = lines[0].replace(" threads q", " half ÷ quiet | threads q")
         lines[1] += "---|"
+    order = {v: i for i, v in enumerate(benchmark_variants())}
     keys = sorted({(r.get("impl"), r.get("variant"), json.dumps(r.get("env", {}), sort_keys=True))
-                   for r in recs}, key=lambda k: (k[2], k[0] != "aenumpy", k[0], k[1]))
+                   for r in recs},
+                  key=lambda k: (k[2], k[0] != "aenumpy", k[0], order.get(k[1], len(order)), k[1]))
     for impl, variant, env in keys:
         group = [r for r in recs if (r.get("impl"), r.get("variant"),
                                      json.dumps(r.get("env", {}), sort_keys=True)) == (impl, variant, env)]
@@ -194,10 +197,14 @@ def summarize(recs):
                          if r.get("load") == load and r.get("samples_per_s")
                          and _round(r) in quiet] for load in LOADS[1:]}
         half = f" {_fmt(ratios['half'], 2)} |" if "half" in lines[0] else ""
+        running = " / ".join(
+            f"{statistics.median(v):.1f}" if v else "–"
+            for v in ([r["threads_running"] for r in group
+                       if r.get("load") == load and r.get("threads_running")] for load in LOADS[:3]))
         name = impl + ("" if env == "{}" else f" {env}")
         lines.append(f"| {name} | {variant} | {_fmt(sps['quiet'])} | {_fmt(sps['busy'])} | "
                      f"{_fmt(sps['train'])} | {_fmt(ratios['busy'], 2)} | "
-                     f"{_fmt(ratios['train'], 2)} |{half} {len(quiet)} |")
+                     f"{_fmt(ratios['train'], 2)} |{half} {running} | {len(quiet)} |")
     return "\n".join(lines)
 
 
@@ -226,6 +233,10 @@ def main():
                    help="timed steps (default: each benchmark's own, one pass over --n)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--peer", action="store_true", help="also measure the PyTorch peer")
+    p.add_argument("--impls", nargs="+", choices=["aenumpy", "torch"], default=None,
+                   help="which sides to measure (default aenumpy, and torch with --peer)")
+    p.add_argument("--peer-n", type=int, default=None,
+                   help="samples per peer run (default --n; the peer's loaded runs are slow)")
     p.add_argument("--peer-python", default=str(ROOT / ".venv-peer" / "bin" / "python"))
     p.add_argument("--bench", default=str(ROOT.parent / "shared" / "bench"),
                    help="folder holding peer_torch.py (default ../shared/bench)")
@@ -247,7 +258,7 @@ def main():
             p.error(f"--env takes K=V, got {kv!r}")
     a.env = [tuple(kv.split("=", 1)) for kv in a.env]
     variants = a.variants or benchmark_variants()
-    impls = ["aenumpy"] + (["torch"] if a.peer else [])
+    impls = a.impls or (["aenumpy"] + (["torch"] if a.peer else []))
     env = dict(os.environ, **dict(a.env))
     recs = []
     run = time.strftime("%Y-%m-%dT%H:%M:%S")
