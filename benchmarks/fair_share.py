@@ -183,12 +183,17 @@ def summarize(recs):
         lines[0] = lines[0].replace(" threads q", " half ÷ quiet | threads q")
         lines[1] += "---|"
     order = {v: i for i, v in enumerate(benchmark_variants())}
-    keys = sorted({(r.get("impl"), r.get("variant"), json.dumps(r.get("env", {}), sort_keys=True))
-                   for r in recs},
-                  key=lambda k: (k[2], k[0] != "aenumpy", k[0], order.get(k[1], len(order)), k[1]))
-    for impl, variant, env in keys:
-        group = [r for r in recs if (r.get("impl"), r.get("variant"),
-                                     json.dumps(r.get("env", {}), sort_keys=True)) == (impl, variant, env)]
+
+    def what(r):
+        return (r.get("set", ""), json.dumps(r.get("env", {}), sort_keys=True), r.get("threads"),
+                r.get("impl") + (" (against)" if r.get("tree") == "against" else ""),
+                r.get("variant"))
+
+    keys = sorted({what(r) for r in recs},
+                  key=lambda k: (k[0], k[1], -(k[2] or 0), k[3] != "aenumpy", k[3],
+                                 order.get(k[4], len(order))))
+    for label, env, nthreads, impl, variant in keys:
+        group = [r for r in recs if what(r) == (label, env, nthreads, impl, variant)]
         sps = {load: [r["samples_per_s"] for r in group
                       if r.get("load") == load and r.get("samples_per_s")] for load in LOADS}
         quiet = {_round(r): r["samples_per_s"] for r in group
@@ -201,10 +206,33 @@ def summarize(recs):
             f"{statistics.median(v):.1f}" if v else "–"
             for v in ([r["threads_running"] for r in group
                        if r.get("load") == load and r.get("threads_running")] for load in LOADS[:3]))
-        name = impl + ("" if env == "{}" else f" {env}")
+        name = ((f"{label}: " if label else "") + impl + ("" if env == "{}" else f" {env}")
+                + (f" --threads {nthreads}" if nthreads not in (None, 2) else ""))
         lines.append(f"| {name} | {variant} | {_fmt(sps['quiet'])} | {_fmt(sps['busy'])} | "
                      f"{_fmt(sps['train'])} | {_fmt(ratios['busy'], 2)} | "
                      f"{_fmt(ratios['train'], 2)} |{half} {running} | {len(quiet)} |")
+    if any(r.get("tree") == "against" for r in recs):
+        lines += ["", against_table(recs)]
+    return "\n".join(lines)
+
+
+def against_table(recs):
+    """This tree against the ``--against`` checkout: per variant and load, the median
+    (min–max) of the per-round ratios of samples/s, each round's runs made one after
+    the other."""
+    lines = ["| set | variant | load | this ÷ against, per round | rounds |",
+             "|---|---|---|---|---|"]
+    sps = {(r.get("tree"), r.get("set", ""), r.get("variant"), r.get("load"), _round(r)):
+           r["samples_per_s"] for r in recs if r.get("tree") and r.get("samples_per_s")}
+    order = {v: i for i, v in enumerate(benchmark_variants())}
+    pairs = {}
+    for (tree, label, variant, load, rnd), v in sps.items():
+        other = sps.get(("against", label, variant, load, rnd))
+        if tree == "this" and other:
+            pairs.setdefault((label, variant, load), []).append(v / other)
+    for (label, variant, load), ratios in sorted(
+            pairs.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99), kv[0][2])):
+        lines.append(f"| {label} | {variant} | {load} | {_fmt(ratios, 2)} | {len(ratios)} |")
     return "\n".join(lines)
 
 
@@ -247,6 +275,10 @@ def main():
                    help="niceness of every process started (negative needs root)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     p.add_argument("--out", help="append every record (JSON lines) to this file")
+    p.add_argument("--label", help="a name for this run's records (the summary groups by it)")
+    p.add_argument("--against", metavar="DIR",
+                   help="also run aenumpy from the checkout DIR (PYTHONPATH) right after this "
+                        "tree, each time; the summary adds this ÷ that per round")
     p.add_argument("--summarize", metavar="FILE", help="print the table of FILE's records")
     a = p.parse_args()
     if a.summarize:
@@ -261,16 +293,23 @@ def main():
     impls = a.impls or (["aenumpy"] + (["torch"] if a.peer else []))
     env = dict(os.environ, **dict(a.env))
     recs = []
-    run = time.strftime("%Y-%m-%dT%H:%M:%S")
+    run = os.urandom(4).hex()  # which invocation a record came from (rounds pair within it)
     out = open(a.out, "a") if a.out else None
     try:
         for rnd in range(a.rounds):
             for variant in variants:
-                for impl in impls:
+                for impl, tree in [(i, t) for i in impls
+                                   for t in ([None, a.against] if i == "aenumpy" else [None])]:
                     for load in a.loads:
-                        rec = measure(impl, variant, load, a, env if impl == "aenumpy"
-                                      else os.environ)
+                        tree_env = env if impl == "aenumpy" else dict(os.environ)
+                        if tree:
+                            tree_env = dict(tree_env, PYTHONPATH=tree)
+                        rec = measure(impl, variant, load, a, tree_env)
                         rec.update(run=run, round=rnd)
+                        if a.against and impl == "aenumpy":
+                            rec["tree"] = "against" if tree else "this"
+                        if a.label:
+                            rec["set"] = a.label
                         recs.append(rec)
                         print(json.dumps(rec), file=sys.stderr, flush=True)
                         if out:
