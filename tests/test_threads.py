@@ -206,6 +206,21 @@ def test_kernels_split_by_the_budget_and_run_on_the_current_count():
         assert _jit.running_threads() == 1 and _jit.kernel_threads() == parts
 
 
+@pytest.mark.skipif(openblas.find_openblas() is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_a_budget_for_a_block_gives_numpys_openblas_back_after():
+    import ctypes
+
+    get = getattr(ctypes.CDLL(openblas.find_openblas()), openblas.GET_THREADS)
+    threads.reset()  # nothing read yet: afterwards, the process's budget
+    with threads.limited(1):
+        assert get() == 1
+    assert get() == min(threads.budget(), openblas._blas["most"])
+    count = threads.current()  # read already: afterwards, the count it had
+    with threads.limited(1):
+        assert get() == 1
+    assert get() == min(count, openblas._blas["most"])
+
+
 def test_limited_refuses_a_bad_count():
     for n in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="at least 1"):

@@ -350,8 +350,7 @@ def limited(n: int):
     finally:
         _state.clear()
         _state.update(old)
-        if old:
-            _follow(old["count"])
+        _follow(old["count"] if old else budget())
 
 
 @contextlib.contextmanager
