@@ -19,9 +19,14 @@ takes seconds, even when training collapses beside its competitor. ``--env K=V``
 setting to aenumpy's processes (to measure a threading layer or a wait policy);
 ``--nice N`` runs every process this script starts (measured and competitors alike) at
 niceness N, which on a machine shared with other users' work keeps their share small
-(a negative N needs root). Each record carries ``foreign_cpu_s``: the CPU seconds the
-machine spent during the run on neither the measured process nor its competitor, how
-much other work disturbed it.
+(a negative N needs root), each in a session of its own. Each record carries
+``foreign_cpu_s``: the CPU seconds the machine spent during the run on neither the
+measured process nor its competitor, how much other work disturbed it.
+
+``--loads half`` adds a loop busy 5 ms in every 10 (bursty work, a video playing).
+``--against DIR`` runs every aenumpy measurement a second time right after, from the
+checkout DIR (``PYTHONPATH``), and the summary adds this tree ÷ that one per round: the
+quiet speed before and after a change. ``--label`` names a run's records in the summary.
 """
 from __future__ import annotations
 
