@@ -165,6 +165,18 @@ def _model_options(p):
     return p
 
 
+def _thread_count(text):
+    """--threads: a whole number, at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of threads, at least 1; "
+                                         f"got {text!r}")
+    return n
+
+
 def _training_options(p):
     """train only: epochs, batch size, learning rate, optimizer, seed; output folder."""
     g = p.add_argument_group("training")
@@ -179,6 +191,9 @@ def _training_options(p):
                    help="adam (default); sgd: W ← W − η ∂E/∂W; momentum: sgd with momentum 0.9")
     g.add_argument("--seed", type=int, default=0,
                    help="seeds the weights, the noise and the shuffling (default 0)")
+    g.add_argument("--threads", type=_thread_count, metavar="N",
+                   help="threads to train on (default: the CPUs this process may use, or "
+                        "$AENUMPY_THREADS); fewer while other programs keep the CPUs busy")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
                    help="run folder to write (default runs/<model>-<dataset>-<time>/)")
@@ -623,6 +638,16 @@ def cmd_export(args):
 
 
 # ---------------------------------------------------------------- main
+def _run(args):
+    """The sub-command, with a budget of ``--threads`` threads when it is given."""
+    if getattr(args, "threads", None) is None:
+        return args.func(args)
+    from .fast import threads
+
+    with threads.limited(args.threads):
+        return args.func(args)
+
+
 def main(argv=None):
     """Run the command; returns the exit status: 0 ok, 1 the gradient check failed or
     training diverged (the run folder is still written), 2 bad input."""
@@ -635,9 +660,9 @@ def main(argv=None):
         parser.print_help()
         return 2
     if os.environ.get("AENUMPY_DEBUG"):     # developers: the full traceback
-        return args.func(args)
+        return _run(args)
     try:
-        return args.func(args)
+        return _run(args)
     except CLIError as exc:
         print(f"aenumpy {args.command}: error: {exc}", file=sys.stderr)
     except FileNotFoundError as exc:    # includes the loader's DataNotFoundError

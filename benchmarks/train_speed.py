@@ -13,8 +13,8 @@ What is timed (the same as in the peer): 20 warm-up steps at batch 128 and one s
 on the short tail batch, untimed; then ``--steps`` steps (default
 ``ceil(N/128)``, one epoch's worth of samples), each one
 
-1. the gather ``X[idx]`` (a copy into a preallocated batch buffer, by the
-   routine ``fit`` uses: ``aenumpy.backend.routine("gather_rows", ...)``),
+1. the gather ``X[idx]`` (a copy into a batch array kept for the epoch, by the
+   routine ``fit`` uses: ``aenumpy.backend.routine("minibatches", ...)``),
 2. the library's own training step, exactly what :func:`aenumpy.fit` does per
    batch: ``model.loss_and_grads(xb, rng=rng, checked=True)`` (forward, loss,
    backward: the gradients are overwritten, so there is nothing to zero) and
@@ -47,7 +47,8 @@ def _threads_from_argv(argv, default=2):
 
 # BLAS and Numba thread counts must be fixed before numpy / numba are loaded.
 _T = _threads_from_argv(sys.argv[1:])
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+           "AENUMPY_THREADS"):
     os.environ[_v] = str(_T)
 
 import gzip  # noqa: E402
@@ -181,6 +182,21 @@ class Trainer:
         return loss
 
 
+def running_threads_reader():
+    """The function that says how many threads the kernels run on now (fewer than
+    ``--threads`` while other work keeps them waiting), or None on the teaching path or
+    in a tree without it."""
+    import aenumpy as ae
+
+    if not ae.backend.fast_enabled():
+        return None
+    try:
+        from aenumpy.fast._jit import running_threads
+    except ImportError:
+        return None
+    return running_threads
+
+
 def run_timing(a):
     result = {"impl": "aenumpy", "variant": a.variant, "samples_per_s": None, "epoch_s": None,
               "step_ms": None, "cold_start_s": None, "peak_rss_mb": None,
@@ -205,13 +221,16 @@ def run_timing(a):
         f"fast={ae.backend.fast_enabled()} warmup {a.warmup} steps took "
         f"{time.perf_counter() - t_w0:.2f} s")
 
-    samples = 0
+    running = running_threads_reader()
+    samples, threads_sum = 0, 0
     loss = None
     t0 = time.perf_counter()
     for _ in range(steps):
         xb = next(it)
         loss = tr.step(xb)
         samples += len(xb)
+        if running is not None:
+            threads_sum += running()
         if cold is None:
             cold = process_age_s()
     elapsed = time.perf_counter() - t0
@@ -221,6 +240,8 @@ def run_timing(a):
                   peak_rss_mb=round(peak_rss_mb(), 1),
                   final_loss=round(float(loss), 6) if loss is not None else None,
                   fast=ae.backend.fast_enabled())
+    if running is not None:  # fewer than --threads while other work kept them waiting
+        result["threads_running"] = round(threads_sum / steps, 2)
     log(f"[aenumpy] timed {steps} steps / {samples} samples in {elapsed:.3f} s")
     return result
 

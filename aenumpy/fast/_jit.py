@@ -2,13 +2,16 @@
 
 Nothing is compiled at import: :func:`jit` wraps a function so that Numba compiles
 it (``cache=True``, so a later process loads it from disk) the first time it is
-called. A ``parallel`` kernel runs on all of Numba's threads when the matrix products
-run split over them (:mod:`.blas`), else on one.
+called. A ``parallel`` kernel runs on the threads :mod:`.threads` allows (the CPU
+budget, fewer while other work holds cores) when the matrix products run split over
+them (:mod:`.blas`), else on one.
 """
 from __future__ import annotations
 
 import functools
+import time
 
+from . import threads
 from .openblas import split_blas
 
 #: names of the kernels compiled in this process (import compiles none)
@@ -23,21 +26,34 @@ FASTMATH = {"reassoc", "contract", "nsz"}
 
 
 def kernel_threads() -> int:
-    """Threads a ``parallel`` kernel runs on: all of Numba's (``NUMBA_NUM_THREADS``,
-    by default the cores) when the matrix products run split over them
-    (:mod:`aenumpy.fast.blas`), else one.
+    """The parts a ``parallel`` kernel splits its work into: the process's CPU budget
+    (:func:`.threads.most`), at most Numba's threads (``NUMBA_NUM_THREADS``), when the
+    matrix products run split over them (:mod:`aenumpy.fast.blas`), else one.
 
-    One, because NumPy's OpenBLAS runs each product on its own threads, which then
+    The count fixes how the work is cut (a product's stripes, a convolution's partial
+    weight gradients), and so the rounding of the results; how many threads run those
+    parts at a time is :func:`running_threads`, which may be fewer while the machine is
+    busy. The same seed gives the same numbers whatever the load.
+
+    One part, because NumPy's OpenBLAS runs each product on its own threads, which then
     busy-wait on the other cores: a kernel forking onto them right after a product
     costs far more than it saves. The kernels are compiled with ``parallel=True`` even
     then, because Numba's parfor pass outlines the loop with no-alias arrays, which is
     what lets LLVM vectorise it."""
-    n = _state.get("threads")
+    if not split_blas():
+        return 1
+    n = _state.get("pool")
     if n is None:
         import numba
 
-        n = _state["threads"] = max(1, int(numba.config.NUMBA_NUM_THREADS))
-    return n if split_blas() else 1
+        n = _state["pool"] = max(1, int(numba.config.NUMBA_NUM_THREADS))
+    return min(n, threads.most())
+
+
+def running_threads() -> int:
+    """Threads a ``parallel`` kernel runs on now: its parts (:func:`kernel_threads`), fewer
+    while other work keeps them from running (:func:`.threads.current`)."""
+    return min(kernel_threads(), threads.current())
 
 
 _threads = {}
@@ -57,6 +73,20 @@ def _work(args):
     if isinstance(a, tuple):
         return sum(getattr(x, "size", 0) for x in a)
     return SMALL_WORK  # a scalar first argument: no measure, use the threads
+
+
+def _shapes(args):
+    """What identifies the work of a kernel call: its arrays' shapes (a tuple of arrays:
+    theirs) and its whole-number arguments (a thread count, an activation's code); not
+    its real numbers (Adam's bias corrections change at every step)."""
+    def shape(a):
+        if hasattr(a, "shape"):
+            return a.shape
+        if isinstance(a, tuple):
+            return tuple(shape(x) for x in a)
+        return a if isinstance(a, int) else None
+
+    return tuple(shape(a) for a in args)
 
 
 def _thread_count_accessors(numba):
@@ -100,17 +130,24 @@ def jit(parallel: bool = False, fastmath: bool = True):
                     _threads["get"], _threads["set"] = _thread_count_accessors(numba)
             if not parallel:
                 return compiled(*args)
-            want = kernel_threads()
-            if want > 1 and _work(args) < SMALL_WORK:
+            threads.poll()  # how long the threads waited, looked at every threads.INTERVAL s
+            want = running_threads()
+            small = _work(args) < SMALL_WORK
+            if small:
                 want = 1
             old = _threads["get"]()
-            if old == want:
-                return compiled(*args)
-            _threads["set"](want)
+            if old != want:
+                _threads["set"](want)
             try:
-                return compiled(*args)
+                if small or not threads.timing():
+                    return compiled(*args)
+                t0 = time.perf_counter()  # a trial of another thread count is being judged
+                out = compiled(*args)
+                threads.record((call, _shapes(args)), time.perf_counter() - t0)
+                return out
             finally:
-                _threads["set"](old)
+                if old != want:
+                    _threads["set"](old)
 
         call.py_func = py_func
         return call

@@ -449,7 +449,7 @@ def weight_grad_rows(X, G, x_shape, w_shape, s, p):
     O, k = w_shape[0], w_shape[2]
     table = forward_taps(*x_shape[1:], k, s, p)[1]
     dW = np.zeros((kernel_threads(), O + O % 2, table.shape[1]), X.dtype)
-    weight_grad_rows_nb(X, G, len(table), table, dW, kernel_threads())
+    weight_grad_rows_nb(X, G, len(table), table, dW, len(dW))
     total = dW[0] if len(dW) == 1 else dW.sum(axis=0)
     return np.ascontiguousarray(total[:O, :C * k * k]).reshape(w_shape)
 

@@ -13,6 +13,7 @@ import numpy as np
 from numba import prange
 
 from ..backend import min_work
+from . import threads
 from ._jit import jit
 
 
@@ -49,6 +50,7 @@ def minibatches(order, batch_size, *arrays):
     gathered by :func:`gather_rows` into an array kept for the epoch."""
     kept = {}
     for s in range(0, len(order), batch_size):
+        threads.poll()  # once a training step, whatever the model's size (fit steps here)
         idx = order[s:s + batch_size]
         batch = []
         for k, A in enumerate(arrays):

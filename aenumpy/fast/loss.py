@@ -14,6 +14,7 @@ NumPy reference: :meth:`aenumpy.losses.Loss.value_and_delta` of
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import prange
 
 from ._jit import jit
@@ -32,11 +33,12 @@ def output_loss(X, A, Z, loss_code, act_code, dA, samples=None):
 @jit(parallel=True)
 def output_loss_nb(X, A, Z, loss_code, act_code, dA, samples):
     """The loss and ``dA = ∂E/∂a`` in one pass over ``(n, d)`` arrays, averaged over
-    ``samples`` (module docstring); the value is summed in float64 per row."""
+    ``samples`` (module docstring); the value is summed in float64 per row, then over the
+    rows in order (the same rounding on any number of threads)."""
     n, d = X.shape
     one = one_like(Z)
     inv = one / samples
-    E = 0.0
+    rows = np.empty(n, dtype=np.float64)
     for i in prange(n):
         row = 0.0
         if loss_code == 0:
@@ -53,5 +55,8 @@ def output_loss_nb(X, A, Z, loss_code, act_code, dA, samples):
                 x = X[i, j]
                 row += max(a, a - a) + flog1p(fexp(-abs(a))) - x * a
                 dA[i, j] = (Z[i, j] - x) * inv
-        E += row
+        rows[i] = row
+    E = 0.0
+    for i in range(n):
+        E += rows[i]
     return E / samples

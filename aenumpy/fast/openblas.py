@@ -20,7 +20,9 @@ from ..backend import env_on
 # the symbols of NumPy's bundled OpenBLAS (scipy-openblas64: 64-bit integers, suffixed)
 SGEMM, DGEMM, LOCAL = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", "openblas_set_num_threads_local"
 SOMAT, DOMAT = "scipy_cblas_somatcopy64_", "scipy_cblas_domatcopy64_"
+GET_THREADS, SET_THREADS = "scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"
 _split: dict = {}
+_blas: dict = {}
 
 
 def find_openblas():
@@ -71,3 +73,18 @@ def use_split(enabled: bool):
         yield
     finally:
         _split["on"] = old
+
+
+def set_blas_threads(n: int):
+    """Run NumPy's OpenBLAS (when it is NumPy's BLAS) on ``n`` threads for the products
+    it threads itself, never more than it started with (``OPENBLAS_NUM_THREADS``, else
+    the CPUs): :mod:`.threads` calls it when its count changes."""
+    if "lib" not in _blas:
+        path = find_openblas()
+        lib = ctypes.CDLL(path) if path else None
+        if lib is not None and not all(hasattr(lib, s) for s in (GET_THREADS, SET_THREADS)):
+            lib = None
+        _blas["lib"] = lib
+        _blas["most"] = getattr(lib, GET_THREADS)() if lib is not None else 0
+    if _blas["lib"] is not None:
+        getattr(_blas["lib"], SET_THREADS)(max(1, min(int(n), _blas["most"])))
