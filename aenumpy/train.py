@@ -63,21 +63,43 @@ def _snapshot(model, optimizer, into=None):
             {k: np.array(v, copy=True) for k, v in sd.items()})
 
 
-def validation_loss(model, X, batch_size, rng):
-    """The objective on X as fit reports the training loss: the mean over minibatches of
-    ``batch_size`` rows (in order) of each batch's objective, weighted by its size. (A
-    penalty on batch statistics, such as KL sparsity's ρ̂, sees batches as in training;
-    and a whole test set never goes through a convolutional model at once.)"""
+def validation_loss(model, X, batch_size, rng, Y=None):
+    """The objective on X (toward the targets Y, when given) as fit reports the training
+    loss: the mean over minibatches of ``batch_size`` rows (in order) of each batch's
+    objective, weighted by its size. (A penalty on batch statistics, such as KL sparsity's
+    ρ̂, sees batches as in training; and a whole test set never goes through a
+    convolutional model at once.)"""
     total = 0.0
     for i in range(0, len(X), batch_size):
         xb = X[i:i + batch_size]
-        total += model.loss(xb, rng=rng, checked=True) * len(xb)
+        targets = {} if Y is None else {"Y": Y[i:i + batch_size]}
+        total += model.loss(xb, rng=rng, checked=True, **targets) * len(xb)
     return total / len(X)
+
+
+def check_training_data(model, X, Y, x_name="X", y_name="Y"):
+    """``(X, Y)`` checked for the model: X as its own target when there is no Y, else X as
+    the input and Y as one target per row of X (:meth:`validate_targets`)."""
+    if Y is None:
+        if getattr(model, "needs_targets", False):
+            raise ValueError(f"a {type(model).__name__} trains toward per-pixel targets, not its "
+                             f"input: pass them, fit(model, {x_name}, {y_name}=labels, ...)")
+        return model.validate(X, x_name), None
+    X = model.validate(X, x_name, targets=False)
+    return X, model.validate_targets(Y, X, y_name)
 
 
 def gather_rows(X, idx, out):
     """The minibatch ``out = X[idx]``: rows of the data set copied into a batch buffer."""
     return np.take(X, idx, axis=0, out=out)
+
+
+def _buffer(bufs, A, n):
+    """An array for ``n`` rows of ``A``, kept in ``bufs`` per batch size."""
+    b = bufs.get(n)
+    if b is None:
+        b = bufs[n] = np.empty((n,) + A.shape[1:], A.dtype)
+    return b
 
 
 def all_finite(grads):
@@ -117,18 +139,23 @@ def _restore(model, optimizer, snap):
 def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         progress=True, shuffle=True, snapshot_every=10, explode_factor=1e4, callback=None,
         history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None,
-        monitor=False):
+        monitor=False, Y=None, Y_val=None):
     """Train ``model`` on the rows of ``X`` with minibatches.
 
     Parameters
     ----------
-    model : an :class:`aenumpy.Autoencoder` or :class:`aenumpy.VariationalAutoencoder`.
-    X : training data ``(N, n_in)``; checked once here (shape, NaN/inf, range).
+    model : an aenumpy model (:class:`aenumpy.Autoencoder`, :class:`aenumpy.ConvAutoencoder`,
+        :class:`aenumpy.VariationalAutoencoder`, :class:`aenumpy.UNet`).
+    X : training data ``(N, n_in)`` (or images); checked once here (shape, NaN/inf, range).
     epochs, batch_size : as usual; the last batch of an epoch may be short.
     optimizer : an :mod:`aenumpy.optim` optimizer (default ``Adam(lr=1e-3)``).
     X_val : optional validation data; its objective is computed after each epoch as the
         training loss is (the mean over minibatches of ``batch_size`` of the batch objective),
         with a fixed noise seed so epochs are comparable.
+    Y, Y_val : targets, one per row of X (and of X_val): the model learns to map X to Y (clean
+        or completed images, masks; a :class:`aenumpy.UNet`'s per-pixel labels, which it
+        needs). Without them a model reconstructs its input. Each step gathers ``Y[idx]``
+        beside ``X[idx]``.
     seed : seeds the shuffling and every noise draw of the run: same seed, same numbers.
     progress : show a tqdm progress bar.
     snapshot_every : steps between snapshots of the last good weights.
@@ -163,9 +190,14 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     _check_args(model, optimizer, progress=progress, shuffle=shuffle,
                 explode_factor=explode_factor, callback=callback, history=history,
                 start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
-    X = model.validate(X, "X")
+    X, Y = check_training_data(model, X, Y)
     if X_val is not None:
-        X_val = model.validate(X_val, "X_val")
+        if (Y is None) != (Y_val is None):
+            raise ValueError("validation needs the same kind of targets as training: pass Y_val "
+                             "with X_val when training with Y (and not without it)")
+        X_val, Y_val = check_training_data(model, X_val, Y_val, "X_val", "Y_val")
+    elif Y_val is not None:
+        raise ValueError("Y_val needs X_val, the inputs it belongs to")
     resumed = None
     if resume is not None:  # weights, optimizer state, history, epoch, generators
         resumed = _io.load_training_state(resume, model, optimizer)
@@ -187,7 +219,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         first_loss = resumed["first_loss"]
     regs = getattr(model, "regularizers", [])
     gather, finite = routine("gather_rows", gather_rows), routine("all_finite", all_finite)
-    bufs = {}
+    bufs, ybufs = {}, {}
     if monitor is not None:
         monitor.start(model, history)
     for epoch in range(start_epoch, epochs):
@@ -202,11 +234,10 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         try:
             for s in range(steps_per_epoch):
                 idx = order[s * batch_size:(s + 1) * batch_size]
-                xb = bufs.get(len(idx))  # X[idx], gathered into a buffer kept per batch size
-                if xb is None:
-                    xb = bufs[len(idx)] = np.empty((len(idx),) + X.shape[1:], X.dtype)
-                gather(X, idx, xb)
-                loss, grads = model.loss_and_grads(xb, rng=rng, checked=True)
+                # X[idx] (and Y[idx]), gathered into buffers kept per batch size
+                xb = gather(X, idx, _buffer(bufs, X, len(idx)))
+                targets = {} if Y is None else {"Y": gather(Y, idx, _buffer(ybufs, Y, len(idx)))}
+                loss, grads = model.loss_and_grads(xb, rng=rng, checked=True, **targets)
                 if first_loss is None and math.isfinite(loss):
                     first_loss = abs(loss)
                 bad = not math.isfinite(loss) or (
@@ -244,7 +275,7 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         history["loss"].append(total / max(count, 1))
         if X_val is not None:
             history["val_loss"].append(validation_loss(model, X_val, batch_size,
-                                                       np.random.default_rng([seed, 7])))
+                                                       np.random.default_rng([seed, 7]), Y_val))
         history["seconds"].append(time.perf_counter() - t0)
         if monitor is not None:
             monitor.end_epoch()

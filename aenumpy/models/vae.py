@@ -303,13 +303,14 @@ class VariationalAutoencoder(Model):
         lv = lv.astype(np.float64)
         return -0.5 * np.sum(1.0 + lv - mu * mu - np.exp(lv), axis=1)
 
-    def _objective(self, X, eps, weight, need_grad):
-        """Forward pass with caches; returns E (float) and fills :attr:`cache`."""
+    def _objective(self, X, eps, weight, need_grad, target=None):
+        """Forward pass with caches; returns E (float) and fills :attr:`cache`. The
+        likelihood scores ``target`` (X by default)."""
         mu, lv = self._encode(X)
         sigma = np.exp(0.5 * lv)
         z = mu + sigma * eps
         out, lvx = self._decode(z)
-        rec, dA, dL = self._nll(X, out, lvx, need_grad)
+        rec, dA, dL = self._nll(X if target is None else target, out, lvx, need_grad)
         kl = float(np.mean(self._kl_per_sample(mu, lv)))
         E = rec + weight * kl
         self.cache = {"x": X, "mu": mu, "logvar": lv, "sigma": sigma, "eps": eps, "z": z,
@@ -337,24 +338,25 @@ class VariationalAutoencoder(Model):
             dh = self.encoder[i].backward(dh, need_dX=i > 0)
         return self._collect_grads()
 
-    def loss_and_grads(self, X, eps=None, rng=None, checked=False):
+    def loss_and_grads(self, X, eps=None, rng=None, checked=False, Y=None):
         """Negative ELBO (with the KL weight) on batch X and its gradient for every parameter.
 
         ``eps`` ``(B, n_latent)`` fixes ε; otherwise it is drawn from ``rng`` or
         :attr:`rng`. Returns ``(loss, grads)``, ``grads`` keyed like :attr:`params`.
-        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
+        ``Y``, one target per row of X, is what the decoder's likelihood scores instead of X
+        (``−log p(y|z)``). ``checked=True`` skips the checks of X and Y.
         """
-        X = X if checked else self.validate(X)
+        X, T = self._inputs_and_targets(X, Y, checked)
         eps = self._eps(eps, X.shape[0], rng)
-        E = self._objective(X, eps, self.kl_weight, need_grad=True)
+        E = self._objective(X, eps, self.kl_weight, need_grad=True, target=T)
         return E, self._backward()
 
-    def loss(self, X, eps=None, rng=None, checked=False) -> float:
+    def loss(self, X, eps=None, rng=None, checked=False, Y=None) -> float:
         """The objective of :meth:`loss_and_grads`: mean over the batch of
         ``−log p(x|z) + w · KL``, ``w`` the current KL weight."""
-        X = X if checked else self.validate(X)
+        X, T = self._inputs_and_targets(X, Y, checked)
         eps = self._eps(eps, X.shape[0], rng)
-        return self._objective(X, eps, self.kl_weight, need_grad=False)
+        return self._objective(X, eps, self.kl_weight, need_grad=False, target=T)
 
     def elbo(self, X, eps=None, rng=None) -> float:
         """Mean per-sample ELBO ``E_q[log p(x|z)] − KL`` (one z per sample, β = 1 always)."""
