@@ -126,6 +126,34 @@ def check_data(X, n_features, dtype, name="X", unit_range=False, why="") -> np.n
     return out
 
 
+def check_labels(Y, n_classes, shape=None, name="Y") -> np.ndarray:
+    """Per-pixel class labels: an integer array ``(B, H, W)`` (``shape`` when given, e.g. the
+    logits' batch and image size) with every value in ``[0, n_classes)``; returned as it is
+    (any integer dtype: ``uint8`` labels take an eighth of the memory of int64 ones).
+    Checked before any work: a float array (cast it with ``.astype(int)``), a wrong shape or
+    a label out of range is a clear error."""
+    if not isinstance(Y, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array of class labels (B, H, W), got "
+                        f"{type(Y).__name__}")
+    if Y.dtype.kind not in "iu":
+        hint = f"; cast whole-number labels with {name}.astype(int)" if Y.dtype.kind in "fb" else ""
+        raise TypeError(f"{name} must hold integer class labels 0 … {n_classes - 1}, got dtype "
+                        f"{Y.dtype}{hint}")
+    if Y.ndim != 3:
+        raise ValueError(f"{name} must be labels of shape (B, H, W), one per pixel, got shape "
+                         f"{Y.shape}")
+    if shape is not None and Y.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)} (the batch and image size of the "
+                         f"images or logits), got {Y.shape}")
+    if Y.size:
+        lo, hi = int(Y.min()), int(Y.max())
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} holds the label {bad}, outside [0, {n_classes}) for "
+                             f"{n_classes} classes (0 … {n_classes - 1})")
+    return Y
+
+
 def check_bool(name, value) -> bool:
     """``True`` or ``False`` (also NumPy's bool), not a string or a number."""
     if not isinstance(value, (bool, np.bool_)):

@@ -3,6 +3,7 @@
     aenumpy train                 train the basic autoencoder on the embedded digits
     aenumpy train --model vae     ... or any model and regularizer of the library
     aenumpy train --model conv    a convolutional autoencoder on the images (1×8×8, 1×28×28)
+    aenumpy train --model unet    a U-Net that labels every pixel of generated digit images
     aenumpy gradcheck [options]   gradient-check table of a model (exit 1 if it fails)
     aenumpy trace [options]       the step-by-step table of one sample
     aenumpy export RUN_DIR --format onnx|safetensors
@@ -12,7 +13,9 @@
 ``--out``): the figures of :mod:`aenumpy.plot` (``dynamics.png`` among them: the
 run is monitored), ``metrics.json`` (configuration, losses per epoch, the
 monitored gradient norms, update ratios and activation statistics, test
-reconstruction error, seconds) and ``model.npz`` (:func:`aenumpy.save`).
+reconstruction error, seconds) and ``model.npz`` (:func:`aenumpy.save`); a U-Net's run
+the test set's mean IoU instead of the reconstruction error, and ``segmentation.png``
+(:mod:`aenumpy.cli_segmentation`).
 ``trace --out DIR`` also writes the step as a picture, ``DIR/trace.png``. ``export``
 writes a run's model next to its ``model.npz``, as ``model.onnx`` or ``model.safetensors``
 (:mod:`aenumpy.export`). A bad option ends with one line on stderr and exit status 2, never
@@ -31,6 +34,8 @@ import warnings
 
 import numpy as np
 
+from . import cli_segmentation
+
 #: defaults that depend on the model and the data set: (sizes, epochs, batch size, learning
 #: rate); the sizes are --hidden for ae and vae, --channels for conv. The conv network is
 #: the benchmark's ``conv`` (benchmarks/train_speed.py): its code is 8×2×2 = 32 numbers on
@@ -44,17 +49,22 @@ DEFAULTS = {
     ("vae", "mnist"): ([400], 10, 128, 1e-3),
     ("conv", "digits"): ([16, 8], 30, 32, 1e-2),
     ("conv", "mnist"): ([16, 8], 3, 128, 1e-3),
+    ("unet", "digits"): ([8, 16, 32], 20, 32, 3e-3),
+    ("unet", "mnist"): ([8, 16, 32], 10, 32, 1e-3),
 }
 
 #: options that apply to some models only: argparse dest -> the models they apply to
 ONLY = {"hidden": ("ae", "vae"), "latent": ("vae",), "decoder": ("vae",), "beta": ("vae",),
         "kl_warmup": ("vae",), "output_activation": ("ae", "conv"), "loss": ("ae", "conv"),
-        "tied": ("ae",), "contractive": ("ae",), "channels": ("conv",), "down": ("conv",),
-        "up": ("conv",), "kernel": ("conv",)}
+        "tied": ("ae",), "contractive": ("ae",), "channels": ("conv", "unet"), "down": ("conv",),
+        "up": ("conv",), "kernel": ("conv",), "activation": ("ae", "vae", "conv"),
+        "no_skips": ("unet",), "canvas": ("unet",), "max_digits": ("unet",), "clutter": ("unet",)}
 #: what to do instead, said after the refusal of (option, model)
 INSTEAD = {("latent", "ae"): "the code size is the last --hidden value",
            ("hidden", "conv"): "a conv model's sizes are --channels",
-           ("contractive", "conv"): "the contractive penalty needs a dense layer's Jacobian"}
+           ("contractive", "conv"): "the contractive penalty needs a dense layer's Jacobian",
+           ("hidden", "unet"): "a U-Net's sizes are --channels",
+           ("activation", "unet"): "every convolution of a U-Net has a ReLU"}
 
 #: regularizer flags: (argparse dest, class name in aenumpy.regularizers)
 REG_FLAGS = [("gaussian_noise", "GaussianNoise"), ("masking_noise", "MaskingNoise"),
@@ -78,10 +88,11 @@ class _Parser(argparse.ArgumentParser):
 def _model_options(p):
     """The model, data and regularizer options shared by train, gradcheck and trace."""
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=["ae", "vae", "conv"], default="ae",
+    g.add_argument("--model", choices=["ae", "vae", "conv", "unet"], default="ae",
                    help="ae: the autoencoder of the lecture (default); vae: variational "
                         "autoencoder; conv: convolutional autoencoder on the images "
-                        "(1×8×8 digits, 1×28×28 MNIST)")
+                        "(1×8×8 digits, 1×28×28 MNIST); unet (train only): a U-Net that "
+                        "labels every pixel of images of several digits")
     g.add_argument("--hidden", type=int, nargs="+", metavar="SIZE",
                    help="ae and vae: hidden layer sizes from the input to the code, e.g. "
                         "--hidden 256 64 (for ae the last one is the code size; default 32 for "
@@ -112,7 +123,8 @@ def _model_options(p):
                    help="encoder channels from the input to the code, e.g. --channels 16 8; "
                         "each halves the image (two: 8×8 → 2×2, 28×28 → 7×7) and the decoder "
                         "mirrors them back to one channel (default 16 8: the code is 8×2×2 on "
-                        "the digits, 8×7×7 on MNIST)")
+                        "the digits, 8×7×7 on MNIST); unet: the channels c_0 … c_L of its "
+                        "levels, the last at the bottom (default 8 16 32)")
     g.add_argument("--down", choices=["pool", "stride"],
                    help="how the encoder halves the image: pool = a k×k convolution then 2×2 "
                         "max pooling (default); stride = a k×k convolution of stride 2")
@@ -124,6 +136,7 @@ def _model_options(p):
                    help="kernel size of every convolution, odd, padded by K//2 so that a "
                         "convolution of stride 1 keeps the image size (default 3)")
 
+    cli_segmentation.add_options(p)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=["digits", "mnist", "fashion"], default="digits",
                    help="digits: 8×8 digits shipped with aenumpy (default, offline); mnist, "
@@ -286,6 +299,11 @@ def _check_combination(args):
                            f"only" + (f" ({extra})" if extra else ""))
     if args.model == "conv":
         _check_conv_sizes(args)
+    if args.model == "unet":
+        regs = [f"--{d.replace('_', '-')}" for d, _ in REG_FLAGS if getattr(args, d, None) is not None]
+        if regs:
+            raise CLIError(f"{', '.join(regs)}: the regularizers apply to the autoencoders, not "
+                           f"to --model unet")
     if _given(args, "limit") and args.limit < 1:
         raise CLIError(f"--limit must be at least 1, got {args.limit}")
     for opt in ("epochs", "batch_size", "samples"):
@@ -325,6 +343,8 @@ def load_data(args):
     """``(X_train, y_train, X_test, y_test, name)`` for ``--dataset``, ``--data-path``, ``--limit``."""
     import aenumpy as ae
 
+    if args.model == "unet":
+        return cli_segmentation.load_data(args)
     if args.dataset == "digits":
         if args.data_path:
             raise CLIError("--data-path applies to --dataset mnist or fashion (the digits are "
@@ -383,10 +403,13 @@ def _build_conv(args, n_in, regs):
                               loss=args.loss or "bce", regularizers=regs, seed=args.seed)
 
 
-def build_model(args, n_in):
-    """The model the options describe (validated by the library's own constructors)."""
+def build_model(args, n_in, Xtr=None):
+    """The model the options describe (validated by the library's own constructors); a U-Net
+    is sized by its training images ``Xtr``."""
     import aenumpy as ae
 
+    if args.model == "unet":
+        return cli_segmentation.build_model(args, Xtr, args.channels or _defaults(args)["sizes"])
     regs = build_regularizers(args)
     if args.model == "conv":
         return _build_conv(args, n_in, regs)
@@ -474,6 +497,10 @@ def write_figures(model, hist, Xte, yte, out, args):
     from aenumpy.regularizers import InputCorruption
 
     rng_seed = args.seed
+    if model.family == "unet":                 # yte: the test images' per-pixel labels
+        figs = cli_segmentation.figures(model, Xte, yte) + [
+            ("history.png", lambda: plot.history(hist)), ("dynamics.png", lambda: plot.dynamics(hist))]
+        return _write(figs, out)
     figs = [("reconstructions.png", lambda: plot.reconstructions(model, Xte, n=10)),
             ("filters.png", lambda: plot.filters(model, "enc0", n=64))]
     if model.family == "conv":
@@ -496,11 +523,16 @@ def write_figures(model, hist, Xte, yte, out, args):
             figs.append(("manifold.png", lambda: plot.manifold(model, 15)))
         j = int(np.flatnonzero(yte != yte[0])[0]) if np.any(yte != yte[0]) else min(1, len(Xte) - 1)
         figs.append(("interpolation.png", lambda: plot.interpolation(model, Xte[0], Xte[j], 10)))
-    written = []
+    return _write(figs, out)
+
+
+def _write(figs, out):
+    """Draw and save each ``(file name, make)`` figure into the folder ``out``; the names."""
+    from aenumpy import plot
+
     for name, make in figs:
         plot.save(make(), os.path.join(out, name))
-        written.append(name)
-    return written
+    return [name for name, _ in figs]
 
 
 # ------------------------------------------------------------ commands
@@ -516,8 +548,10 @@ def cmd_train(args):
     batch = d["batch_size"] if args.batch_size is None else args.batch_size
     lr = d["lr"] if args.lr is None else args.lr
     Xtr, ytr, Xte, yte, data_name = load_data(args)
-    model = build_model(args, Xtr.shape[1])
+    model = build_model(args, Xtr.shape[1], Xtr)
     optimizer = _optimizer(args, lr)
+    # a U-Net learns the per-pixel labels (ytr, yte); the autoencoders reconstruct their input
+    targets = {"Y": ytr, "Y_val": yte} if model.needs_targets else {}
     out = _run_dir(args)
     say = (lambda *a: None) if args.quiet else print
     say(f"training {model!r}\non {data_name}: {len(Xtr)} training and {len(Xte)} test images, "
@@ -525,7 +559,8 @@ def cmd_train(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ae.TrainingDiverged)
         hist = ae.fit(model, Xtr, epochs=epochs, batch_size=batch, optimizer=optimizer,
-                      X_val=Xte, seed=args.seed, progress=not args.quiet, monitor=True)
+                      X_val=Xte, seed=args.seed, progress=not args.quiet, monitor=True,
+                      **targets)
     for w in caught:
         if issubclass(w.category, ae.TrainingDiverged):
             print(f"aenumpy: warning: {w.message}", file=sys.stderr)
@@ -549,7 +584,8 @@ def cmd_train(args):
         "version": ae.__version__,
     }
     metrics.update({k: hist[k] for k in ae.monitor.MONITORED})   # per epoch, see aenumpy.monitor
-    metrics.update(_test_errors(model, Xte, args.seed))
+    metrics.update(cli_segmentation.test_metrics(model, Xte, yte) if model.family == "unet"
+                   else _test_errors(model, Xte, args.seed))
     model_path = ae.save(model, os.path.join(out, "model.npz"))
     with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as fh:
         json.dump(metrics, fh, indent=2, ensure_ascii=False)
@@ -558,8 +594,9 @@ def cmd_train(args):
     last = (f"training loss {metrics['loss'][-1]:.4f}, test loss {metrics['val_loss'][-1]:.4f}"
             if hist.epochs else "no epochs run")
     head = "stopped early (diverged)" if hist.stopped_early else "done"
-    print(f"{head}: {hist.epochs} epochs in {seconds:.1f} s; {last}; test reconstruction error "
-          f"½Σ(x − x̂)² = {metrics['test_reconstruction_error']:.4f}")
+    score = (f"test mean IoU {metrics['test_mean_iou']:.4f}" if model.family == "unet" else
+             f"test reconstruction error ½Σ(x − x̂)² = {metrics['test_reconstruction_error']:.4f}")
+    print(f"{head}: {hist.epochs} epochs in {seconds:.1f} s; {last}; {score}")
     print(f"wrote {out}{os.sep}: metrics.json, {os.path.basename(model_path)}"
           + "".join(f", {w}" for w in written))
     return 1 if hist.stopped_early else 0
@@ -569,9 +606,15 @@ def _model_for_check(args):
     """The model for gradcheck/trace: ``--load`` a saved one, or build it from the options."""
     import aenumpy as ae
 
+    if args.model == "unet":
+        raise CLIError(f"{args.command} covers the autoencoders; check a U-Net in Python, "
+                       f"ae.gradcheck(net, X, Y=labels)")
     Xtr, ytr, Xte, yte, _ = load_data(args)
     if getattr(args, "load", None):
         model = ae.load(args.load)
+        if model.family == "unet":
+            raise CLIError(f"{args.load} holds a U-Net; {args.command} covers the autoencoders "
+                           f"(check a U-Net in Python, ae.gradcheck(net, X, Y=labels))")
         n_in = int(np.prod(model.input_shape)) if model.family == "conv" else model.n_in
         if n_in != Xtr.shape[1]:
             raise CLIError(f"{args.load} is a model for {n_in} features, but "

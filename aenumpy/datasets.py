@@ -6,6 +6,9 @@ for), labels as int64.
 
 ``load_digits()`` needs nothing: the data ships inside the package.
 
+``make_segmentation(...)`` places those digits (or MNIST's) on a larger canvas and labels
+every pixel (:mod:`aenumpy.segmentation_data`), the data of a segmentation model.
+
 ``load_mnist("mnist")`` / ``load_mnist("fashion")`` read the four original files ::
 
     train-images-idx3-ubyte.gz  train-labels-idx1-ubyte.gz
@@ -44,7 +47,8 @@ import numpy as np
 
 from ._validate import check_dtype, check_path
 
-__all__ = ["load_digits", "load_mnist", "read_idx", "write_idx", "DataNotFoundError"]
+__all__ = ["load_digits", "load_mnist", "make_segmentation", "read_idx", "write_idx",
+           "DataNotFoundError"]
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -490,3 +494,6 @@ def load_mnist(name="mnist", path=None, dtype="float32", download=True):
 
     return (scale(arrays["train_images"]), arrays["train_labels"].astype(np.int64),
             scale(arrays["test_images"]), arrays["test_labels"].astype(np.int64))
+
+
+from .segmentation_data import make_segmentation  # noqa: E402  (it reads the loaders above)

@@ -29,6 +29,7 @@ import numpy as np
 
 from .backend import teaching_class
 from .models.base import is_vae
+from .train import check_training_data
 from ._validate import (check_array, check_callable, check_fd_args, check_layer_like, check_model,
                         check_param_names)
 
@@ -166,8 +167,9 @@ def _pick(size, max_entries, rng):
 
 
 def gradcheck(model, X, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7, eps=None,
-              params=None):
-    """Check every parameter gradient of ``model`` on the batch ``X``.
+              params=None, Y=None):
+    """Check every parameter gradient of ``model`` on the batch ``X`` (toward the targets
+    ``Y`` when given: a :class:`aenumpy.UNet`'s per-pixel labels, which it needs).
 
     The model is copied to float64; every parameter array is checked
     separately: all entries of arrays with at most ``max_entries`` entries, a
@@ -182,17 +184,16 @@ def gradcheck(model, X, seed=0, h=DEFAULT_H, order=4, max_entries=40, tol=1e-7, 
     check_fd_args(h, order, max_entries, tol, seed)
     check_param_names(params, model.params)
     m = model.astype("float64")
-    X = m.validate(X)
+    X, Y = check_training_data(m, X, Y)
     vae = is_vae(m)
     if vae and eps is None:
         eps = np.random.default_rng([seed, 99]).standard_normal((X.shape[0], m.n_latent))
+    kw = ({"eps": eps} if vae else {}) | ({} if Y is None else {"Y": Y})
 
     def objective():
-        r = np.random.default_rng(seed)
-        return m.loss(X, eps=eps, rng=r) if vae else m.loss(X, rng=r)
+        return m.loss(X, rng=np.random.default_rng(seed), checked=True, **kw)
 
-    r0 = np.random.default_rng(seed)
-    E0, grads = m.loss_and_grads(X, eps=eps, rng=r0) if vae else m.loss_and_grads(X, rng=r0)
+    E0, grads = m.loss_and_grads(X, rng=np.random.default_rng(seed), checked=True, **kw)
     grads = {k: np.array(v, dtype=np.float64) for k, v in grads.items()}
     pick_rng = np.random.default_rng([seed, 3])
     rows = []
@@ -212,6 +213,10 @@ def check_layer(layer, X, dY=None, seed=0, h=DEFAULT_H, order=4, max_entries=40,
     given). Checks ``dX`` (the return value of backward) and every array in
     ``layer.params`` against ``layer.grads``. The layer and X should be float64. A model's
     first layer (``needs_dX = False``) computes its dX for the check.
+
+    A layer of several inputs (:class:`aenumpy.layers.Concat`) is given them as a tuple
+    ``X = (U, S)``: it is called ``forward(U, S)``, its backward returns one gradient per
+    input, and each is checked (rows ``X0``, ``X1``, …).
     """
     check_layer_like(layer)
     check_fd_args(h, order, max_entries, tol, seed)
@@ -221,24 +226,32 @@ def check_layer(layer, X, dY=None, seed=0, h=DEFAULT_H, order=4, max_entries=40,
             return check_layer(layer, X, dY, seed, h, order, max_entries, tol)
         finally:
             layer.needs_dX = False
-    X = np.array(check_array("X", X), dtype=np.float64)
+    many = isinstance(X, tuple)
+    Xs = [np.array(check_array(f"X[{i}]" if many else "X", x), dtype=np.float64)
+          for i, x in enumerate(X if many else (X,))]
     rng = np.random.default_rng(seed)
-    Y = layer.forward(X)
+    Y = layer.forward(*Xs)
     if dY is None:
         dY = rng.standard_normal(np.shape(Y))
     dY = np.asarray(check_array("dY", dY, shape=np.shape(Y)), dtype=np.float64)
     dX = layer.backward(dY)
+    dXs = tuple(dX) if many else (dX,)
+    if len(dXs) != len(Xs):
+        raise ValueError(f"{type(layer).__name__}.backward returned {len(dXs)} gradients for "
+                         f"{len(Xs)} inputs")
     grads = {k: np.array(v, dtype=np.float64) for k, v in layer.grads.items()}
 
     def objective():
-        return float(np.sum(np.asarray(layer.forward(X), dtype=np.float64) * dY))
+        return float(np.sum(np.asarray(layer.forward(*Xs), dtype=np.float64) * dY))
 
     floor = noise_floor(float(np.sum(np.abs(np.asarray(Y, dtype=np.float64) * dY))), h, order)
     pick_rng = np.random.default_rng([seed, 3])
     rows = []
-    idx = _pick(X.size, max_entries, pick_rng)
-    rows.append(_row("X", dX, numerical_gradient(lambda _: objective(), X, h, order, idx), idx,
-                     X.shape, tol, floor))
+    for i, (x, dx) in enumerate(zip(Xs, dXs)):
+        idx = _pick(x.size, max_entries, pick_rng)
+        rows.append(_row(f"X{i}" if many else "X", dx,
+                         numerical_gradient(lambda _: objective(), x, h, order, idx), idx,
+                         x.shape, tol, floor))
     for name, p in layer.params.items():
         if np.asarray(p).dtype != np.float64:
             raise TypeError(f"layer parameter {name!r} is {np.asarray(p).dtype}; check a float64 layer")

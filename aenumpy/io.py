@@ -37,7 +37,7 @@ import numpy as np
 from . import optim
 from ._validate import check_path
 from .history import History
-from .models import Autoencoder, ConvAutoencoder, VariationalAutoencoder
+from .models import Autoencoder, ConvAutoencoder, UNet, VariationalAutoencoder
 from .optim import Optimizer
 
 FORMAT = "aenumpy-model"
@@ -55,7 +55,7 @@ class ModelFileError(ValueError):
 
 def _model_classes():
     """The model classes a file may hold, by their ``family`` (the file's ``"kind"``)."""
-    return {cls.family: cls for cls in (Autoencoder, VariationalAutoencoder, ConvAutoencoder)}
+    return {cls.family: cls for cls in (Autoencoder, VariationalAutoencoder, ConvAutoencoder, UNet)}
 
 
 def _json_default(o):
@@ -208,7 +208,7 @@ def _json(arrays, key, path):
         raise ModelFileError(f"{path}: {key} is not valid JSON ({exc})") from None
 
 
-_SIZE_KEYS = ("n_in", "hidden", "n_latent")
+_SIZE_KEYS = ("n_in", "hidden", "n_latent", "in_channels", "n_classes", "channels")
 
 
 def _check_sizes(cfg, arrays, path):

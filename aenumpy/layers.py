@@ -345,6 +345,11 @@ class ImageLayer(Layer):
     def check_input(self, X):
         """``X`` a float array ``(B, *sample)`` whose sample shape passes :meth:`output_shape`;
         returns the output's shape ``(B, *out)``."""
+        self.check_batch(X)
+        return (X.shape[0], *self.output_shape(X.shape[1:]))
+
+    def check_batch(self, X):
+        """``X`` a non-empty float array ``(B, *sample)`` of the rank the layer takes."""
         want = "(B, C, H, W)" if self.sample_rank == 3 else "(B, ...)"
         if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
             got = f"{type(X).__name__}" + (f" of {X.dtype}" if isinstance(X, np.ndarray) else "")
@@ -354,7 +359,6 @@ class ImageLayer(Layer):
                              + ("; one image? use X[None]" if X.ndim == self.sample_rank else ""))
         if X.shape[0] == 0:
             raise ValueError(f"{self.name}: X is an empty batch, shape {X.shape}")
-        return (X.shape[0], *self.output_shape(X.shape[1:]))
 
     def _image_shape(self, input_shape, channels=None):
         """``(C, H, W)`` from ``input_shape``; with ``channels``, C must be that many."""
@@ -666,6 +670,68 @@ class Upsample2D(ImageLayer):
 
     def __repr__(self):
         return f"Upsample2D({self.name}: ×{self.scale})"
+
+
+class Concat(ImageLayer):
+    """Concatenation along the channels: the U-Net's skip connection, ``[U, S] → Z``.
+
+    ``U`` ``(B, C_u, H, W)`` and ``S`` ``(B, C_s, H, W)`` → ``Z`` ``(B, C_u + C_s, H, W)``, PyTorch's
+    ``torch.cat([U, S], dim=1)``::
+
+        Z[b, c]       = U[b, c]          for c < C_u
+        Z[b, C_u + c] = S[b, c]          for c < C_s
+
+    Backward: each input's entries were copied, unchanged, into its own block of channels,
+    so the gradient **splits**: ``dU = dZ[:, :C_u]`` and ``dS = dZ[:, C_u:]``. ``forward``
+    takes the two inputs and ``backward(dZ)`` returns the pair ``(dU, dS)``;
+    :func:`aenumpy.check_layer` checks it given the pair ``(U, S)``.
+
+    By hand: one channel of ones and one of twos give two channels, the first ones and the
+    second twos; a ``dZ`` whose first channel is ``a`` and second ``b`` gives ``dU = a``,
+    ``dS = b``.
+    """
+
+    def __init__(self, *, name="concat"):
+        super().__init__(name)
+
+    def output_shape(self, *input_shapes):
+        """``(C_u, H, W)`` and ``(C_s, H, W)`` → ``(C_u + C_s, H, W)``: the images must have the
+        same height and width."""
+        if len(input_shapes) != 2:
+            raise ValueError(f"{self.name}: concatenates two inputs, got {len(input_shapes)}")
+        (cu, hu, wu), (cs, hs, ws) = (self._image_shape(s) for s in input_shapes)
+        if (hu, wu) != (hs, ws):
+            raise ValueError(f"{self.name}: the two inputs must have the same height and width, "
+                             f"got {hu}×{wu} and {hs}×{ws}")
+        return (cu + cs, hu, wu)
+
+    def check_input(self, U, S):
+        """Both inputs checked as image batches of the same batch size, height and width;
+        returns the output's shape ``(B, C_u + C_s, H, W)``."""
+        for X in (U, S):
+            self.check_batch(X)
+        if U.shape[0] != S.shape[0]:
+            raise ValueError(f"{self.name}: the two inputs must have the same batch size, got "
+                             f"{U.shape[0]} and {S.shape[0]}")
+        return (U.shape[0], *self.output_shape(U.shape[1:], S.shape[1:]))
+
+    def forward(self, U, S):
+        """``Z = [U, S]`` along the channels."""
+        self.check_input(U, S)
+        Z = np.concatenate([U, S], axis=1)
+        self.cache = {"U": U, "S": S, "Z": Z}
+        return Z
+
+    def backward(self, dZ):
+        """``(dU, dS)``: the channels of ``dZ`` split back into the two inputs' blocks."""
+        check_upstream(self, dZ)
+        cu = self.cache["U"].shape[1]
+        dU, dS = dZ[:, :cu], dZ[:, cu:]
+        self.cache.update(dZ=dZ, dU=dU, dS=dS)
+        return dU, dS
+
+    def __repr__(self):
+        return f"Concat({self.name}: along channels)"
 
 
 class Reshaping(ImageLayer):

@@ -78,18 +78,43 @@ def divergence(loss, grads, first_loss, explode_factor, finite=all_finite):
     return None
 
 
-def validation_loss(model, X, batch_size, rng):
-    """The objective on X in evaluation mode (``model.loss(..., training=False)``: no
-    dropout, top-k at its evaluation k, the denoising corruption drawn from ``rng``), as fit
-    reports the training loss: the mean over minibatches of ``batch_size`` rows (in order)
-    of each batch's objective, weighted by its size. (A penalty on batch statistics, such as
-    KL sparsity's ρ̂, sees batches as in training; and a whole test set never goes through
-    a convolutional model at once.)"""
+def validation_loss(model, X, batch_size, rng, Y=None):
+    """The objective on X (toward the targets Y, when given) in evaluation mode
+    (``model.loss(..., training=False)``: no dropout, top-k at its evaluation k, the
+    denoising corruption drawn from ``rng``), as fit reports the training loss: the mean
+    over minibatches of ``batch_size`` rows (in order) of each batch's objective, weighted
+    by its size. (A penalty on batch statistics, such as KL sparsity's ρ̂, sees batches as
+    in training; and a whole test set never goes through a convolutional model at once.)"""
     total = 0.0
     for i in range(0, len(X), batch_size):
         xb = X[i:i + batch_size]
-        total += model.loss(xb, rng=rng, checked=True, training=False) * len(xb)
+        targets = {} if Y is None else {"Y": Y[i:i + batch_size]}
+        total += model.loss(xb, rng=rng, checked=True, training=False, **targets) * len(xb)
     return total / len(X)
+
+
+def check_training_data(model, X, Y, x_name="X", y_name="Y"):
+    """``(X, Y)`` checked for the model: X as its own target when there is no Y, else X as
+    the input and Y as one target per row of X (``model.validate_targets``)."""
+    if Y is None:
+        if getattr(model, "needs_targets", False):
+            raise ValueError(f"a {type(model).__name__} trains toward per-pixel targets, not its "
+                             f"input: pass them, fit(model, {x_name}, {y_name}=labels, ...)")
+        return model.validate(X, x_name), None
+    X = model.validate(X, x_name, targets=False)
+    return X, model.validate_targets(Y, X, y_name)
+
+
+def _check_validation(model, X_val, Y_val, training_targets):
+    """``(X_val, Y_val)`` checked as the training data was: targets with targets."""
+    if X_val is None:
+        if Y_val is not None:
+            raise ValueError("Y_val needs X_val, the inputs it belongs to")
+        return None, None
+    if training_targets != (Y_val is not None):
+        raise ValueError("validation needs the same kind of targets as training: pass Y_val "
+                         "with X_val when training with Y (and not without it)")
+    return check_training_data(model, X_val, Y_val, "X_val", "Y_val")
 
 
 # ------------------------------------------------------------------ the state of a run
@@ -160,22 +185,25 @@ class Run:
 
 
 # ------------------------------------------------------------------ one epoch
-def train_epoch(run, X, epoch, batch_size, shuffle=True, progress=False):
-    """One pass over the rows of X in minibatches; returns the mean training loss, or None
-    when the run diverged (:meth:`Run.stop` has then restored the last good weights)."""
+def train_epoch(run, X, epoch, batch_size, shuffle=True, progress=False, Y=None):
+    """One pass over the rows of X (toward Y, when given) in minibatches; returns the mean
+    training loss, or None when the run diverged (:meth:`Run.stop` has then restored the
+    last good weights)."""
     model, optimizer, monitor = run.model, run.optimizer, run.monitor
     for r in getattr(model, "regularizers", []):
         r.on_epoch_begin(epoch, run.epochs)
     if hasattr(model, "on_epoch_begin"):
         model.on_epoch_begin(epoch, run.epochs)
     order = run.rng.permutation(len(X)) if shuffle else np.arange(len(X))
-    batches = routine("minibatches", minibatches)(order, batch_size, X)
+    data = (X,) if Y is None else (X, Y)
+    batches = routine("minibatches", minibatches)(order, batch_size, *data)
     finite = routine("all_finite", all_finite)
     bar = _progress(math.ceil(len(X) / batch_size), progress, f"epoch {epoch + 1}/{run.epochs}")
     total, count = 0.0, 0
     try:
-        for s, (xb,) in enumerate(batches):
-            loss, grads = model.loss_and_grads(xb, rng=run.rng, checked=True)
+        for s, (xb, *yb) in enumerate(batches):
+            targets = {"Y": yb[0]} if yb else {}
+            loss, grads = model.loss_and_grads(xb, rng=run.rng, checked=True, **targets)
             if run.first_loss is None and math.isfinite(loss):
                 run.first_loss = abs(loss)
             why = divergence(loss, grads, run.first_loss, run.settings["explode_factor"], finite)
@@ -206,7 +234,7 @@ def _corrupts_input(model):
     return any(isinstance(r, InputCorruption) for r in getattr(model, "regularizers", []))
 
 
-def end_epoch(run, epoch, loss, t0, X_val, batch_size, progress):
+def end_epoch(run, epoch, loss, t0, X_val, batch_size, progress, Y_val=None):
     """The epoch's record: training loss, validation loss in evaluation mode and, for a
     model that corrupts its input, the clean reconstruction error beside it; the seconds
     since ``t0`` (training and validation); the monitor's epoch; and the line of progress."""
@@ -214,7 +242,7 @@ def end_epoch(run, epoch, loss, t0, X_val, batch_size, progress):
     h["loss"].append(loss)
     if X_val is not None:
         h["val_loss"].append(validation_loss(run.model, X_val, batch_size,
-                                             np.random.default_rng([run.seed, 7])))
+                                             np.random.default_rng([run.seed, 7]), Y_val))
         if _corrupts_input(run.model) and hasattr(run.model, "reconstruction_error"):
             h.setdefault("val_reconstruction", []).append(run.model.reconstruction_error(X_val))
     h["seconds"].append(time.perf_counter() - t0)
@@ -278,14 +306,14 @@ def _start(model, optimizer, history, start_epoch, seed, epochs, resume, monitor
 def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         progress=True, shuffle=True, snapshot_every=10, explode_factor=1e4, callback=None,
         history=None, start_epoch=0, checkpoint=None, checkpoint_every=1, resume=None,
-        monitor=False):
+        monitor=False, Y=None, Y_val=None):
     """Train ``model`` on the rows of ``X`` with minibatches.
 
     Parameters
     ----------
-    model : an :class:`aenumpy.Autoencoder`, :class:`aenumpy.VariationalAutoencoder` or
-        :class:`aenumpy.ConvAutoencoder`.
-    X : training data ``(N, n_in)``; checked once here (shape, NaN/inf, range).
+    model : an aenumpy model (:class:`aenumpy.Autoencoder`, :class:`aenumpy.ConvAutoencoder`,
+        :class:`aenumpy.VariationalAutoencoder`, :class:`aenumpy.UNet`).
+    X : training data ``(N, n_in)`` (or images); checked once here (shape, NaN/inf, range).
     epochs, batch_size : as usual; the last batch of an epoch may be short.
     optimizer : an :mod:`aenumpy.optim` optimizer (default ``Adam(lr=1e-3)``).
     X_val : optional validation data; after each epoch ``history["val_loss"]`` gets its
@@ -295,6 +323,10 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         model's objective keeps its corruption (the task it learns is x from x̃), so
         ``history["val_reconstruction"]`` also gets the clean reconstruction error
         (``model.reconstruction_error``: no corruption, no penalty).
+    Y, Y_val : targets, one per row of X (and of X_val): the model learns to map X to Y (clean
+        or completed images, masks; a :class:`aenumpy.UNet`'s per-pixel labels, which it
+        needs). Without them a model reconstructs its input. Each step gathers ``Y[idx]``
+        beside ``X[idx]``.
     seed : seeds the shuffling and every noise draw of the run: same seed, same numbers.
     progress : show a tqdm progress bar.
     snapshot_every : steps between snapshots of the last good weights.
@@ -329,8 +361,8 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
     _check_args(model, optimizer, progress=progress, shuffle=shuffle,
                 explode_factor=explode_factor, callback=callback, history=history,
                 start_epoch=start_epoch, checkpoint=checkpoint, resume=resume)
-    X = model.validate(X, "X")
-    X_val = None if X_val is None else model.validate(X_val, "X_val")
+    X, Y = check_training_data(model, X, Y)
+    X_val, Y_val = _check_validation(model, X_val, Y_val, Y is not None)
     run, start_epoch = _start(model, optimizer, history, start_epoch, seed, epochs, resume,
                               monitor)
     run.settings = settings
@@ -338,10 +370,10 @@ def fit(model, X, epochs=10, batch_size=128, optimizer=None, X_val=None, seed=0,
         monitor.start(model, run.history)
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        loss = train_epoch(run, X, epoch, batch_size, shuffle, progress)
+        loss = train_epoch(run, X, epoch, batch_size, shuffle, progress, Y)
         if loss is None:
             return run.history
-        end_epoch(run, epoch, loss, t0, X_val, batch_size, progress)
+        end_epoch(run, epoch, loss, t0, X_val, batch_size, progress, Y_val)
         if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
             save_checkpoint(run, checkpoint, epoch)
         if callback is not None and callback(epoch, run.history):

@@ -326,7 +326,7 @@ def test_conv_gradcheck_and_trace(tmp_path, capsys):
 def test_conv_options_are_refused_for_other_models_with_the_reason(capsys, tmp_path):
     cases = {("--model", "conv", "--hidden", "8"):
              "--hidden applies to --model ae and vae only (a conv model's sizes are --channels)",
-             ("--channels", "8"): "--channels applies to --model conv only",
+             ("--channels", "8"): "--channels applies to --model conv and unet only",
              ("--model", "conv", "--contractive", "0.1"):
              "--contractive applies to --model ae only (the contractive penalty needs a dense "
              "layer's Jacobian)",

@@ -101,6 +101,30 @@ def test_float32_log1m_and_sincos_are_accurate():
     assert np.max(np.abs(o3 - np.sin(2 * np.pi * u64))) < 2e-7
 
 
+def test_float32_log_is_accurate():
+    """The float32 ln w of fast/_math.py (a softmax's log Σ e^(a − m), w ≥ 1) within 2.5 ulps
+    relative of the float64 value, over every float32 exponent and close to w = 1."""
+    import numba
+
+    from aenumpy.fast._math import flog
+
+    @numba.njit
+    def run(w, out):
+        for i in range(w.shape[0]):
+            out[i] = flog(w[i])
+
+    w = np.concatenate([np.geomspace(1e-30, 1e30, 200001), 1 + np.linspace(-1e-3, 1e-3, 20001),
+                        np.linspace(1, 64, 20001)]).astype(np.float32)
+    w = w[w != 1]                                   # ln 1 = 0 exactly: no relative error
+    out = np.empty_like(w)
+    run(w, out)
+    ref = np.log(w.astype(np.float64))
+    assert np.max(np.abs(out - ref) / np.abs(ref)) < 2.5 * eps(np.float32)
+    one = np.empty(1, np.float32)
+    run(np.ones(1, np.float32), one)
+    assert one[0] == 0.0
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 3, 7, 12])
 @pytest.mark.parametrize("by", ["abs", "value"])

@@ -57,7 +57,7 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "threads.current", "threads.poll", "threads.limited", "threads.holding",
                "threads.reset", "threads.timing", "threads.record", "threads.faster",
                "openblas.set_blas_threads", "_jit.running_threads",
-               "_math.flog1m", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
+               "_math.flog1m", "_math.flog", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
                "_math.one_like", "_math.cast_like"}
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            # inlined into act_backward (test_act_backward) and conv.delta_rows_nb (below)
@@ -72,7 +72,8 @@ COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "conv.delta_rows_nb", "conv.squash", "conv.transpose_nb",
            "pool.maxpool_forward_nb", "pool.maxpool_backward_nb", "pool.maxpool_rows_nb",
            "pool.maxpool_back_rows_nb", "pool.upsample_forward_nb", "pool.upsample_backward_nb",
-           "pool.upsample_rows_nb", "pool.upsample_back_rows_nb"}
+           "pool.upsample_rows_nb", "pool.upsample_back_rows_nb",
+           "pixel_loss.softmax_ce_rows_nb", "pixel_loss.bce_rows_nb"}
 
 
 def _kernels():
@@ -508,6 +509,38 @@ def test_fast_pooling(data, dtype, B, C, H, W, size, as_rows):
     assert_sums_close(dX, teach.backward(dZ), 2 * teach.backward(np.abs(dZ)), size * size,
                       dtype, "dX")
     assert is_rows_view(dX) == as_rows
+
+
+@SETTINGS
+@given(st.data(), DTYPES, st.integers(1, 9), st.integers(1, 4), st.integers(1, 12))
+def test_pixel_losses_on_rows(data, dtype, B, K, P):
+    """The per-pixel losses on the logits' rows against the teaching
+    :func:`losses.softmax_cross_entropy` (K ≥ 2) and :func:`losses.pixel_bce_logits` (K = 1).
+    A pixel's term ``m + log Σ e^(a − m) − a_y`` (``softplus(a) − y a``) comes from a few
+    roundings of e^x, log and sums of numbers of size ``|m| + |a_y| + log K``: within 8ε of
+    that each; each entry of ``dA = (p − onehot)/N`` within 16ε/N (``p ≤ 1``, e^x within 2 ulps,
+    then a division and a product)."""
+    from aenumpy.fast.conv import rows_of
+    from aenumpy.fast.pixel_loss import bce_rows_nb, softmax_ce_rows_nb
+
+    H = P
+    A = arrays(data.draw, dtype, (B, K, H, 1), -30, 30)
+    R, N = rows_of(A), B * H
+    dR = np.empty_like(R)
+    if K >= 2:
+        Y = data.draw(hnp.arrays(np.int64, (B, H, 1), elements=st.integers(0, K - 1)))
+        E1 = softmax_ce_rows_nb(R, np.ascontiguousarray(Y.reshape(B, -1).T), K, dR, N, 1)
+        E0, dA0 = losses.softmax_cross_entropy(Y, A)
+        a_y = np.take_along_axis(A, Y[:, None], axis=1)
+        size = np.abs(A).max(axis=1, keepdims=True) + np.abs(a_y) + np.log(K)
+    else:
+        Y = arrays(data.draw, dtype, (B, H, 1), 0, 1)
+        E1 = bce_rows_nb(R, np.ascontiguousarray(Y.reshape(B, -1).T), dR, N, 1)
+        E0, dA0 = losses.pixel_bce_logits(Y, A)
+        size = np.abs(A) + 1
+    assert abs(E1 - E0) <= 8 * eps(dtype) * float(np.mean(size)) + 1e-300
+    dA1 = dR[:-1].reshape(K, H, 1, B).transpose(3, 0, 1, 2)
+    np.testing.assert_allclose(dA1, dA0, rtol=0, atol=16 * eps(dtype) / N)
 
 
 # ---------------------------------------------------------------- gradcheck on random models

@@ -1,7 +1,8 @@
 """Scalar math for the Numba kernels: ``fexp``, ``flog1p`` (softplus's tail), ``flog1m``
-(``ln(1 − u)``) and ``fsincos_turns`` (``cos 2πu``, ``sin 2πu``) for Box–Muller.
+(``ln(1 − u)``), ``flog`` (``ln w``: a softmax's normaliser) and ``fsincos_turns``
+(``cos 2πu``, ``sin 2πu``) for Box–Muller.
 
-In float64 these are ``math.exp`` / ``math.log1p`` / ``math.cos`` / ``math.sin``. In
+In float64 these are ``math.exp`` / ``math.log1p`` / ``math.log`` / ``math.cos`` / ``math.sin``. In
 float32 they are written out as polynomials (Cody–Waite range reduction and a
 degree-6 minimax polynomial for ``exp``, the ``atanh`` series for the logarithms,
 Taylor polynomials after taking out the nearest quarter turn for ``sin``/``cos``),
@@ -151,6 +152,11 @@ def flog1m(u):
     return math.log1p(-u)
 
 
+def flog(w):
+    """``ln w`` for ``w > 0`` (Python fallback)."""
+    return math.log(w)
+
+
 def fsincos_turns(u):
     """``(cos 2πu, sin 2πu)`` (Python fallback)."""
     return math.cos(2.0 * math.pi * u), math.sin(2.0 * math.pi * u)
@@ -163,6 +169,13 @@ def _flog1m_ov(u):
         # u ≥ ½: 1 − u is exact (Sterbenz), so ln of it directly
         return lambda u: _log1p32(-u) if u < np.float32(0.5) else _log32(np.float32(1.0) - u)
     return lambda u: math.log1p(-u)
+
+
+@overload(flog, inline="always")
+def _flog_ov(w):
+    if isinstance(w, types.Float) and w.bitwidth == 32:
+        return lambda w: _log32(w)
+    return lambda w: math.log(w)
 
 
 @overload(fsincos_turns, inline="always")

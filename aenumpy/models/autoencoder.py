@@ -157,39 +157,43 @@ class AutoencoderBase(Model):
         return self._decode(self._encode(X, self._rng(rng), training=False))
 
     # ---------------------------------------------------------------- loss
-    def loss_and_grads(self, X, rng=None, checked=False):
+    def loss_and_grads(self, X, rng=None, checked=False, Y=None):
         """The training objective on batch X and its gradient for every parameter.
 
         Returns ``(loss, grads)`` with ``grads`` keyed like :attr:`params`.
         Noise (corruption, dropout) is drawn from ``rng`` or, if None, from
         :attr:`rng`; pass a fresh ``np.random.default_rng(s)`` to fix it.
-        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
+        ``Y``, one target per row of X (clean or completed images, masks), replaces X as
+        what the output is compared with; without it the model reconstructs X.
+        ``checked=True`` skips the checks of X and Y (they went through :meth:`validate`).
         """
-        X = X if checked else self.validate(X)
-        E, dA, extras, wgrads = self._objective(X, self._rng(rng), need_grad=True)
+        X, T = self._inputs_and_targets(X, Y, checked)
+        E, dA, extras, wgrads = self._objective(X, self._rng(rng), need_grad=True, target=T)
         return E, self._backward(dA, extras, wgrads)
 
-    def loss(self, X, rng=None, checked=False, training=True) -> float:
+    def loss(self, X, rng=None, checked=False, training=True, Y=None) -> float:
         """The same objective as :meth:`loss_and_grads`, without the gradients.
 
         ``training=False`` gives it in evaluation mode, as :func:`aenumpy.fit` reports the
         validation loss: no dropout, top-k keeping its evaluation ``α·k`` units. The input
         corruption stays: it defines the denoising objective (reconstruct x from x̃), which
         the lecture measures in the test phase too."""
-        X = X if checked else self.validate(X)
-        return self._objective(X, self._rng(rng), need_grad=False, training=training)[0]
+        X, T = self._inputs_and_targets(X, Y, checked)
+        return self._objective(X, self._rng(rng), need_grad=False, training=training,
+                               target=T)[0]
 
     def reconstruction_error(self, X, rng=None) -> float:
         """The reconstruction loss alone, in evaluation mode (no penalty, no dropout)."""
         X = self.validate(X)
         return self.loss_fn.value(rows(X), rows(self.reconstruct(X, rng)))
 
-    def _objective(self, X, rng, need_grad, training=True):
-        """Forward pass, ``E`` = reconstruction + penalties and, when ``need_grad``, the
-        output error ``δ_out``, the hidden penalties by layer and the weight penalties'
-        gradients. ``training=False``: the masks in their evaluation form (:meth:`loss`)."""
+    def _objective(self, X, rng, need_grad, training=True, target=None):
+        """Forward pass, ``E`` = reconstruction (of ``target``, X by default) + penalties and,
+        when ``need_grad``, the output error ``δ_out``, the hidden penalties by layer and the
+        weight penalties' gradients. ``training=False``: the masks in their evaluation form
+        (:meth:`loss`)."""
         self._decode(self._encode(X, rng, training, corrupt=True))
-        E, dA = self._output_error(X, need_grad)
+        E, dA = self._output_error(X if target is None else target, need_grad)
         terms = {"reconstruction": E}
         extras = {}
         for r in self._regs(HiddenPenalty):

@@ -29,12 +29,15 @@ def is_vae(model) -> bool:
 
 
 class Model(Replaceable):
-    """Base of :class:`~aenumpy.Autoencoder`, :class:`~aenumpy.VariationalAutoencoder` and
-    :class:`~aenumpy.ConvAutoencoder`."""
+    """Base of :class:`~aenumpy.Autoencoder`, :class:`~aenumpy.VariationalAutoencoder`,
+    :class:`~aenumpy.ConvAutoencoder` and :class:`~aenumpy.UNet`."""
 
     #: which model of the lecture this is, public and saved with it (a model file records it
-    #: under the key ``"kind"``): ``"autoencoder"``, ``"vae"`` or ``"conv"``
+    #: under the key ``"kind"``): ``"autoencoder"``, ``"vae"``, ``"conv"`` or ``"unet"``
     family = "model"
+    #: True for a model that must be given targets to train (a U-Net learns labels); the
+    #: others target their input unless given ``Y``
+    needs_targets = False
 
     @property
     def layers(self):
@@ -68,6 +71,27 @@ class Model(Replaceable):
         the range the loss needs) and returned in the model's dtype; a clear ValueError
         otherwise (principle 6)."""
         raise NotImplementedError
+
+    def validate_targets(self, Y, X, name="Y"):
+        """Targets ``Y`` for the inputs ``X`` (a model trained toward something other than its
+        input: clean images, completed images, masks): checked as :meth:`validate` checks a
+        target, with one per row of X."""
+        Y = self.validate(Y, name, targets=True)
+        if len(Y) != len(X):
+            raise ValueError(f"{name} must have one target per input: X has {len(X)} rows, "
+                             f"{name} {len(Y)}")
+        return Y
+
+    def _inputs_and_targets(self, X, Y, checked):
+        """``(X, target)`` of a training step: the target is X itself, or ``Y`` when given (X
+        is then only an input, so not held to the range of the output)."""
+        if checked:
+            return X, (X if Y is None else Y)
+        if Y is None:
+            X = self.validate(X)
+            return X, X
+        X = self.validate(X, targets=False)
+        return X, self.validate_targets(Y, X)
 
     def _with_weights(self, other):
         """``other`` (a freshly built model of the same architecture) with this model's

@@ -319,13 +319,14 @@ class VariationalAutoencoder(Model):
         dL = 0.5 * (1.0 - r * r) / B         # ∂/∂log σ²_x of ½ log σ²_x + ½ r²
         return E, dA.astype(self.dtype, copy=False), dL.astype(self.dtype, copy=False)
 
-    def _objective(self, X, eps, weight, need_grad):
-        """Forward pass with caches; returns E (float) and fills :attr:`cache`."""
+    def _objective(self, X, eps, weight, need_grad, target=None):
+        """Forward pass with caches; returns E (float) and fills :attr:`cache`. The
+        likelihood scores ``target`` (X by default)."""
         mu, lv = self._encode(X)
         z = self.reparameterize(mu, lv, eps)
         sigma = self.std(lv)                  # kept for the backward: ∂z/∂log σ² = ε ⊙ ½σ
         out, lvx = self._decode(z)
-        rec, dA, dL = self._nll(X, out, lvx, need_grad)
+        rec, dA, dL = self._nll(X if target is None else target, out, lvx, need_grad)
         kl = float(np.mean(gaussian_kl(mu, lv)))
         E = rec + weight * kl
         self.cache = {"x": X, "mu": mu, "logvar": lv, "sigma": sigma, "eps": eps, "z": z,
@@ -354,26 +355,27 @@ class VariationalAutoencoder(Model):
             dh = layer.backward(dh)
         return self._collect_grads()
 
-    def loss_and_grads(self, X, eps=None, rng=None, checked=False):
+    def loss_and_grads(self, X, eps=None, rng=None, checked=False, Y=None):
         """Negative ELBO (with the KL weight) on batch X and its gradient for every parameter.
 
         ``eps`` ``(B, n_latent)`` fixes ε; otherwise it is drawn from ``rng`` or
         :attr:`rng`. Returns ``(loss, grads)``, ``grads`` keyed like :attr:`params`.
-        ``checked=True`` skips the checks of X (it went through :meth:`validate`).
+        ``Y``, one target per row of X, is what the decoder's likelihood scores instead of X
+        (``−log p(y|z)``). ``checked=True`` skips the checks of X and Y.
         """
-        X = X if checked else self.validate(X)
+        X, T = self._inputs_and_targets(X, Y, checked)
         eps = self._eps(eps, X.shape[0], rng)
-        E = self._objective(X, eps, self.kl_weight, need_grad=True)
+        E = self._objective(X, eps, self.kl_weight, need_grad=True, target=T)
         return E, self._backward()
 
-    def loss(self, X, eps=None, rng=None, checked=False, training=True) -> float:
+    def loss(self, X, eps=None, rng=None, checked=False, training=True, Y=None) -> float:
         """The objective of :meth:`loss_and_grads`: mean over the batch of
         ``−log p(x|z) + w · KL``, ``w`` the current KL weight. A VAE has no dropout or
         top-k: its objective is the same in evaluation mode (``training=False``, as
         :func:`aenumpy.fit` reports the validation loss), ε drawn as in training."""
-        X = X if checked else self.validate(X)
+        X, T = self._inputs_and_targets(X, Y, checked)
         eps = self._eps(eps, X.shape[0], rng)
-        return self._objective(X, eps, self.kl_weight, need_grad=False)
+        return self._objective(X, eps, self.kl_weight, need_grad=False, target=T)
 
     def elbo(self, X, eps=None, rng=None) -> float:
         """Mean per-sample ELBO ``E_q[log p(x|z)] − KL`` (one z per sample, β = 1 always)."""

@@ -22,8 +22,9 @@ from .base import save
 from .dynamics import dynamics
 from .figures import (completion, denoising, feature_maps, filters, history, interpolation,
                       latent_space, manifold, reconstructions, region_mask, samples)
+from .segmentation import segmentation
 from .step import trace
 
 __all__ = ["reconstructions", "filters", "feature_maps", "latent_space", "history", "denoising",
            "samples", "manifold", "interpolation", "completion", "region_mask", "save", "trace",
-           "dynamics"]
+           "dynamics", "segmentation"]

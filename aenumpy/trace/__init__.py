@@ -29,4 +29,7 @@ def trace(model, X, seed=0, eps=None):
         return trace_vae(model, X, seed=seed, eps=eps)
     if model.family == "conv":
         return trace_conv(model, X, seed=seed)
+    if model.family == "unet":
+        raise TypeError("trace records an autoencoder's step; a UNet's step is in its layers' "
+                        "caches after net.loss_and_grads(X, Y) (net.layers, each layer.cache)")
     return trace_autoencoder(model, X, seed=seed)
