@@ -78,22 +78,32 @@ MODELS = {
 }
 
 
+#: the U-Nets (exported as one part, the model, mapping images to logits)
+UNETS = {
+    "unet": lambda: ae.UNet(1, 3, channels=(3, 4), input_shape=(1, 8, 8)),
+    "unet_noskip_bce": lambda: ae.UNet(2, 1, channels=(2, 3, 4), input_shape=(2, 8, 8),
+                                       skips=False),
+}
+
+
 def make(name, seed=0, dtype="float32"):
-    """Model ``name`` with every parameter drawn at random (biases too, which a freshly built
-    dense layer holds at 0, so that a misplaced bias shows)."""
-    model = MODELS[name]()
+    """Model ``name`` (of :data:`MODELS` or :data:`UNETS`) with every parameter drawn at
+    random (biases too, which a freshly built dense layer holds at 0, so that a misplaced
+    bias shows)."""
+    model = {**MODELS, **UNETS}[name]()
     if dtype != "float32":
         model = model.astype(dtype)
     rng = np.random.default_rng(seed)
     for k, v in model.params.items():
         scale = 0.5 if k.endswith(".b") else np.sqrt(3.0 / max(1, v[0].size))
-        v[...] = rng.uniform(-scale, scale, v.shape)
+        low = 0.1 if model.family == "unet" and k.endswith(".b") else -scale
+        v[...] = rng.uniform(low, scale, v.shape)     # a U-Net's ReLUs kept alive by its biases
     return model
 
 
 def inputs(model, n=7, seed=1, dtype=None):
     """A batch of ``n`` random inputs in [0, 1) in the model's shape (images for a conv model)."""
-    shape = tuple(model.input_shape) if model.family == "conv" else (model.n_in,)
+    shape = tuple(model.input_shape) if model.family in ("conv", "unet") else (model.n_in,)
     return np.random.default_rng(seed).random((n, *shape)).astype(dtype or model.dtype)
 
 
@@ -192,8 +202,32 @@ def bound(model, X, part="model"):
     return out
 
 
+def unet_bound(model, X):
+    """``[(exact, δ)]`` for a U-Net's logits on X: :func:`bound`'s rule through the U-Net's
+    graph; at a concatenation the δ of the upsampled path and of the skip are concatenated
+    as the values are."""
+    with ae.backend.use_fast(False):
+        m = model.astype("float64")
+    eps = float(np.finfo(model.dtype).eps)
+    h = np.asarray(X, np.float64)
+    d, kept = np.zeros_like(h), []
+    for (conv0, conv1), pool in zip(m.down, m.pools):
+        h, d = _through([conv0, conv1], h, d, eps)
+        kept.append((h, d))
+        h, d = _layer(pool, h, d, eps)
+    h, d = _through(list(m.bottom), h, d, eps)
+    for i in reversed(range(len(m.up))):
+        h, d = _layer(m.upsamples[i], h, d, eps)
+        if m.skips:
+            h, d = (np.concatenate([a, b], axis=1) for a, b in zip((h, d), kept[i]))
+        h, d = _through(list(m.up[i]), h, d, eps)
+    return [_layer(m.head, h, d, eps)]
+
+
 def aenumpy_outputs(model, X, part="model"):
     """aenumpy's own outputs of ``part`` (as :func:`bound` lists them)."""
+    if model.family == "unet":
+        return [model.forward(X)]
     if part == "encoder":
         out = model.encode(X)
         return list(out) if model.family == "vae" else [out]
@@ -217,7 +251,8 @@ def assert_within(got, ref, d, what=""):
 
 def check_outputs(got, model, X, part="model", what=""):
     """Each of ``got`` (an exported network's outputs of ``part`` on X) within 2δ of aenumpy's."""
-    refs, bounds = aenumpy_outputs(model, X, part), bound(model, X, part)
+    refs = aenumpy_outputs(model, X, part)
+    bounds = unet_bound(model, X) if model.family == "unet" else bound(model, X, part)
     assert len(got) == len(refs), f"{what}: {len(got)} outputs, expected {len(refs)}"
     for i, (g, r, (_, d)) in enumerate(zip(got, refs, bounds)):
         assert_within(g, r, d, f"{what} output {i}")

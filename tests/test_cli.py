@@ -379,6 +379,26 @@ def test_export_writes_onnx_and_safetensors_next_to_the_model(tmp_path, capsys):
         np.testing.assert_array_equal(back[k], v)
 
 
+def test_export_of_a_unet_run(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    from onnx.reference import ReferenceEvaluator
+    from export_support import check_outputs
+
+    out_dir = tmp_path / "run"
+    rc, out, err = run(capsys, "train", "--model", "unet", "--epochs", "1", "--limit", "32",
+                       "--channels", "4", "8", "--canvas", "16", "--quiet", "--no-figures",
+                       "--out", str(out_dir))
+    assert rc == 0, err
+    rc, out, err = run(capsys, "export", str(out_dir), "--format", "onnx")
+    assert rc == 0 and out == f"wrote {out_dir / 'model.onnx'}\n", err
+    net = ae.load(out_dir / "model.npz")
+    X = np.random.default_rng(0).random((3, 1, 16, 16)).astype(np.float32)
+    check_outputs(ReferenceEvaluator(onnx.load(out_dir / "model.onnx")).run(None, {"x": X}),
+                  net, X, what="unet model.onnx")
+    rc, out, err = run(capsys, "export", str(out_dir), "--format", "onnx", "--part", "decoder")
+    assert rc == 2 and "one graph, part='model'" in err
+
+
 def test_export_errors_are_one_line(tmp_path, capsys):
     rc, out, err = run(capsys, "export", str(tmp_path), "--format", "onnx")
     assert rc == 2 and err == (

@@ -309,6 +309,35 @@ def dead_count(Z):
     return float(np.sum(top <= 0))
 
 
+def _class_counts(Y, P, K):
+    inter = np.array([np.sum((Y == c) & (P == c)) for c in range(K)], dtype=float)
+    return inter, np.bincount(Y.ravel(), minlength=K)[:K], np.bincount(P.ravel(), minlength=K)[:K]
+
+
+def iou_whole_union(Y, P, K):
+    inter, t, p = _class_counts(Y, P, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / (t + p)
+
+
+def iou_absent_zero(Y, P, K):
+    inter, t, p = _class_counts(Y, P, K)
+    union = t + p - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+def dice_no_two(Y, P, K):
+    inter, t, p = _class_counts(Y, P, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / (t + p)
+
+
+def dice_is_iou(Y, P, K):
+    inter, t, p = _class_counts(Y, P, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / (t + p - inter)
+
+
 MISTAKES = {
     "01.forward": [(fwd_no_output_sigmoid, r"falta la sigmoide del decodificador"),
                    (fwd_swapped, r"en otro orden: devuelve \(Z, X̂\)")],
@@ -352,12 +381,14 @@ MISTAKES = {
     "09.update_ratio": [(ratio_after, r"después del paso"), (ratio_squared, r"al cuadrado")],
     "09.dead_fraction": [(dead_entries, r"cuentas entradas nulas"),
                          (dead_count, r"proporcional a lo esperado, pero 10 veces")],
+    "10.iou": [(iou_whole_union, r"resta \|T_c ∩ P_c\|"), (iou_absent_zero, r"va NaN, no 0")],
+    "10.dice": [(dice_no_two, r"sale la mitad"), (dice_is_iou, r"eso es la IoU")],
 }
 
 
 def test_there_are_enough_exercises():
     assert len(NAMES) >= 20
-    for nb in range(1, 10):
+    for nb in range(1, 11):
         assert len(EX.names(nb)) >= 2, f"notebook {nb:02d} has fewer than 2 exercises"
 
 

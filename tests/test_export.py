@@ -12,8 +12,8 @@ import aenumpy as ae
 from aenumpy import layers as L
 from aenumpy.export import NotExportable
 from conftest import on_path
-from export_support import (MODELS, aenumpy_outputs, assert_within, bound, check_outputs,
-                            code_inputs, inputs, make)
+from export_support import (MODELS, UNETS, aenumpy_outputs, assert_within, bound, check_outputs,
+                            code_inputs, inputs, make, unet_bound)
 
 R = ae.regularizers
 KINDS = list(MODELS)
@@ -322,3 +322,51 @@ def test_a_missing_optional_package_is_named_with_its_install(monkeypatch, tmp_p
         ae.export.save_safetensors(model, tmp_path / "m.safetensors")
     with pytest.raises(ImportError, match=r"to_torch needs .*'torch'.*torch==2.13.0"):
         ae.export.to_torch(model)
+
+
+# ------------------------------------------------------------------ the U-Net
+@pytest.mark.parametrize("name", list(UNETS))
+def test_unet_float32_lies_within_its_bound(name):
+    net = make(name)
+    X = inputs(net)
+    (exact, d), = unet_bound(net, X)
+    assert exact.std(axis=0).min() > 1e-3          # the logits depend on the image everywhere
+    err = np.abs(np.asarray(net.forward(X), np.float64) - exact)
+    assert np.all(err <= d) and d.max() < 1e-4 * np.abs(exact).max()
+
+
+def test_unet_state_dict_names_its_convolutions_after_the_parameters():
+    net = make("unet")
+    sd = ae.export.state_dict(net)
+    assert list(sd) == [k.replace(".W", ".weight").replace(".b", ".bias") for k in net.params]
+    assert list(sd)[:2] == ["down0.conv0.weight", "down0.conv0.bias"]
+    assert list(sd)[-2:] == ["head.weight", "head.bias"]
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(sd[k.replace(".W", ".weight").replace(".b", ".bias")], v)
+
+
+@pytest.mark.parametrize("name", list(UNETS))
+def test_unet_safetensors_round_trip(name, tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    net = make(name)
+    back = st.load_file(ae.export.save_safetensors(net, tmp_path / "u.safetensors"))
+    fresh = ae.export.load_state_dict(UNETS[name](), back)
+    X = inputs(net)
+    np.testing.assert_array_equal(fresh.forward(X), net.forward(X))
+
+
+@pytest.mark.parametrize("name", list(UNETS))
+@pytest.mark.parametrize("runtime", ["reference", "onnxruntime"])
+def test_unet_onnx_matches_aenumpy(name, runtime, tmp_path, onnx):
+    net = make(name)
+    path = ae.export.to_onnx(net, tmp_path / f"{name}.onnx")
+    ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert {"Conv", "Relu", "MaxPool", "Resize"} <= ops
+    assert ("Concat" in ops) == net.skips
+    X = inputs(net)
+    check_outputs(onnx_outputs(path, X, runtime), net, X, what=f"{name} {runtime}")
+
+
+def test_unet_onnx_has_one_part(tmp_path, onnx):
+    with pytest.raises(ValueError, match="one graph, part='model'"):
+        ae.export.to_onnx(make("unet"), tmp_path / "u.onnx", part="encoder")

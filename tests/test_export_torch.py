@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import aenumpy as ae
-from export_support import MODELS, bound, check_outputs, code_inputs, inputs, make
+from export_support import MODELS, UNETS, bound, check_outputs, code_inputs, inputs, make
 
 torch = pytest.importorskip("torch")
 
@@ -185,3 +185,33 @@ def test_readme_continue_in_pytorch_runs_as_written(tmp_path, monkeypatch):
         exec(compile(code, f"README.md ({title})", "exec"), ns)
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "model.onnx").exists()
     check_outputs([ns["Xhat_torch"]], ns["model"], ns["Xte"], what="README")
+
+
+# ------------------------------------------------------------------ the U-Net
+@pytest.mark.parametrize("name", list(UNETS))
+def test_unet_to_torch_matches_aenumpy_and_names_its_modules(name):
+    net = make(name)
+    tm = ae.export.to_torch(net)
+    assert isinstance(tm.down0.conv0, torch.nn.Conv2d) and isinstance(tm.head, torch.nn.Conv2d)
+    assert list(tm.state_dict()) == list(ae.export.state_dict(net))
+    X = inputs(net)
+    check_outputs(run(tm, X), net, X, what=f"{name} forward")
+
+
+def test_unet_round_trip_through_a_pytorch_training_step():
+    """PyTorch takes one SGD step of the per-pixel cross-entropy on the exported U-Net; its
+    weights go back into aenumpy, which then gives the module's logits."""
+    net = make("unet")
+    tm = ae.export.to_torch(net)
+    X = inputs(net)
+    Y = torch.from_numpy(np.random.default_rng(5).integers(0, 3, (len(X), 8, 8)))
+    opt = torch.optim.SGD(tm.parameters(), lr=0.5)
+    tm.train()
+    torch.nn.functional.cross_entropy(tm(torch.from_numpy(X)), Y).backward()
+    opt.step()
+    tm.eval()
+    back = ae.export.load_state_dict(UNETS["unet"](), tm.state_dict())
+    assert not np.array_equal(back.params["head.W"], net.params["head.W"])
+    for k, v in ae.export.state_dict(back).items():
+        np.testing.assert_array_equal(v, tm.state_dict()[k].numpy())
+    check_outputs(run(tm, X), back, X, what="unet after a step")

@@ -45,6 +45,9 @@ def to_torch(model):
     * ``VariationalAutoencoder``: ``encoder``, ``mu``, ``logvar`` (``nn.Linear``), ``decoder``
       (its last layer the output layer) and, with a Gaussian decoder, ``out_logvar``;
       ``encode(x)`` returns ``(μ, log σ²)`` and ``forward(x)`` is ``decoder(mu(encoder(x)))``.
+    * ``UNet``: one ``nn.Conv2d`` per convolution, named after its parameters
+      (``down0.conv0``, …, ``bottom.conv1``, ``up0.conv1``, ``head``); ``forward(x)`` gives the
+      logits, ``model.forward(x)``.
 
     Its ``state_dict()`` holds :func:`state_dict` ``(model)``. Needs PyTorch
     (``pip install torch==2.13.0``, or any recent version).
@@ -63,7 +66,8 @@ def to_onnx(model, path, part="model") -> str:
     ``part="model"`` maps ``x`` (``(batch, n_in)``, or images for a conv model) to ``x_hat``,
     the model's ``reconstruct`` (a VAE through μ); ``"encoder"`` maps ``x`` to ``code`` (a
     VAE's to ``mu`` and ``logvar``); ``"decoder"`` maps ``code`` (a VAE's ``z``) to ``x_hat``
-    (a Gaussian VAE's also to ``x_logvar``). Written with ``onnx.helper`` and checked by
+    (a Gaussian VAE's also to ``x_logvar``); a U-Net has only ``"model"``, mapping ``x`` to
+    ``logits``. Written with ``onnx.helper`` and checked by
     ``onnx.checker`` (:mod:`.onnx_graph` lists the operators). Needs ``onnx``
     (``pip install 'aenumpy[export]'``).
     """

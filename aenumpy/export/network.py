@@ -25,7 +25,8 @@ corruption with ``at_eval=True`` (random noise at evaluation, which an exported 
 cannot draw as aenumpy draws it).
 
 Each model family is described by its own function (:func:`dense_network`,
-:func:`vae_network`, :func:`conv_network`), chosen by ``model.family`` in :data:`DESCRIBE`.
+:func:`vae_network`, :func:`conv_network`, :func:`unet_network`), chosen by ``model.family``
+in :data:`DESCRIBE`.
 """
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ class Network:
     parts: list
     dtype: np.dtype
     shapes: dict
+    #: what else the module class needs (a U-Net's number of levels and whether it skips)
+    options: dict = field(default_factory=dict)
 
     def __getitem__(self, name) -> Part:
         return next(p for p in self.parts if p.name == name)
@@ -256,8 +259,30 @@ def conv_network(model) -> Network:
                    model.dtype, {"x": tuple(model.input_shape), "code": tuple(model.code_shape)})
 
 
+def unet_network(model) -> Network:
+    """:class:`aenumpy.UNet`: one ``Conv2d`` per convolution, each a part of its own named
+    after its parameters (``down0.conv0``, …, ``bottom.conv1``, ``up0.conv1``, ``head``), so
+    the state dict reads ``down0.conv0.weight``. The ReLUs, poolings, nearest upsamplings and
+    concatenations hold no weights: they are the module's forward pass. The network takes
+    images ``(B, C, H, W)`` and gives the logits ``(B, n_classes, H, W)``."""
+    parts = []
+    for layer in model.layers:
+        if teaching_class(type(layer)) is not L.Conv2D:
+            continue
+        want = "identity" if layer.name == "head" else "relu"
+        if activations.config_name(layer.activation) != want:     # pragma: no cover
+            raise NotExportable(f"layer {layer.name} of a U-Net should have the activation "
+                                f"{want!r}, has {layer.activation.name!r}")
+        parts.append(Part(layer.name, layer_modules(layer)[:1], sequential=False))
+    H, W = model.input_shape[1:]
+    return Network(model.family, parts, model.dtype,
+                   {"x": tuple(model.input_shape), "logits": (model.n_classes, H, W)},
+                   {"levels": len(model.down), "skips": model.skips})
+
+
 #: the description of each model family, by ``model.family``
-DESCRIBE = {"autoencoder": dense_network, "vae": vae_network, "conv": conv_network}
+DESCRIBE = {"autoencoder": dense_network, "vae": vae_network, "conv": conv_network,
+            "unet": unet_network}
 
 
 def describe(model) -> Network:
@@ -266,6 +291,6 @@ def describe(model) -> Network:
     family = getattr(model, "family", None)
     if family not in DESCRIBE or not isinstance(getattr(model, "params", None), dict):
         raise TypeError(f"the export takes an aenumpy model ({', '.join(sorted(DESCRIBE))}: "
-                        f"ae.Autoencoder, ae.VariationalAutoencoder, ae.ConvAutoencoder), got "
-                        f"{type(model).__name__}")
+                        f"ae.Autoencoder, ae.VariationalAutoencoder, ae.ConvAutoencoder, "
+                        f"ae.UNet), got {type(model).__name__}")
     return DESCRIBE[family](model)

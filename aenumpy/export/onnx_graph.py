@@ -14,9 +14,10 @@ dimension is symbolic (``"batch"``), so the graph takes any batch size. Opset 17
 onnxruntime since 1.13 to run. Every graph passes ``onnx.checker.check_model`` with its
 shape inference (``full_check``) before it is written.
 
-Which part: ``"model"`` maps x to x̂ (for a VAE through μ); ``"encoder"`` maps x to the code
-(for a VAE to μ and log σ²); ``"decoder"`` maps a code to x̂ (for a Gaussian VAE also to
-log σ²_x). Each model family has its own function in :data:`GRAPHS`.
+Which part: ``"model"`` maps x to x̂ (for a VAE through μ; for a U-Net to the logits, its
+only part, ``Concat`` joining each skip); ``"encoder"`` maps x to the code (for a VAE to μ
+and log σ²); ``"decoder"`` maps a code to x̂ (for a Gaussian VAE also to log σ²_x). Each
+model family has its own function in :data:`GRAPHS`.
 """
 from __future__ import annotations
 
@@ -175,8 +176,42 @@ def vae_graph(g, net, part):
     g.output("x_logvar", x_shape)
 
 
+def unet_graph(g, net, part):
+    """The U-Net, one graph (``part="model"``: its skips join the encoder to the decoder):
+    ``Conv`` and ``Relu`` pairs, ``MaxPool``, ``Resize`` (nearest), ``Concat`` along the
+    channels ``[upsampled, skip]``, and the 1×1 ``head`` giving ``logits``."""
+    if part != "model":
+        raise ValueError(f"a U-Net exports as one graph, part='model' (its skips join the "
+                         f"encoder and the decoder); got part={part!r}")
+    conv = {p.name: p.modules[0] for p in net.parts}
+
+    def pair(level, h):
+        for k in ("conv0", "conv1"):
+            name = f"{level}.{k}"
+            h = g.node("Relu", [emit(g, name, conv[name], h)])
+        return h
+
+    L = net.options["levels"]
+    h, kept = g.input("x", net.shapes["x"]), []
+    for i in range(L):
+        h = pair(f"down{i}", h)
+        kept.append(h)
+        h = g.node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    h = pair("bottom", h)
+    scales = g.const("upsample.scales", np.array([1.0, 1.0, 2.0, 2.0], np.float32))
+    for i in reversed(range(L)):
+        h = g.node("Resize", [h, "", scales], mode="nearest",
+                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        if net.options["skips"]:
+            h = g.node("Concat", [h, kept[i]], axis=1)
+        h = pair(f"up{i}", h)
+    emit(g, "head", conv["head"], h, "logits")
+    g.output("logits", net.shapes["logits"])
+
+
 #: the graph of each model family, by ``model.family``
-GRAPHS = {"autoencoder": autoencoder_graph, "conv": autoencoder_graph, "vae": vae_graph}
+GRAPHS = {"autoencoder": autoencoder_graph, "conv": autoencoder_graph, "vae": vae_graph,
+          "unet": unet_graph}
 
 
 def build(onnx, net, state, part):

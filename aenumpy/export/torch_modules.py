@@ -9,6 +9,7 @@ does for any module. aenumpy's own layers never use it.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -75,6 +76,41 @@ class VariationalAutoencoder(nn.Module):
         return self.decoder(self.mu(self.encoder(x)))
 
 
+class UNet(nn.Module):
+    """The U-Net: each level down two 3×3 convolutions with ReLU, the second kept as the
+    level's skip, then 2×2 max pooling; the bottom's two; each level up nearest upsampling,
+    ``torch.cat([upsampled, skip], dim=1)`` (with skips), two convolutions; the 1×1 ``head``
+    gives the logits. The convolutions are named after aenumpy's parameters (``down0.conv0``,
+    ``bottom.conv1``, ``up0.conv1``, ``head``)."""
+
+    def __init__(self, convs, levels, skips=True):
+        super().__init__()
+        self.levels, self.skips = levels, skips
+        for name, conv in convs.items():          # "down0.conv0" → self.down0.conv0
+            owner, _, leaf = name.rpartition(".")
+            if owner and not hasattr(self, owner):
+                self.add_module(owner, nn.Module())
+            (getattr(self, owner) if owner else self).add_module(leaf, conv)
+
+    @staticmethod
+    def _pair(level, h):
+        return F.relu(level.conv1(F.relu(level.conv0(h))))
+
+    def forward(self, x):
+        h, kept = x, []
+        for i in range(self.levels):
+            h = self._pair(getattr(self, f"down{i}"), h)
+            kept.append(h)
+            h = F.max_pool2d(h, 2)
+        h = self._pair(self.bottom, h)
+        for i in reversed(range(self.levels)):
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            if self.skips:
+                h = torch.cat([h, kept[i]], dim=1)
+            h = self._pair(getattr(self, f"up{i}"), h)
+        return self.head(h)
+
+
 def module(m) -> nn.Module:
     """The ``torch.nn`` module of one :class:`~aenumpy.export.network.Module`."""
     if m.torch_class == "TopK":
@@ -96,6 +132,7 @@ def build(net, state) -> nn.Module:
     """The module of ``net`` (a :class:`~aenumpy.export.network.Network`) in its dtype,
     holding the arrays of ``state`` (its state dict), in evaluation mode."""
     parts = {p.name: part_module(p) for p in net.parts}
-    tm = CLASSES[net.family](**parts).to(torch.float64 if net.dtype == "float64" else torch.float32)
+    tm = (UNet(parts, **net.options) if net.family == "unet" else CLASSES[net.family](**parts))
+    tm = tm.to(torch.float64 if net.dtype == "float64" else torch.float32)
     tm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
     return tm.eval()

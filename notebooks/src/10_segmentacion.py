@@ -194,21 +194,70 @@ print("con / sin atajos, por época:", np.round(g["con atajos"] / g["sin atajos"
 #
 # $$\mathrm{Dice}_c = \frac{2\,|T_c \cap P_c|}{|T_c| + |P_c|} = \frac{2\,\mathrm{IoU}_c}{1 + \mathrm{IoU}_c},$$
 #
-# así que nunca es menor que la IoU y ordena los modelos igual. Lo calculamos con NumPy para las
-# máscaras de la U-Net y lo comparamos con `ae.metrics`.
+# así que nunca es menor que la IoU y ordena los modelos igual.
+#
+# ### Ejercicio 10.1: la IoU de cada clase
+#
+# Escribe `iou_a_mano(Y, P, K)`: con las etiquetas verdaderas `Y` y las predichas `P` (enteros
+# de 0 a K − 1, la misma forma), devuelve un array `(K,)` con la IoU de cada clase. Una clase
+# que no está ni en `Y` ni en `P` no tiene IoU ($0/0$): déjala en `np.nan`.
+
+# %%
+def iou_a_mano(Y, P, K):
+    """IoU_c = |T_c ∩ P_c| / |T_c ∪ P_c| para c = 0 … K − 1 (NaN si la clase no aparece)."""
+    ### BEGIN SOLUTION
+    iou = np.full(K, np.nan)
+    for c in range(K):
+        T_c, P_c = (Y == c), (P == c)
+        inter = np.sum(T_c & P_c)
+        union = np.sum(T_c) + np.sum(P_c) - inter
+        if union > 0:
+            iou[c] = inter / union
+    return iou
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("10.iou", iou_a_mano)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Ejercicio 10.2: el Dice de cada clase
+#
+# Escribe `dice_a_mano(Y, P, K)`: el array `(K,)` de $\mathrm{Dice}_c$ (NaN para una clase que no
+# aparece).
+
+# %%
+def dice_a_mano(Y, P, K):
+    """Dice_c = 2 |T_c ∩ P_c| / (|T_c| + |P_c|) para c = 0 … K − 1 (NaN si la clase no aparece)."""
+    ### BEGIN SOLUTION
+    dice = np.full(K, np.nan)
+    for c in range(K):
+        T_c, P_c = (Y == c), (P == c)
+        total = np.sum(T_c) + np.sum(P_c)
+        if total > 0:
+            dice[c] = 2 * np.sum(T_c & P_c) / total
+    return dice
+    ### END SOLUTION
+
+# %%
+resultado = ae.exercises.check("10.dice", dice_a_mano)
+print(resultado)
+### BEGIN HIDDEN TESTS
+assert resultado.ok
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Las funciones de la biblioteca (`ae.metrics.iou`, `ae.metrics.dice`) con las máscaras de la
+# U-Net, y la relación entre las dos:
 
 # %%
 P = resultados["con atajos"]["P"]
-iou_mano, dice_mano = [], []
-for c in range(2):
-    T_c, P_c = (Yte2 == c), (P == c)
-    inter = np.sum(T_c & P_c)
-    union = np.sum(T_c) + np.sum(P_c) - inter
-    iou_mano.append(inter / union)
-    dice_mano.append(2 * inter / (np.sum(T_c) + np.sum(P_c)))
-print("IoU  a mano:", np.round(iou_mano, 4), "  ae.metrics.iou: ", ae.metrics.iou(Yte2, P, 2).round(4))
-print("Dice a mano:", np.round(dice_mano, 4), "  ae.metrics.dice:", ae.metrics.dice(Yte2, P, 2).round(4))
-print("2·IoU/(1 + IoU):", np.round(2 * np.array(iou_mano) / (1 + np.array(iou_mano)), 4))
+iou_unet, dice_unet = ae.metrics.iou(Yte2, P, 2), ae.metrics.dice(Yte2, P, 2)
+print("IoU :", iou_unet.round(4), "  Dice:", dice_unet.round(4))
+print("2·IoU/(1 + IoU):", (2 * iou_unet / (1 + iou_unet)).round(4))
 
 # %% [markdown]
 # ## 5. Dónde falla
