@@ -113,32 +113,21 @@ def test_widget_cells_do_not_stall_the_harness(monkeypatch):
         assert any("image/png" in o.get("data", {}) for o in cell.outputs)
 
 
-def _assert_dead(pidfile):
-    pid = int(pidfile.read_text())
-    status = Path(f"/proc/{pid}/status")
+@pytest.mark.parametrize("cell, limits, message", [
+    ("import time\ntime.sleep(600)  # never ends", {"budget": 300, "idle": 6},
+     r"stalled: its kernel used no CPU for 6 s.*cell 1 .*sleep"),
+    ("while True:\n    pass  # never ends", {"budget": 15, "idle": 300},
+     r"not finished after its budget of 15 s.*cell 1 .*while True"),
+], ids=["idle kernel: a stall", "busy forever: the budget"])
+def test_a_notebook_that_does_not_end_is_killed_and_named(tmp_path, cell, limits, message):
+    """A kernel that computes nothing during a cell is stopped after ``idle`` s; one that
+    computes forever, by the wall-clock ``budget``. Either way the kernel is gone after."""
+    pidfile = tmp_path / "kernel.pid"
+    nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))", cell)
+    with pytest.raises(build._execute.NotebookTimeout, match=r"(?s)^stuck: " + message):
+        build.execute(nb, name="stuck", **limits)
+    status = Path(f"/proc/{int(pidfile.read_text())}/status")
     assert not status.exists() or "zombie" in status.read_text(), "the kernel still runs"
-
-
-def test_a_stalled_notebook_is_killed_and_named(tmp_path):
-    """A kernel that computes nothing during a cell is a stall: killed after ``idle`` s."""
-    pidfile = tmp_path / "kernel.pid"
-    nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))",
-                   "import time\ntime.sleep(600)  # never ends")
-    with pytest.raises(build._execute.NotebookTimeout,
-                       match=r"(?s)stuck: stalled: its kernel used no CPU for 6 s.*cell 1 .*sleep"):
-        build.execute(nb, name="stuck", budget=300, idle=6)
-    _assert_dead(pidfile)
-
-
-def test_a_notebook_past_its_budget_is_killed_and_named(tmp_path):
-    """A cell that computes forever is stopped by the wall-clock budget."""
-    pidfile = tmp_path / "kernel.pid"
-    nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))",
-                   "while True:\n    pass  # never ends")
-    with pytest.raises(build._execute.NotebookTimeout,
-                       match=r"(?s)busy: not finished after its budget of 15 s.*cell 1 .*while True"):
-        build.execute(nb, name="busy", budget=15, idle=300)
-    _assert_dead(pidfile)
 
 
 def test_a_failing_cell_names_the_notebook():
