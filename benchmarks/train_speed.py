@@ -21,6 +21,11 @@ on the short tail batch, untimed; then ``--steps`` steps (default
    ``optimizer.step(model.params, grads)`` (Adam, lr 1e-3, betas (0.9, 0.999),
    eps 1e-8).
 
+The ``unet`` variant trains ``ae.UNet(1, 2, (8, 16, 32))`` on the rows as 28×28 images with
+per-pixel labels ``Y = (X > 0.5)``, made with the data (untimed) and kept as ``uint8``; each
+step gathers ``X[idx]`` and ``Y[idx]`` and calls ``model.loss_and_grads(xb, yb, ...)``. It is
+heavy (4.2 GFLOP a step), so its defaults are 5 warm-up and 60 timed steps, as the peer's.
+
 The batch stream is endless: a fresh seeded permutation each epoch, batches of
 128 and a short last batch (60000 = 468·128 + 96). ``cold_start_s`` is the age
 of the process (``/proc/self/stat`` starttime) at the end of the first training
@@ -59,7 +64,9 @@ import struct  # noqa: E402
 import numpy as np  # noqa: E402
 
 VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep", "conv",
-            "convt"]
+            "convt", "unet"]
+#: the unet variant's defaults (heavy: 4.2 GFLOP a step), as the peer's: (warm-up, timed) steps
+UNET_WARMUP, UNET_STEPS = 5, 60
 D_IN = 784
 BATCH = 128
 
@@ -135,6 +142,9 @@ def build(variant, seed):
     if variant in ("conv", "convt"):
         return ae.ConvAutoencoder(*conv_layers(variant), input_shape=(1, 28, 28), loss="bce",
                                   seed=seed, dtype="float32")
+    if variant == "unet":   # the U-Net of the spec: channels (8, 16, 32), skips, 2 classes
+        return ae.UNet(in_channels=1, n_classes=2, channels=(8, 16, 32), input_shape=(1, 28, 28),
+                       skips=True, seed=seed, dtype="float32")
     raise ValueError(variant)
 
 
@@ -165,24 +175,33 @@ def batch_indices(n, seed):
 class Trainer:
     """One training step as :func:`aenumpy.fit` does it, plus the gather into a buffer."""
 
-    def __init__(self, variant, X, seed):
+    def __init__(self, variant, X, seed, Y=None):
         import aenumpy as ae
 
         self.model = build(variant, seed)
+        self.Y = Y            # per-pixel labels (unet), uint8 rows of 784
         self.opt = ae.optim.Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
         self.rng = np.random.default_rng([seed, 2])
         self.X = X
         self._bufs = {}
         self._gather_rows = ae.backend.routine("gather_rows", ae.train.gather_rows)
 
-    def gather(self, idx):
-        buf = self._bufs.get(len(idx))
+    def gather(self, idx, A=None):
+        A = self.X if A is None else A
+        buf = self._bufs.get((len(idx), A.dtype))
         if buf is None:
-            buf = self._bufs[len(idx)] = np.empty((len(idx), self.X.shape[1]), self.X.dtype)
-        return self._gather_rows(self.X, idx, buf)
+            buf = self._bufs[(len(idx), A.dtype)] = np.empty((len(idx), A.shape[1]), A.dtype)
+        return self._gather_rows(A, idx, buf)
 
     def step(self, idx):
         xb = self.gather(idx)
+        if self.Y is not None:  # unet: images and their labels, both gathered (copies)
+            yb = self.gather(idx, self.Y)
+            loss, grads = self.model.loss_and_grads(xb.reshape(-1, 1, 28, 28),
+                                                    yb.reshape(-1, 28, 28), rng=self.rng,
+                                                    checked=True)
+            self.opt.step(self.model.params, grads)
+            return loss
         loss, grads = self.model.loss_and_grads(xb, rng=self.rng, checked=True)
         self.opt.step(self.model.params, grads)
         return loss
@@ -192,24 +211,27 @@ def run_timing(a):
     result = {"impl": "aenumpy", "variant": a.variant, "samples_per_s": None, "epoch_s": None,
               "step_ms": None, "cold_start_s": None, "peak_rss_mb": None,
               "threads": a.threads, "final_loss": None}
-    steps = a.steps if a.steps is not None else math.ceil(a.n / BATCH)
+    unet = a.variant == "unet"
+    steps = a.steps if a.steps is not None else UNET_STEPS if unet else math.ceil(a.n / BATCH)
+    warmup = a.warmup if a.warmup is not None else UNET_WARMUP if unet else 20
     X, source = make_data(a.n, a.mnist, a.seed)
     n = X.shape[0]
-    tr = Trainer(a.variant, X, a.seed)
+    Y = (X > 0.5).astype(np.uint8) if unet else None     # labels are data: made untimed
+    tr = Trainer(a.variant, X, a.seed, Y)
     it = batch_indices(n, a.seed)
     cold = None
     t_w0 = time.perf_counter()
-    for _ in range(a.warmup):
+    for _ in range(warmup):
         tr.step(next(it))
         if cold is None:
             cold = process_age_s()
     tail = n % BATCH
-    if tail and a.warmup > 0:
+    if tail and warmup > 0:
         tr.step(np.arange(tail))
     import aenumpy as ae
 
     log(f"[aenumpy] {a.variant}: data={source} n={n} threads={a.threads} "
-        f"fast={ae.backend.fast_enabled()} warmup {a.warmup} steps took "
+        f"fast={ae.backend.fast_enabled()} warmup {warmup} steps took "
         f"{time.perf_counter() - t_w0:.2f} s")
 
     samples = 0
@@ -241,9 +263,10 @@ def main():
                    help="directory holding train-images-idx3-ubyte.gz (else seeded uniform data)")
     p.add_argument("--threads", type=int, default=2,
                    help="BLAS and Numba threads (set before numpy is imported)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed steps (default 20)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="untimed steps (default 20; 5 for unet)")
     p.add_argument("--steps", type=int, default=None,
-                   help="timed steps (default ceil(n/128) = one epoch)")
+                   help="timed steps (default ceil(n/128) = one epoch; 60 for unet)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON line on stdout")
     a = p.parse_args()

@@ -24,12 +24,14 @@ row. Strides are only which rows are read:
 * input gradient (ConvTranspose2D's forward): ``dX[c, u] = Σ_t W[o_t, c, i_t, j_t] · dA[row_t]``
   over the taps ``(o, i, j)`` that reach input pixel u (:func:`transpose_taps`).
 
-The taps are taken nine at a time in one pass over four output rows (:func:`_acc4`), so
-each tap's row is loaded once per 36 multiply-adds; the weight gradient keeps 18 sums
-(two output channels, nine taps) in registers over a row (:func:`_dots9x2`). Each thread
-takes a range of output pixels, all their channels (the weight gradient one partial sum
-per thread), so that it reads and writes mostly its own part of the rows, the part the
-thread of the kernel before it wrote.
+The taps are taken nine at a time in one pass over two output rows (:func:`_acc2`), each
+tap's row loaded once per 18 multiply-adds with every weight in a register, and a group
+of nine taps goes into all the output channels of a pixel before the next group, so its
+rows are read from the L1 cache; the weight gradient keeps 18 sums (two output channels,
+nine taps) in registers over a row (:func:`_dots9x2`). Each thread takes a range of
+output pixels, all their channels (the weight gradient one partial sum per thread), so
+that it reads and writes mostly its own part of the rows, the part the thread of the
+kernel before it wrote.
 """
 from __future__ import annotations
 
@@ -203,21 +205,18 @@ def _fill(a, value):
 
 
 @register_jitable(inline="always")
-def _acc4(a0, a1, a2, a3, v, W, o, taps, g, bias, first):
-    """For the output rows ``a_r`` (r = 0 … 3): ``a_r += Σ_m W[o + r, taps[g + m]] · v[m]`` over
-    the nine rows ``v``, or, when ``first``, ``a_r = bias[o + r] + Σ_m …``: each tap row loaded
-    once for the four sums. Inlined into the kernel (whose arrays Numba's parallel
-    outlining marks as not aliasing each other), so LLVM vectorises the loop."""
+def _acc2(a0, a1, v, W, o, taps, g, bias, first):
+    """For the output rows ``a0``, ``a1`` (channels o, o + 1): ``a_r += Σ_m W[o + r, taps[g + m]] ·
+    v[m]`` over the nine rows ``v``, or, when ``first``, ``a_r = bias[o + r] + Σ_m …``: each tap
+    row loaded once for the two sums, whose 18 weights, nine rows and two sums fit the
+    registers (four sums spill the weights to memory). Inlined into the kernel (whose arrays
+    Numba's parallel outlining marks as not aliasing each other), so LLVM vectorises the loop."""
     v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
     p0, p1, p2, p3, p4, p5, p6, p7, p8 = _w9(W, o, taps, g)
     q0, q1, q2, q3, q4, q5, q6, q7, q8 = _w9(W, o + 1, taps, g)
-    r0, r1, r2, r3, r4, r5, r6, r7, r8 = _w9(W, o + 2, taps, g)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = _w9(W, o + 3, taps, g)
     if first:
         _fill(a0, bias[o])
         _fill(a1, bias[o + 1])
-        _fill(a2, bias[o + 2])
-        _fill(a3, bias[o + 3])
     for q in range(a0.shape[0]):
         x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
         x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
@@ -225,15 +224,11 @@ def _acc4(a0, a1, a2, a3, v, W, o, taps, g, bias, first):
                   + p5 * x5 + p6 * x6 + p7 * x7 + p8 * x8)
         a1[q] += (q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3 + q4 * x4
                   + q5 * x5 + q6 * x6 + q7 * x7 + q8 * x8)
-        a2[q] += (r0 * x0 + r1 * x1 + r2 * x2 + r3 * x3 + r4 * x4
-                  + r5 * x5 + r6 * x6 + r7 * x7 + r8 * x8)
-        a3[q] += (s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3 + s4 * x4
-                  + s5 * x5 + s6 * x6 + s7 * x7 + s8 * x8)
 
 
 @register_jitable(inline="always")
 def _acc1(a, v, W, o, taps, g, bias, first):
-    """:func:`_acc4` for the one output row ``a`` (channel o)."""
+    """:func:`_acc2` for the one output row ``a`` (channel o)."""
     v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
     p0, p1, p2, p3, p4, p5, p6, p7, p8 = _w9(W, o, taps, g)
     if first:
@@ -284,38 +279,34 @@ def _relu(A, Z):
 def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
     """``A[o, u] = bias[o] + Σ_t Wt[o, taps[u, t]] · X[table[u, t]]`` over the first
     ``9·groups[u]`` taps of output pixel u, and, when ``relu``, ``Z = max(A, 0)`` (A, Z
-    ``(O, U, B)``, X rows), four output channels a pass (then one at a time). With the
-    taps of :func:`forward_taps` it is the convolution (NumPy reference:
+    ``(O, U, B)``, X rows). For each output pixel, each group of nine taps is added into every
+    output channel, two channels a pass (:func:`_acc2`), before the next group: the group's
+    nine rows and the pixel's O output rows stay in the L1 cache while they are used. With
+    the taps of :func:`forward_taps` it is the convolution (NumPy reference:
     ``aenumpy.layers.Conv2D.forward``; without bias and activation
     :func:`aenumpy.layers.weights_times_cols`); with those of :func:`transpose_taps`, the
     input gradient (:func:`aenumpy.layers.conv2d_input_grad`), and with a bias and an
     activation ConvTranspose2D's forward (``aenumpy.layers.ConvTranspose2D.forward``)."""
     O, U = A.shape[0], A.shape[1]
-    quads = O // 4
-    items = (quads + O % 4) * U
     for part in prange(parts):
-        for it in range(part * items // parts, (part + 1) * items // parts):
-            u, blk = it // (quads + O % 4), it % (quads + O % 4)  # a pixel's channels together
+        for u in range(part * U // parts, (part + 1) * U // parts):
             rows, tu, n = table[u], taps[u], groups[u]
-            if blk < quads:
-                o = 4 * blk
-                a0, a1, a2, a3 = A[o, u], A[o + 1, u], A[o + 2, u], A[o + 3, u]
-                if n == 0:
-                    for r in range(4):
-                        _fill(A[o + r, u], bias[o + r])
-                for g in range(0, 9 * n, 9):
-                    _acc4(a0, a1, a2, a3, _rows9(X, rows, g), Wt, o, tu, g, bias, g == 0)
-                top = o + 4
-            else:
-                o = 4 * quads + blk - quads
-                if n == 0:
+            if n == 0:                       # no tap reaches this pixel: the bias alone
+                for o in range(O):
                     _fill(A[o, u], bias[o])
-                for g in range(0, 9 * n, 9):
-                    _acc1(A[o, u], _rows9(X, rows, g), Wt, o, tu, g, bias, g == 0)
-                top = o + 1
+            for g in range(0, 9 * n, 9):
+                v = _rows9(X, rows, g)
+                o = 0
+                # a while loop: the same loop as ``for k in range(O // 2)`` with rows
+                # A[2k, u], A[2k + 1, u] compiled 4× slower (measured), not vectorised as well
+                while o + 2 <= O:
+                    _acc2(A[o, u], A[o + 1, u], v, Wt, o, tu, g, bias, g == 0)
+                    o += 2
+                if o < O:
+                    _acc1(A[o, u], v, Wt, o, tu, g, bias, g == 0)
             if relu:
-                for r in range(o, top):
-                    _relu(A[r, u], Z[r, u])
+                for o in range(O):
+                    _relu(A[o, u], Z[o, u])
     return A
 
 
