@@ -276,9 +276,10 @@ def _relu(A, Z):
 
 # ---------------------------------------------------------------- the kernels
 @jit(parallel=True)
-def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
+def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts, add):
     """``A[o, u] = bias[o] + Σ_t Wt[o, taps[u, t]] · X[table[u, t]]`` over the first
-    ``9·groups[u]`` taps of output pixel u, and, when ``relu``, ``Z = max(A, 0)`` (A, Z
+    ``9·groups[u]`` taps of output pixel u (with ``add``, ``A[o, u] += Σ_t …`` instead: a
+    second sum into the same outputs), and, when ``relu``, ``Z = max(A, 0)`` (A, Z
     ``(O, U, B)``, X rows). For each output pixel, each group of nine taps is added into every
     output channel, two channels a pass (:func:`_acc2`), before the next group: the group's
     nine rows and the pixel's O output rows stay in the L1 cache while they are used. With
@@ -291,19 +292,20 @@ def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
     for part in prange(parts):
         for u in range(part * U // parts, (part + 1) * U // parts):
             rows, tu, n = table[u], taps[u], groups[u]
-            if n == 0:                       # no tap reaches this pixel: the bias alone
+            if n == 0 and not add:           # no tap reaches this pixel: the bias alone
                 for o in range(O):
                     _fill(A[o, u], bias[o])
             for g in range(0, 9 * n, 9):
                 v = _rows9(X, rows, g)
+                first = g == 0 and not add
                 o = 0
                 # a while loop: the same loop as ``for k in range(O // 2)`` with rows
                 # A[2k, u], A[2k + 1, u] compiled 4× slower (measured), not vectorised as well
                 while o + 2 <= O:
-                    _acc2(A[o, u], A[o + 1, u], v, Wt, o, tu, g, bias, g == 0)
+                    _acc2(A[o, u], A[o + 1, u], v, Wt, o, tu, g, bias, first)
                     o += 2
                 if o < O:
-                    _acc1(A[o, u], v, Wt, o, tu, g, bias, g == 0)
+                    _acc1(A[o, u], v, Wt, o, tu, g, bias, first)
             if relu:
                 for o in range(O):
                     _relu(A[o, u], Z[o, u])
@@ -311,28 +313,31 @@ def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
 
 
 @jit(parallel=True)
-def weight_grad_rows_nb(X, G, P, table, dW, parts):
-    """The weight gradient on rows: ``dW[part, o, t] = Σ_(pos in the part) Σ_b G[o·P + pos, b] ·
-    X[table[pos, t], b]`` (G the rows of dA, ``O·P`` rows and the zero row; X the input's
-    rows, the table of :func:`forward_taps`; ``dW`` zeros ``(parts, O, T)``, one partial
-    sum per part of the output pixels, so each thread reads only its pixels' rows), two
-    output channels, two output pixels and nine taps a pass (an odd channel or pixel
+def weight_grad_rows_nb(X, G, P, table, pixels, dW, parts):
+    """The weight gradient on rows: ``dW[part, o, t] = Σ_k Σ_b G[o·P + pixels[k], b] ·
+    X[table[k, t], b]`` over the part's k (G the rows of dA, ``O·P`` rows and the zero row;
+    X the input's rows; ``table[k]`` the taps of output pixel ``pixels[k]``, those of
+    :func:`forward_taps` for every pixel in order; ``dW`` zeros ``(parts, O, T)``, one
+    partial sum per part of the output pixels, so each thread reads only its pixels' rows),
+    two output channels, two output pixels and nine taps a pass (an odd channel or pixel
     paired with the zero row). NumPy reference: :func:`aenumpy.layers.conv2d_weight_grad`."""
     O = (G.shape[0] - 1) // P
     nine = table.shape[1] // 9
     zero = G.shape[0] - 1
+    K = pixels.shape[0]
     for part in prange(parts):
         d = dW[part]
-        lo, hi = part * P // parts, (part + 1) * P // parts
-        for pos in range(lo, hi, 2):
-            pos2 = min(pos + 1, hi - 1)
+        lo, hi = part * K // parts, (part + 1) * K // parts
+        for k in range(lo, hi, 2):
+            k2 = min(k + 1, hi - 1)
+            pos, pos2 = pixels[k], pixels[k2]
             for g in range(0, 9 * nine, 9):
-                v, u = _rows9(X, table[pos], g), _rows9(X, table[pos2], g)
+                v, u = _rows9(X, table[k], g), _rows9(X, table[k2], g)
                 for o in range(0, O, 2):
                     o2 = o + 1 if o + 1 < O else -1  # an odd last channel: dW's extra row
                     ga, gb = G[o * P + pos], G[o2 * P + pos if o2 >= 0 else zero]
-                    ha = G[o * P + pos2 if pos2 > pos else zero]
-                    hb = G[o2 * P + pos2 if o2 >= 0 and pos2 > pos else zero]
+                    ha = G[o * P + pos2 if k2 > k else zero]
+                    hb = G[o2 * P + pos2 if o2 >= 0 and k2 > k else zero]
                     _dots9x2(d, o, g, ga, gb, v, ha, hb, u)
     return dW
 
@@ -414,7 +419,7 @@ def tap_sums(X, taps, Wt, bias, code, out_shape):
     A = new_rows(n, B, X.dtype)
     Z = new_rows(n, B, X.dtype) if code == CODES["relu"] else A
     tap_sums_nb(X, *taps, Wt, bias, code == CODES["relu"], A[:-1].reshape(O, -1, B),
-                Z[:-1].reshape(O, -1, B), kernel_threads())
+                Z[:-1].reshape(O, -1, B), kernel_threads(), False)
     return A, Z
 
 
@@ -440,7 +445,7 @@ def weight_grad_rows(X, G, x_shape, w_shape, s, p):
     O, k = w_shape[0], w_shape[2]
     table = forward_taps(*x_shape[1:], k, s, p)[1]
     dW = np.zeros((kernel_threads(), O + O % 2, table.shape[1]), X.dtype)
-    weight_grad_rows_nb(X, G, len(table), table, dW, kernel_threads())
+    weight_grad_rows_nb(X, G, len(table), table, np.arange(len(table)), dW, kernel_threads())
     total = dW[0] if len(dW) == 1 else dW.sum(axis=0)
     return np.ascontiguousarray(total[:O, :C * k * k]).reshape(w_shape)
 
