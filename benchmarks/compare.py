@@ -31,11 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep", "conv",
-            "convt"]
+            "convt", "unet"]
 #: GFLOP of one training step (batch 128) of the convolutional variants: forward, weight
 #: gradient, and input gradient of every layer but the first. Their floor is this
 #: arithmetic at the machine's 1024³ sgemm rate (``gemm-peak``), not a GEMM list.
-CONV_GFLOP_PER_STEP = {"conv": 0.49, "convt": 0.12}
+CONV_GFLOP_PER_STEP = {"conv": 0.49, "convt": 0.12, "unet": 4.20}
 
 
 def run_json(cmd, timeout):
@@ -83,7 +83,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n", type=int, default=60000)
-    p.add_argument("--steps", type=int, default=None, help="timed steps (default one epoch)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="timed steps (default one epoch; the unet variant 60, as its peer)")
     p.add_argument("--bench", default=str(ROOT.parent / "shared" / "bench"),
                    help="directory with peer_torch.py and gemm_floor.py")
     p.add_argument("--python", default=sys.executable, help="python for aenumpy and the floor")

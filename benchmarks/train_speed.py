@@ -21,6 +21,11 @@ on the short tail batch, untimed; then ``--steps`` steps (default
    ``optimizer.step(model.params, grads)`` (Adam, lr 1e-3, betas (0.9, 0.999),
    eps 1e-8).
 
+The ``unet`` variant trains ``ae.UNet(1, 2, (8, 16, 32))`` on the rows as 28×28 images with
+per-pixel labels ``Y = (X > 0.5)``, made with the data (untimed) and kept as ``uint8``; each
+step gathers ``X[idx]`` and ``Y[idx]`` and calls ``model.loss_and_grads(xb, yb, ...)``. It is
+heavy (4.2 GFLOP a step), so its defaults are 5 warm-up and 60 timed steps, as the peer's.
+
 The batch stream is endless: a fresh seeded permutation each epoch, batches of
 128 and a short last batch (60000 = 468·128 + 96). ``cold_start_s`` is the age
 of the process (``/proc/self/stat`` starttime) at the end of the first training
@@ -60,7 +65,9 @@ import struct  # noqa: E402
 import numpy as np  # noqa: E402
 
 VARIANTS = ["basic", "denoising", "sparse_kl", "ksparse", "contractive", "vae", "deep", "conv",
-            "convt"]
+            "convt", "unet"]
+#: the unet variant's defaults (heavy: 4.2 GFLOP a step), as the peer's: (warm-up, timed) steps
+UNET_WARMUP, UNET_STEPS = 5, 60
 D_IN = 784
 BATCH = 128
 
@@ -136,6 +143,9 @@ def build(variant, seed):
     if variant in ("conv", "convt"):
         return ae.ConvAutoencoder(*conv_layers(variant), input_shape=(1, 28, 28), loss="bce",
                                   seed=seed, dtype="float32")
+    if variant == "unet":   # the U-Net of the spec: channels (8, 16, 32), skips, 2 classes
+        return ae.UNet(in_channels=1, n_classes=2, channels=(8, 16, 32), input_shape=(1, 28, 28),
+                       skips=True, seed=seed, dtype="float32")
     raise ValueError(variant)
 
 
@@ -154,16 +164,17 @@ def conv_layers(variant):
     return ae.models.conv_layers([16, 8], "stride", "transposed")
 
 
-def batches(X, seed):
+def batches(X, seed, Y=None):
     """Endless stream of shuffled minibatches, a new permutation every epoch, each epoch's
-    batches gathered as :func:`aenumpy.fit` gathers them (the ``minibatches`` routine)."""
+    batches gathered as :func:`aenumpy.fit` gathers them (the ``minibatches`` routine):
+    ``(xb,)``, or ``(xb, yb)`` with targets ``Y``."""
     import aenumpy as ae
 
     minibatches = ae.backend.routine("minibatches", ae.train.minibatches)
     rng = np.random.default_rng([seed, 1])
     while True:
-        for (xb,) in minibatches(rng.permutation(len(X)), BATCH, X):
-            yield xb
+        arrays = (X,) if Y is None else (X, Y)
+        yield from minibatches(rng.permutation(len(X)), BATCH, *arrays)
 
 
 class Trainer:
@@ -176,7 +187,16 @@ class Trainer:
         self.opt = ae.optim.Adam(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
         self.rng = np.random.default_rng([seed, 2])
 
-    def step(self, xb):
+    def step(self, batch):
+        """One step on ``batch``: ``(xb,)``, or ``(xb, yb)`` for the unet (images, labels)."""
+        if len(batch) == 2:
+            xb, yb = batch
+            loss, grads = self.model.loss_and_grads(xb.reshape(-1, 1, 28, 28),
+                                                    yb.reshape(-1, 28, 28), rng=self.rng,
+                                                    checked=True)
+            self.opt.step(self.model.params, grads)
+            return loss
+        (xb,) = batch
         loss, grads = self.model.loss_and_grads(xb, rng=self.rng, checked=True)
         self.opt.step(self.model.params, grads)
         return loss
@@ -201,24 +221,27 @@ def run_timing(a):
     result = {"impl": "aenumpy", "variant": a.variant, "samples_per_s": None, "epoch_s": None,
               "step_ms": None, "cold_start_s": None, "peak_rss_mb": None,
               "threads": a.threads, "final_loss": None}
-    steps = a.steps if a.steps is not None else math.ceil(a.n / BATCH)
+    unet = a.variant == "unet"
+    steps = a.steps if a.steps is not None else UNET_STEPS if unet else math.ceil(a.n / BATCH)
+    warmup = a.warmup if a.warmup is not None else UNET_WARMUP if unet else 20
     X, source = make_data(a.n, a.mnist, a.seed)
     n = X.shape[0]
+    Y = (X > 0.5).astype(np.uint8) if unet else None     # labels are data: made untimed
     tr = Trainer(a.variant, a.seed)
-    it = batches(X, a.seed)
+    it = batches(X, a.seed, Y)
     cold = None
     t_w0 = time.perf_counter()
-    for _ in range(a.warmup):
+    for _ in range(warmup):
         tr.step(next(it))
         if cold is None:
             cold = process_age_s()
     tail = n % BATCH
-    if tail and a.warmup > 0:
-        tr.step(X[:tail].copy())
+    if tail and warmup > 0:
+        tr.step((X[:tail].copy(),) if Y is None else (X[:tail].copy(), Y[:tail].copy()))
     import aenumpy as ae
 
     log(f"[aenumpy] {a.variant}: data={source} n={n} threads={a.threads} "
-        f"fast={ae.backend.fast_enabled()} warmup {a.warmup} steps took "
+        f"fast={ae.backend.fast_enabled()} warmup {warmup} steps took "
         f"{time.perf_counter() - t_w0:.2f} s")
 
     running = running_threads_reader()
@@ -226,9 +249,9 @@ def run_timing(a):
     loss = None
     t0 = time.perf_counter()
     for _ in range(steps):
-        xb = next(it)
-        loss = tr.step(xb)
-        samples += len(xb)
+        batch = next(it)
+        loss = tr.step(batch)
+        samples += len(batch[0])
         if running is not None:
             threads_sum += running()
         if cold is None:
@@ -255,9 +278,10 @@ def main():
                    help="directory holding train-images-idx3-ubyte.gz (else seeded uniform data)")
     p.add_argument("--threads", type=int, default=2,
                    help="BLAS and Numba threads (set before numpy is imported)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed steps (default 20)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="untimed steps (default 20; 5 for unet)")
     p.add_argument("--steps", type=int, default=None,
-                   help="timed steps (default ceil(n/128) = one epoch)")
+                   help="timed steps (default ceil(n/128) = one epoch; 60 for unet)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON line on stdout")
     a = p.parse_args()

@@ -51,7 +51,9 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "conv.forward_taps", "conv.transpose_taps", "conv.forward_weights",
                "conv.transpose_weights", "conv.new_rows", "conv.images", "conv.is_rows_view",
                "conv.rows_of", "conv.images_out", "buffers.empty", "optim.runs_compiled",
-               "pool.planes",
+               "pool.planes", "upconv.parity_taps", "upconv.parity_weights", "upconv.parity_pixels",
+               "upconv.parity_transpose_taps", "upconv.parity_transpose_weights",
+               "upconv.fold_parity_grads",
                "threads.requested", "threads.affinity", "threads.quota", "threads.budget",
                "threads.idle_seconds", "threads.waiting_seconds", "threads.most",
                "threads.current", "threads.poll", "threads.limited", "threads.holding",
@@ -73,7 +75,9 @@ COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
            "pool.maxpool_forward_nb", "pool.maxpool_backward_nb", "pool.maxpool_rows_nb",
            "pool.maxpool_back_rows_nb", "pool.upsample_forward_nb", "pool.upsample_backward_nb",
            "pool.upsample_rows_nb", "pool.upsample_back_rows_nb",
-           "pixel_loss.softmax_ce_rows_nb", "pixel_loss.bce_rows_nb"}
+           "pixel_loss.softmax_ce_rows_nb", "pixel_loss.bce_rows_nb",
+           # the U-Net decoder's entry, with the table helpers above (test_fast_up_conv)
+           "upconv.up_conv_forward", "upconv.up_conv_backward"}
 
 
 def _kernels():
@@ -541,6 +545,65 @@ def test_pixel_losses_on_rows(data, dtype, B, K, P):
     assert abs(E1 - E0) <= 8 * eps(dtype) * float(np.mean(size)) + 1e-300
     dA1 = dR[:-1].reshape(K, H, 1, B).transpose(3, 0, 1, 2)
     np.testing.assert_allclose(dA1, dA0, rtol=0, atol=16 * eps(dtype) / N)
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from(["float32", "float64"]), st.integers(1, 3), st.integers(0, 3),
+       st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(1, 3))
+def test_fast_up_conv(data, dtype, Cu, Cs, O, h, w, B):
+    """The fused decoder entry (:mod:`aenumpy.fast.upconv`) against the teaching functions one
+    after the other: nearest upsampling ×2, the concatenation with the skip (none when
+    Cs = 0), a 3×3 convolution with padding 1 and a ReLU; the backward from the same δ. Both
+    sides round their sums, in other orders (the 2×2 kernels' entries are sums of up to four
+    weights): each result within twice the summation bound ``4·√K·ε·Σ|terms|``
+    (test_conv_layers.assert_sums_close) of its K terms, the sums of absolute values from the
+    same functions on absolute values."""
+    from test_conv_layers import assert_sums_close
+
+    from aenumpy import layers as L
+    from aenumpy.fast.conv import images, rows_of
+    from aenumpy.fast.upconv import up_conv_backward, up_conv_forward
+
+    r = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    U = r.uniform(-1, 1, (B, Cu, h, w)).astype(dtype)
+    S = r.uniform(-1, 1, (B, Cs, 2 * h, 2 * w)).astype(dtype) if Cs else None
+    W = r.uniform(-1, 1, (O, Cu + Cs, 3, 3)).astype(dtype)
+    bias = r.uniform(-1, 1, O).astype(dtype)
+    G = r.standard_normal((B, O, 2 * h, 2 * w)).astype(dtype)
+
+    def entry(U, S):       # the teaching layers' upsampled and concatenated input
+        x = U.repeat(2, axis=2).repeat(2, axis=3)
+        return x if S is None else np.concatenate([x, S], axis=1)
+
+    def sums(X, W, b, dA):  # forward A, dW, dX of the convolution, as the teaching layer
+        cols = L.im2col(X, 3, 1, 1)
+        A = L.weights_times_cols(W, cols, X.shape[2:]) + b[:, None, None]
+        return A, L.conv2d_weight_grad(dA, cols, W.shape), L.conv2d_input_grad(dA, W, X.shape, 1, 1)
+
+    def blocks(dX):        # the upsampling's backward: the 2×2 block sums, for U
+        return dX[:, :Cu].reshape(B, Cu, h, 2, w, 2).sum(axis=(3, 5))
+
+    rows = lambda X: None if X is None else images(rows_of(X), X.shape)  # noqa: E731
+    Ar, Zr, shape = up_conv_forward(rows(U), rows(S), W, bias, True)
+    A, Z = images(Ar, shape), images(Zr, shape)
+    np.testing.assert_array_equal(Z, np.maximum(A, 0))
+    dA0 = G * (Z > 0)                                         # δ from the fast side's Z
+    A0, dW0, dX0 = sums(entry(U, S), W, bias, dA0)
+    absS = None if S is None else np.abs(S).astype(np.float64)
+    mA, mW, mX = sums(entry(np.abs(U).astype(np.float64), absS), np.abs(W).astype(np.float64),
+                      np.abs(bias).astype(np.float64), np.abs(G).astype(np.float64))
+    assert_sums_close(A, A0, 2 * mA, 9 * (Cu + Cs) + 4, dtype, "A")
+    dA, dW, db, dU, dS = up_conv_backward(rows(U), rows(S), W, rows(G), Zr, 3)
+    np.testing.assert_array_equal(dA, dA0)
+    P = 4 * h * w
+    assert_sums_close(dW, dW0, 2 * mW, P * B + 4, dtype, "dW")
+    assert_sums_close(db, dA0.sum(axis=(0, 2, 3)), 2 * np.abs(G).sum(axis=(0, 2, 3)), P * B, dtype,
+                      "db")
+    assert_sums_close(dU, blocks(dX0), 2 * blocks(mX), 36 * O + 4, dtype, "dU")
+    if S is None:
+        assert dS is None
+    else:
+        assert_sums_close(dS, dX0[:, Cu:], 2 * mX[:, Cu:], 9 * O + 4, dtype, "dS")
 
 
 # ---------------------------------------------------------------- gradcheck on random models

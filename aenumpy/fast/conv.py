@@ -24,12 +24,14 @@ row. Strides are only which rows are read:
 * input gradient (ConvTranspose2D's forward): ``dX[c, u] = Σ_t W[o_t, c, i_t, j_t] · dA[row_t]``
   over the taps ``(o, i, j)`` that reach input pixel u (:func:`transpose_taps`).
 
-The taps are taken nine at a time in one pass over four output rows (:func:`_acc4`), so
-each tap's row is loaded once per 36 multiply-adds; the weight gradient keeps 18 sums
-(two output channels, nine taps) in registers over a row (:func:`_dots9x2`). Each thread
-takes a range of output pixels, all their channels (the weight gradient one partial sum
-per thread), so that it reads and writes mostly its own part of the rows, the part the
-thread of the kernel before it wrote.
+The taps are taken nine at a time in one pass over two output rows (:func:`_acc2`), each
+tap's row loaded once per 18 multiply-adds with every weight in a register, and a group
+of nine taps goes into all the output channels of a pixel before the next group, so its
+rows are read from the L1 cache; the weight gradient keeps 18 sums (two output channels,
+nine taps) in registers over a row (:func:`_dots9x2`). Each thread takes a range of
+output pixels, all their channels (the weight gradient one partial sum per thread), so
+that it reads and writes mostly its own part of the rows, the part the thread of the
+kernel before it wrote.
 """
 from __future__ import annotations
 
@@ -203,21 +205,18 @@ def _fill(a, value):
 
 
 @register_jitable(inline="always")
-def _acc4(a0, a1, a2, a3, v, W, o, taps, g, bias, first):
-    """For the output rows ``a_r`` (r = 0 … 3): ``a_r += Σ_m W[o + r, taps[g + m]] · v[m]`` over
-    the nine rows ``v``, or, when ``first``, ``a_r = bias[o + r] + Σ_m …``: each tap row loaded
-    once for the four sums. Inlined into the kernel (whose arrays Numba's parallel
-    outlining marks as not aliasing each other), so LLVM vectorises the loop."""
+def _acc2(a0, a1, v, W, o, taps, g, bias, first):
+    """For the output rows ``a0``, ``a1`` (channels o, o + 1): ``a_r += Σ_m W[o + r, taps[g + m]] ·
+    v[m]`` over the nine rows ``v``, or, when ``first``, ``a_r = bias[o + r] + Σ_m …``: each tap
+    row loaded once for the two sums, whose 18 weights, nine rows and two sums fit the
+    registers (four sums spill the weights to memory). Inlined into the kernel (whose arrays
+    Numba's parallel outlining marks as not aliasing each other), so LLVM vectorises the loop."""
     v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
     p0, p1, p2, p3, p4, p5, p6, p7, p8 = _w9(W, o, taps, g)
     q0, q1, q2, q3, q4, q5, q6, q7, q8 = _w9(W, o + 1, taps, g)
-    r0, r1, r2, r3, r4, r5, r6, r7, r8 = _w9(W, o + 2, taps, g)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = _w9(W, o + 3, taps, g)
     if first:
         _fill(a0, bias[o])
         _fill(a1, bias[o + 1])
-        _fill(a2, bias[o + 2])
-        _fill(a3, bias[o + 3])
     for q in range(a0.shape[0]):
         x0, x1, x2, x3, x4 = v0[q], v1[q], v2[q], v3[q], v4[q]
         x5, x6, x7, x8 = v5[q], v6[q], v7[q], v8[q]
@@ -225,15 +224,11 @@ def _acc4(a0, a1, a2, a3, v, W, o, taps, g, bias, first):
                   + p5 * x5 + p6 * x6 + p7 * x7 + p8 * x8)
         a1[q] += (q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3 + q4 * x4
                   + q5 * x5 + q6 * x6 + q7 * x7 + q8 * x8)
-        a2[q] += (r0 * x0 + r1 * x1 + r2 * x2 + r3 * x3 + r4 * x4
-                  + r5 * x5 + r6 * x6 + r7 * x7 + r8 * x8)
-        a3[q] += (s0 * x0 + s1 * x1 + s2 * x2 + s3 * x3 + s4 * x4
-                  + s5 * x5 + s6 * x6 + s7 * x7 + s8 * x8)
 
 
 @register_jitable(inline="always")
 def _acc1(a, v, W, o, taps, g, bias, first):
-    """:func:`_acc4` for the one output row ``a`` (channel o)."""
+    """:func:`_acc2` for the one output row ``a`` (channel o)."""
     v0, v1, v2, v3, v4, v5, v6, v7, v8 = v
     p0, p1, p2, p3, p4, p5, p6, p7, p8 = _w9(W, o, taps, g)
     if first:
@@ -281,67 +276,68 @@ def _relu(A, Z):
 
 # ---------------------------------------------------------------- the kernels
 @jit(parallel=True)
-def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts):
+def tap_sums_nb(X, taps, table, groups, Wt, bias, relu, A, Z, parts, add):
     """``A[o, u] = bias[o] + Σ_t Wt[o, taps[u, t]] · X[table[u, t]]`` over the first
-    ``9·groups[u]`` taps of output pixel u, and, when ``relu``, ``Z = max(A, 0)`` (A, Z
-    ``(O, U, B)``, X rows), four output channels a pass (then one at a time). With the
-    taps of :func:`forward_taps` it is the convolution (NumPy reference:
+    ``9·groups[u]`` taps of output pixel u (with ``add``, ``A[o, u] += Σ_t …`` instead: a
+    second sum into the same outputs), and, when ``relu``, ``Z = max(A, 0)`` (A, Z
+    ``(O, U, B)``, X rows). For each output pixel, each group of nine taps is added into every
+    output channel, two channels a pass (:func:`_acc2`), before the next group: the group's
+    nine rows and the pixel's O output rows stay in the L1 cache while they are used. With
+    the taps of :func:`forward_taps` it is the convolution (NumPy reference:
     ``aenumpy.layers.Conv2D.forward``; without bias and activation
     :func:`aenumpy.layers.weights_times_cols`); with those of :func:`transpose_taps`, the
     input gradient (:func:`aenumpy.layers.conv2d_input_grad`), and with a bias and an
     activation ConvTranspose2D's forward (``aenumpy.layers.ConvTranspose2D.forward``)."""
     O, U = A.shape[0], A.shape[1]
-    quads = O // 4
-    items = (quads + O % 4) * U
     for part in prange(parts):
-        for it in range(part * items // parts, (part + 1) * items // parts):
-            u, blk = it // (quads + O % 4), it % (quads + O % 4)  # a pixel's channels together
+        for u in range(part * U // parts, (part + 1) * U // parts):
             rows, tu, n = table[u], taps[u], groups[u]
-            if blk < quads:
-                o = 4 * blk
-                a0, a1, a2, a3 = A[o, u], A[o + 1, u], A[o + 2, u], A[o + 3, u]
-                if n == 0:
-                    for r in range(4):
-                        _fill(A[o + r, u], bias[o + r])
-                for g in range(0, 9 * n, 9):
-                    _acc4(a0, a1, a2, a3, _rows9(X, rows, g), Wt, o, tu, g, bias, g == 0)
-                top = o + 4
-            else:
-                o = 4 * quads + blk - quads
-                if n == 0:
+            if n == 0 and not add:           # no tap reaches this pixel: the bias alone
+                for o in range(O):
                     _fill(A[o, u], bias[o])
-                for g in range(0, 9 * n, 9):
-                    _acc1(A[o, u], _rows9(X, rows, g), Wt, o, tu, g, bias, g == 0)
-                top = o + 1
+            for g in range(0, 9 * n, 9):
+                v = _rows9(X, rows, g)
+                first = g == 0 and not add
+                o = 0
+                # a while loop: the same loop as ``for k in range(O // 2)`` with rows
+                # A[2k, u], A[2k + 1, u] compiled 4× slower (measured), not vectorised as well
+                while o + 2 <= O:
+                    _acc2(A[o, u], A[o + 1, u], v, Wt, o, tu, g, bias, first)
+                    o += 2
+                if o < O:
+                    _acc1(A[o, u], v, Wt, o, tu, g, bias, first)
             if relu:
-                for r in range(o, top):
-                    _relu(A[r, u], Z[r, u])
+                for o in range(O):
+                    _relu(A[o, u], Z[o, u])
     return A
 
 
 @jit(parallel=True)
-def weight_grad_rows_nb(X, G, P, table, dW, parts):
-    """The weight gradient on rows: ``dW[part, o, t] = Σ_(pos in the part) Σ_b G[o·P + pos, b] ·
-    X[table[pos, t], b]`` (G the rows of dA, ``O·P`` rows and the zero row; X the input's
-    rows, the table of :func:`forward_taps`; ``dW`` zeros ``(parts, O, T)``, one partial
-    sum per part of the output pixels, so each thread reads only its pixels' rows), two
-    output channels, two output pixels and nine taps a pass (an odd channel or pixel
+def weight_grad_rows_nb(X, G, P, table, pixels, dW, parts):
+    """The weight gradient on rows: ``dW[part, o, t] = Σ_k Σ_b G[o·P + pixels[k], b] ·
+    X[table[k, t], b]`` over the part's k (G the rows of dA, ``O·P`` rows and the zero row;
+    X the input's rows; ``table[k]`` the taps of output pixel ``pixels[k]``, those of
+    :func:`forward_taps` for every pixel in order; ``dW`` zeros ``(parts, O, T)``, one
+    partial sum per part of the output pixels, so each thread reads only its pixels' rows),
+    two output channels, two output pixels and nine taps a pass (an odd channel or pixel
     paired with the zero row). NumPy reference: :func:`aenumpy.layers.conv2d_weight_grad`."""
     O = (G.shape[0] - 1) // P
     nine = table.shape[1] // 9
     zero = G.shape[0] - 1
+    K = pixels.shape[0]
     for part in prange(parts):
         d = dW[part]
-        lo, hi = part * P // parts, (part + 1) * P // parts
-        for pos in range(lo, hi, 2):
-            pos2 = min(pos + 1, hi - 1)
+        lo, hi = part * K // parts, (part + 1) * K // parts
+        for k in range(lo, hi, 2):
+            k2 = min(k + 1, hi - 1)
+            pos, pos2 = pixels[k], pixels[k2]
             for g in range(0, 9 * nine, 9):
-                v, u = _rows9(X, table[pos], g), _rows9(X, table[pos2], g)
+                v, u = _rows9(X, table[k], g), _rows9(X, table[k2], g)
                 for o in range(0, O, 2):
                     o2 = o + 1 if o + 1 < O else -1  # an odd last channel: dW's extra row
                     ga, gb = G[o * P + pos], G[o2 * P + pos if o2 >= 0 else zero]
-                    ha = G[o * P + pos2 if pos2 > pos else zero]
-                    hb = G[o2 * P + pos2 if o2 >= 0 and pos2 > pos else zero]
+                    ha = G[o * P + pos2 if k2 > k else zero]
+                    hb = G[o2 * P + pos2 if o2 >= 0 and k2 > k else zero]
                     _dots9x2(d, o, g, ga, gb, v, ha, hb, u)
     return dW
 
@@ -423,7 +419,7 @@ def tap_sums(X, taps, Wt, bias, code, out_shape):
     A = new_rows(n, B, X.dtype)
     Z = new_rows(n, B, X.dtype) if code == CODES["relu"] else A
     tap_sums_nb(X, *taps, Wt, bias, code == CODES["relu"], A[:-1].reshape(O, -1, B),
-                Z[:-1].reshape(O, -1, B), kernel_threads())
+                Z[:-1].reshape(O, -1, B), kernel_threads(), False)
     return A, Z
 
 
@@ -449,7 +445,7 @@ def weight_grad_rows(X, G, x_shape, w_shape, s, p):
     O, k = w_shape[0], w_shape[2]
     table = forward_taps(*x_shape[1:], k, s, p)[1]
     dW = np.zeros((kernel_threads(), O + O % 2, table.shape[1]), X.dtype)
-    weight_grad_rows_nb(X, G, len(table), table, dW, len(dW))
+    weight_grad_rows_nb(X, G, len(table), table, np.arange(len(table)), dW, len(dW))
     total = dW[0] if len(dW) == 1 else dW.sum(axis=0)
     return np.ascontiguousarray(total[:O, :C * k * k]).reshape(w_shape)
 

@@ -5,8 +5,10 @@ NumPy reference: :class:`aenumpy.UNet`. The twin turns every layer into its fast
 :class:`FastConcat` here), so a batch becomes rows once, at the first convolution, and every
 layer reads and hands on rows (:mod:`.conv`): a concatenation along the channels is two
 blocks of rows one after the other. The loss reads the head's rows
-(:mod:`.pixel_loss`), and the gradients of a skip's two paths add on rows. The order of the
-pass and its bookkeeping are the teaching model's code.
+(:mod:`.pixel_loss`), and the gradients of a skip's two paths add on rows. The entry of each
+decoder level (upsampling, concatenation, convolution) is one sum on the low-resolution rows
+and the skip's (:mod:`.upconv`): the upsampled block and the concatenation are never made.
+The order of the pass and its bookkeeping are the teaching model's code.
 """
 from __future__ import annotations
 
@@ -17,10 +19,13 @@ from ..layers import Concat
 from ..losses import PixelBinaryCrossEntropy, SoftmaxCrossEntropy
 from ..models import UNet
 from ._jit import kernel_threads
-from .conv import DirectConv, images, is_rows_view, new_rows
+from .._validate import check_upstream
+from .activation import CODES, code_of
+from .conv import DirectConv, images, is_rows_view, new_rows, rows_of
 from .models import make_fast, work
 from .optim import runs_compiled
 from .pixel_loss import bce_rows_nb, softmax_ce_rows_nb
+from .upconv import up_conv_backward, up_conv_forward
 
 
 def _rows_pair(*arrays):
@@ -86,6 +91,47 @@ class FastUNet(UNet):
                     layer.rows_out = True       # every layer after a convolution reads rows
             self._collect_params()
             runs_compiled(self.params)
+
+    def _fused(self, i, *arrays):
+        """Whether up level i's entry runs as one sum (:mod:`.upconv`): the model compiles, its
+        inputs are rows of one float dtype, and ``up{i}.conv0`` is the design's (3×3, padding
+        1, ReLU, the weights' dtype)."""
+        conv = self.up[i][0]
+        return (self.fast and _rows_pair(*arrays) and arrays[0].dtype == conv.params["W"].dtype
+                and code_of(conv.activation) == CODES["relu"])
+
+    def _up_entry(self, i, h, skip):
+        """``up{i}.conv0([up(h), skip])`` by :func:`.upconv.up_conv_forward` (NumPy reference:
+        ``UNet._up_entry``). ``up{i}.conv0``'s cache holds A and Z; the upsampling and the
+        concatenation, whose outputs are never made, hold nothing."""
+        S = skip if self.skips else None
+        if not self._fused(i, h, *((S,) if S is not None else ())):
+            return super()._up_entry(i, h, skip)
+        conv = self.up[i][0]
+        Ar, Zr, shape = up_conv_forward(h, S, conv.params["W"], conv.params["b"], True)
+        A, Z = images(Ar, shape), images(Zr, shape)
+        self.upsamples[i].cache = {}
+        if self.skips:
+            self.concats[i].cache = {}
+        conv.cache = {"A": A, "Z": Z, "U": h, "S": S, "Z_rows": Zr}
+        conv._rows = conv._delta = None
+        return Z
+
+    def _up_entry_backward(self, i, d):
+        """The backward of the fused entry, :func:`.upconv.up_conv_backward` (NumPy reference:
+        ``UNet._up_entry_backward``): fills ``up{i}.conv0``'s grads and returns the gradient
+        for h (on its own pixels) and for the skip."""
+        conv = self.up[i][0]
+        c = conv.cache
+        if "U" not in c:
+            return super()._up_entry_backward(i, d)
+        check_upstream(conv, d)
+        d = d if is_rows_view(d) else images(rows_of(np.asarray(d, c["Z"].dtype)), d.shape)
+        dA, dW, db, dU, dS = up_conv_backward(c["U"], c["S"], conv.params["W"], d, c["Z_rows"],
+                                              CODES["relu"])
+        conv.grads = {"W": dW, "b": db}
+        c.update(dZ=d, dA=dA)
+        return dU, dS
 
     def _branch_sum(self, d_pool, d_skip):
         """``d_pool + d_skip`` on rows (NumPy reference: ``UNet._branch_sum``)."""

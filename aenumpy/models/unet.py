@@ -219,11 +219,26 @@ class UNet(Model):
             h = pool.forward(h)
         h = self.bottom[1].forward(self.bottom[0].forward(h))
         for i in reversed(range(len(self.up))):
-            h = self.upsamples[i].forward(h)
-            if self.skips:
-                h = self.concats[i].forward(h, skips[i])   # [upsampled, skip i]
-            h = self.up[i][1].forward(self.up[i][0].forward(h))
+            h = self.up[i][1].forward(self._up_entry(i, h, skips[i]))
         return self.head.forward(h)
+
+    def _up_entry(self, i, h, skip):
+        """The entry of up level i: h upsampled ×2, concatenated with skip i as
+        ``[upsampled, skip]`` (with skips), then ``up{i}.conv0``."""
+        h = self.upsamples[i].forward(h)
+        if self.skips:
+            h = self.concats[i].forward(h, skip)
+        return self.up[i][0].forward(h)
+
+    def _up_entry_backward(self, i, d):
+        """The backward of :meth:`_up_entry` from ``d = ∂E/∂(up{i}.conv0's output)``: the
+        gradient for the level below (through the concatenation's first block and the
+        upsampling) and that of skip i (None without skips)."""
+        d = self.up[i][0].backward(d)
+        d_skip = None
+        if self.skips:
+            d, d_skip = self.concats[i].backward(d)    # the gradient splits
+        return self.upsamples[i].backward(d), d_skip
 
     def _in_batches(self, f, X):
         """``f`` on :attr:`EVAL_BATCH` images of X at a time, the results stacked."""
@@ -265,10 +280,7 @@ class UNet(Model):
         d = self.head.backward(dA)                     # identity head: δ = ∂E/∂logits
         dskip = [None] * len(self.up)
         for i in range(len(self.up)):                  # the decoder, level 0 first (it ran last)
-            d = self.up[i][0].backward(self.up[i][1].backward(d))
-            if self.skips:
-                d, dskip[i] = self.concats[i].backward(d)
-            d = self.upsamples[i].backward(d)
+            d, dskip[i] = self._up_entry_backward(i, self.up[i][1].backward(d))
         d = self.bottom[0].backward(self.bottom[1].backward(d))
         for i in reversed(range(len(self.down))):     # the encoder, from the bottom up
             d = self.pools[i].backward(d)
