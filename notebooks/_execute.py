@@ -18,7 +18,10 @@ Two rules keep an executed notebook from ever hanging the build or the tests:
   a cell runs (a stall: nothing computes, nothing will), or when the whole notebook
   passes its wall-clock :data:`BUDGET` (a machine so loaded, or a cell so slow, that
   waiting longer helps nobody). A stall is a failure in minutes, never a hang, whatever
-  its cause; a slow machine is not a stall.
+  its cause; a slow machine is not a stall. The message says how long each cell took, the
+  kernel's CPU time, the CPU time the hypervisor took from the machine meanwhile, and
+  every thread's stack (``py-spy dump --native``, from the dev extras, else gdb): enough to
+  tell a cell that spins from a machine that is slow.
 
 Usage (what ``notebooks/_build.py`` and ``tests/test_notebooks.py`` do)::
 
@@ -84,7 +87,8 @@ def _child(path_in, path_out, progress):
         prov = getattr(client.km, "provisioner", None)
         pid = getattr(getattr(prov, "process", None), "pid", None)
         with open(progress, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"cell": cell_index, "kernel_pid": pid}) + "\n")
+            f.write(json.dumps({"cell": cell_index, "kernel_pid": pid, "t": time.monotonic()})
+                    + "\n")
 
     client.on_cell_start = started
     try:
@@ -98,9 +102,69 @@ def _child(path_in, path_out, progress):
     return 0
 
 
-def _last_progress(progress):
+def _progress(progress):
+    """The child's log: one entry per cell started (then an error, if one was raised)."""
     lines = Path(progress).read_text(encoding="utf-8").splitlines() if Path(progress).exists() else []
-    return json.loads(lines[-1]) if lines else {}
+    return [json.loads(line) for line in lines]
+
+
+def _last_progress(progress):
+    entries = _progress(progress)
+    return entries[-1] if entries else {}
+
+
+def _steal_seconds():
+    """Seconds the hypervisor ran something else while this machine's CPUs had work
+    (``steal`` in ``/proc/stat``), or None where that is not reported."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _stacks(pid, limit=6000):
+    """What every thread of process ``pid`` was doing: ``py-spy dump --native`` (Python and
+    C frames) where py-spy is installed, else gdb's backtraces, else nothing. Taken before
+    the kernel is killed, so that a notebook stopped for its budget says where it spun."""
+    beside = Path(sys.executable).parent / "py-spy"       # the venv's, when not on PATH
+    spy = str(beside) if beside.exists() else "py-spy"
+    for cmd in ([spy, "dump", "--native", "--pid", str(pid)],
+                ["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"]):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                                 stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        text = (out.stdout or "") + (out.stderr or "")
+        if out.returncode == 0 and text.strip():
+            text = text if len(text) <= limit else text[:limit] + "\n[…]"
+            return f"{Path(cmd[0]).name} of the kernel (pid {pid}) before it was killed:\n{text}"
+    return ""
+
+
+def _report(nb, name, why, watch, progress):
+    """The message of a stopped notebook: why, the cell, how long each cell took, the
+    kernel's CPU, the time stolen from the machine, and the kernel's stacks."""
+    entries = [e for e in _progress(progress) if "cell" in e]
+    where = entries[-1] if entries else {}
+    cell = where.get("cell")
+    source = nb.cells[cell].source if cell is not None else ""
+    now = time.monotonic()
+    took = [(b["t"] - a["t"], a["cell"]) for a, b in zip(entries, entries[1:] + [{"t": now}])
+            if "t" in a and "t" in b]
+    slow = ", ".join(f"cell {c} {t:.0f} s" for t, c in sorted(took, reverse=True)[:3])
+    lines = [f"{name}: {why}; the kernel was killed while cell {cell} was running:",
+             source[:400], f"slowest cells: {slow or 'unknown'}"]
+    cpu = _session_cpu(where["kernel_pid"]) if where.get("kernel_pid") else None
+    if cpu is not None:
+        lines.append(f"kernel CPU: {cpu:.0f} s in {now - watch.start:.0f} s")
+    steal = _steal_seconds()
+    if steal is not None and watch.steal is not None:
+        lines.append(f"CPU time stolen by the hypervisor meanwhile: {steal - watch.steal:.0f} s")
+    if where.get("kernel_pid"):
+        lines.append(_stacks(where["kernel_pid"]))
+    return "\n".join(line for line in lines if line)
 
 
 def _session_cpu(leader):
@@ -123,14 +187,28 @@ def _session_cpu(leader):
     return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
-def _kill(pid):
-    """SIGKILL a process group (the kernel leads its own session) or a process."""
+def _gone(pid):
+    """Has process ``pid`` ended (no longer in ``/proc``, or a zombie awaiting its parent)?"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status or "\nState:\tX" in status
+
+
+def _kill(pid, wait=30.0):
+    """SIGKILL a process group (the kernel leads its own session) or a process, then wait
+    until it has ended: SIGKILL is delivered at once, but a process that was running takes a
+    moment to release its memory and go."""
     for kill in (os.killpg, os.kill):
         try:
             kill(pid, signal.SIGKILL)
-            return
+            break
         except (ProcessLookupError, PermissionError, OSError):
             continue
+    end = time.monotonic() + wait
+    while not _gone(pid) and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 class _Watch:
@@ -140,6 +218,7 @@ class _Watch:
         self.progress, self.budget, self.idle = progress, budget, idle
         self.start = self.changed = time.monotonic()
         self.cpu = None
+        self.steal = _steal_seconds()
 
     def verdict(self):
         """Why the notebook must be stopped now, or None."""
@@ -182,15 +261,13 @@ def run(nb, name="notebook", budget=None, idle=None):
             except subprocess.TimeoutExpired:
                 why = watch.verdict()
             if why is not None:
+                message = _report(nb, name, why, watch, progress)
                 where = _last_progress(progress)
                 if where.get("kernel_pid"):
                     _kill(where["kernel_pid"])
                 _kill(child.pid)
                 child.wait()
-                cell = where.get("cell")
-                source = nb.cells[cell].source if cell is not None else ""
-                raise NotebookTimeout(f"{name}: {why}; the kernel was killed while cell {cell} "
-                                      f"was running:\n{source[:400]}")
+                raise NotebookTimeout(message)
         if child.returncode != 0:
             why = _last_progress(progress).get("error") or Path(log).read_text()[-4000:]
             raise NotebookFailed(f"{name}: {why}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -115,17 +116,23 @@ def test_widget_cells_do_not_stall_the_harness(monkeypatch):
 
 @pytest.mark.parametrize("cell, limits, message", [
     ("import time\ntime.sleep(600)  # never ends", {"budget": 300, "idle": 6},
-     r"stalled: its kernel used no CPU for 6 s.*cell 1 .*sleep"),
+     r"stalled: its kernel used no CPU for 6 s.*cell 1 .*sleep.*slowest cells: cell 1 "),
     ("while True:\n    pass  # never ends", {"budget": 15, "idle": 300},
-     r"not finished after its budget of 15 s.*cell 1 .*while True"),
+     r"not finished after its budget of 15 s.*cell 1 .*while True.*slowest cells: cell 1 "
+     r".*kernel CPU: \d+ s in \d+ s"),
 ], ids=["idle kernel: a stall", "busy forever: the budget"])
 def test_a_notebook_that_does_not_end_is_killed_and_named(tmp_path, cell, limits, message):
     """A kernel that computes nothing during a cell is stopped after ``idle`` s; one that
-    computes forever, by the wall-clock ``budget``. Either way the kernel is gone after."""
+    computes forever, by the wall-clock ``budget``. Either way the kernel is gone after, and
+    the message says which cell took the time and, where py-spy (the dev extras) or gdb is
+    installed, what the kernel was doing."""
     pidfile = tmp_path / "kernel.pid"
     nb = _notebook(f"import os; open({str(pidfile)!r}, 'w').write(str(os.getpid()))", cell)
-    with pytest.raises(build._execute.NotebookTimeout, match=r"(?s)^stuck: " + message):
+    with pytest.raises(build._execute.NotebookTimeout, match=r"(?s)^stuck: " + message) as e:
         build.execute(nb, name="stuck", **limits)
+    spy = Path(sys.executable).parent / "py-spy"
+    if spy.exists() or shutil.which("py-spy") or shutil.which("gdb"):
+        assert re.search(r"(py-spy|gdb) of the kernel \(pid \d+\) before it was killed", str(e.value))
     status = Path(f"/proc/{int(pidfile.read_text())}/status")
     assert not status.exists() or "zombie" in status.read_text(), "the kernel still runs"
 
