@@ -1,6 +1,6 @@
 """Execute a notebook headless, within a hard wall-clock budget.
 
-Two rules keep an executed notebook from ever hanging the build or the tests:
+Three rules keep an executed notebook from ever hanging the build or the tests:
 
 * **No widget front end is mimicked.** nbclient answers an ``ipywidgets.Output`` widget
   (``interact`` draws into one) by sending ``comm_msg`` state updates on the kernel's
@@ -11,11 +11,16 @@ Two rules keep an executed notebook from ever hanging the build or the tests:
   and then the cell "succeeds" late (jupyter/nbclient#312). With 8 ``interact`` cells,
   5 runs in 10 stalled this way. :class:`HeadlessClient` opens no widget mimic, so
   nothing but nbclient's own requests is ever sent on the shell socket.
+* **No wait on an edge alone.** Whatever swallows a wake-up, the channels wait in steps
+  of :data:`STEP` seconds, each step reading the socket's actual state
+  (:func:`level_checked`): a lost wake-up costs a second. With the widget mimic kept and
+  12 ``interact`` cells, 2 runs in 3 stalled without the steps, 0 in 6 with them.
 * **A budget for the whole notebook, outside the event loop.** :func:`run` executes
   the notebook in a child process and watches it from outside. It kills the kernel's
   process group and the child, and :class:`NotebookTimeout` names the notebook and the
-  cell that was running, when the kernel has used no CPU for :data:`IDLE` seconds while
-  a cell runs (a stall: nothing computes, nothing will), or when the whole notebook
+  cell that was running, when the kernel has computed nothing (under :data:`IDLE_SHARE`
+  of a CPU) for :data:`IDLE` seconds while a cell runs (a stall: nothing computes,
+  nothing will), or when the whole notebook
   passes its wall-clock :data:`BUDGET` (a machine so loaded, or a cell so slow, that
   waiting longer helps nobody). A stall is a failure in minutes, never a hang, whatever
   its cause; a slow machine is not a stall. The message says how long each cell took, the
@@ -40,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
@@ -48,8 +54,13 @@ HERE = Path(__file__).resolve().parent
 #: seconds a notebook may take, all cells together (the slowest takes about 35 s on 2 quiet
 #: cores, and 10 times that on a machine running three other jobs)
 BUDGET = 900.0
-#: seconds the kernel (with anything it started) may go without using the CPU during a cell
+#: seconds the kernel (with anything it started) may go without computing during a cell
 IDLE = 120.0
+#: the share of one CPU below which a kernel is not computing (an idle kernel's own threads
+#: use about 0.02 %: one 10 ms clock tick a minute or so)
+IDLE_SHARE = 0.01
+#: seconds a channel's wait lasts before the socket is looked at again (:func:`level_checked`)
+STEP = 1.0
 POLL = 2.0
 
 
@@ -61,8 +72,44 @@ class NotebookFailed(RuntimeError):
     """A notebook raised in a cell, or its kernel died."""
 
 
-class HeadlessClient(NotebookClient):
-    """nbclient without a widget front end: widget comms open nothing on this side.
+def level_checked(get_msg, every=None):
+    """``get_msg`` of a kernel client's channel, waiting at most ``every`` seconds at a time.
+
+    A channel's ``get_msg`` waits on its socket's ZeroMQ file descriptor, which signals
+    readiness on an edge: if the edge is consumed elsewhere (a send on the same socket does
+    that), a message already queued wakes nobody, and ``get_msg(timeout=None)`` waits for
+    ever beside it. Each new wait first reads the socket's actual state (``EVENTS``), so
+    waiting in steps of ``every`` seconds finds such a message within a step: a lost
+    wake-up costs one step, never a stall. The whole ``timeout``, when one is given, is kept.
+    """
+    every = STEP if every is None else every
+
+    async def get(timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = every if end is None else min(every, max(0.0, end - time.monotonic()))
+            try:
+                return await get_msg(timeout=step)
+            except Empty:
+                if end is not None and time.monotonic() >= end:
+                    raise
+
+    return get
+
+
+class LevelCheckedClient(NotebookClient):
+    """nbclient whose shell and IOPub channels wait in steps (:func:`level_checked`)."""
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            channel.get_msg = level_checked(channel.get_msg)
+        return kc
+
+
+class HeadlessClient(LevelCheckedClient):
+    """nbclient without a widget front end: widget comms open nothing on this side, and the
+    channels wait in steps (:class:`LevelCheckedClient`).
 
     The kernel still builds its widgets; their views are recorded as outputs, and what an
     ``Output`` widget captures is recorded as the cell's own output.
@@ -216,21 +263,30 @@ class _Watch:
 
     def __init__(self, progress, budget, idle):
         self.progress, self.budget, self.idle = progress, budget, idle
-        self.start = self.changed = time.monotonic()
-        self.cpu = None
+        self.start = time.monotonic()
+        self.samples = []          # (time, kernel CPU seconds) of the last `idle` seconds
+        self.pid = None
         self.steal = _steal_seconds()
 
     def verdict(self):
-        """Why the notebook must be stopped now, or None."""
+        """Why the notebook must be stopped now, or None: past the budget, or the kernel
+        used less than :data:`IDLE_SHARE` of a CPU over the last ``idle`` seconds (not
+        "no CPU at all": an idle kernel's own threads still tick now and then)."""
         now = time.monotonic()
         if now - self.start > self.budget:
             return f"not finished after its budget of {self.budget:.0f} s"
         pid = _last_progress(self.progress).get("kernel_pid")
         cpu = _session_cpu(pid) if pid else None
-        if cpu is None or cpu != self.cpu:
-            self.cpu, self.changed = cpu, now
-        elif now - self.changed > self.idle:
-            return f"stalled: its kernel used no CPU for {self.idle:.0f} s"
+        if cpu is None or pid != self.pid:    # no kernel yet, or a new one
+            self.samples, self.pid = [], pid
+            return None
+        self.samples.append((now, cpu))
+        while len(self.samples) > 1 and now - self.samples[1][0] >= self.idle:
+            self.samples.pop(0)
+        t0, cpu0 = self.samples[0]
+        if now - t0 >= self.idle and cpu - cpu0 < IDLE_SHARE * (now - t0):
+            return (f"stalled: its kernel computed nothing for {now - t0:.0f} s "
+                    f"({cpu - cpu0:.2f} s of CPU)")
         return None
 
 
@@ -239,7 +295,7 @@ def run(nb, name="notebook", budget=None, idle=None):
     process and return it with its outputs.
 
     Raises :class:`NotebookTimeout`, naming the cell that was running, when the kernel
-    uses no CPU for ``idle`` seconds during a cell (default ``$AENUMPY_NOTEBOOK_IDLE`` or
+    computes nothing for ``idle`` seconds during a cell (default ``$AENUMPY_NOTEBOOK_IDLE`` or
     :data:`IDLE`) or the notebook passes ``budget`` seconds (``$AENUMPY_NOTEBOOK_BUDGET`` or
     :data:`BUDGET`); :class:`NotebookFailed` when a cell raises. The environment
     (``AENUMPY_DATA``, ``MPLBACKEND``) is passed on to the kernel.
