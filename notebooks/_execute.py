@@ -150,9 +150,16 @@ def _child(path_in, path_out, progress):
 
 
 def _progress(progress):
-    """The child's log: one entry per cell started (then an error, if one was raised)."""
+    """The child's log: one entry per cell started (then an error, if one was raised). A
+    line the child is still writing is left out."""
     lines = Path(progress).read_text(encoding="utf-8").splitlines() if Path(progress).exists() else []
-    return [json.loads(line) for line in lines]
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
 
 
 def _last_progress(progress):
