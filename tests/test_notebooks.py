@@ -154,6 +154,36 @@ def test_a_notebook_that_does_not_end_is_killed_and_named(tmp_path, cell, limits
     assert not status.exists() or "zombie" in status.read_text(), "the kernel still runs"
 
 
+def test_a_stall_is_seen_through_an_idle_kernels_clock_ticks(monkeypatch):
+    """An idle kernel's own threads still use a 10 ms clock tick every 50 s or so, so "no CPU
+    at all for 120 s" never happens: the watch judges the CPU used over the window instead.
+    Simulated: ticks every 50 s, then a kernel computing on one CPU, then idle again."""
+    ex = build._execute
+    clock = {"t": 0.0}
+    monkeypatch.setattr(ex.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(ex, "_last_progress", lambda progress: {"cell": 3, "kernel_pid": 42})
+
+    def watch_until(cpu_at, seconds):
+        w = ex._Watch("progress", budget=1e9, idle=120.0)
+        monkeypatch.setattr(ex, "_session_cpu", lambda pid: cpu_at(clock["t"]))
+        start = clock["t"]
+        while clock["t"] - start < seconds:
+            clock["t"] += ex.POLL
+            why = w.verdict()
+            if why:
+                return clock["t"] - start, why
+        return None, None
+
+    ticking = lambda t: 0.6 + 0.01 * (t // 50)          # idle: a tick every 50 s
+    after, why = watch_until(ticking, 600)
+    assert why and why.startswith("stalled: its kernel computed nothing for 12"), why
+    assert 120 <= after <= 130
+    busy = lambda t: 0.6 + t                            # a cell computing on one CPU
+    assert watch_until(busy, 600) == (None, None)
+    slow = lambda t: 0.6 + 0.05 * t                     # 5 % of a CPU: a loaded machine
+    assert watch_until(slow, 600) == (None, None)
+
+
 def test_a_failing_cell_names_the_notebook():
     with pytest.raises(build._execute.NotebookFailed, match=r"(?s)broken: CellExecutionError.*1 / 0.*ZeroDivisionError"):
         build.execute(_notebook("1 / 0"), name="broken", budget=120)
