@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from _peer import add_peer_arguments, set_threads
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHANNELS, N_CLASSES, CANVAS, N_TEST = (8, 16, 32), 11, 32, 1000
 
@@ -45,20 +47,9 @@ def parse(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--no-skips", action="store_true", help="the network without skip connections")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "bench", "peer_torch.py"),
-                   help="peer_torch.py (its UNetSeg module is used)")
-    p.add_argument("--peer-python", default=os.path.join(ROOT, ".venv-peer", "bin", "python"),
-                   help="interpreter with torch installed")
-    p.add_argument("--skip-torch", action="store_true", help="train aenumpy only")
-    p.add_argument("--json", default=None, help="also write the results to this file")
-    p.add_argument("--torch-child", metavar="FILE", help=argparse.SUPPRESS)
+    add_peer_arguments(p, "its UNetSeg module is used", child="FILE")
     return p.parse_args(argv)
 
-
-def set_threads(n):
-    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[k] = str(n)
 
 
 def orders(np, seed, n, epochs):

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from _peer import add_peer_arguments, set_threads
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPS_SEED = 2024          # the test-set ε: np.random.default_rng(EPS_SEED), float32
 N_LATENT, HIDDEN, BATCH, LR = 20, 400, 128, 1e-3
@@ -38,20 +40,9 @@ def parse(argv=None):
     p.add_argument("--data", default=os.environ.get("AENUMPY_DATA"),
                    help="folder holding mnist/ (default $AENUMPY_DATA)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "bench", "peer_torch.py"),
-                   help="peer_torch.py (its VAE, Adam and shuffling are used)")
-    p.add_argument("--peer-python", default=os.path.join(ROOT, ".venv-peer", "bin", "python"),
-                   help="interpreter with torch installed")
-    p.add_argument("--skip-torch", action="store_true", help="train aenumpy only")
-    p.add_argument("--json", default=None, help="also write the results to this file")
-    p.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    add_peer_arguments(p, "its VAE, Adam and shuffling are used")
     return p.parse_args(argv)
 
-
-def set_threads(n):
-    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[k] = str(n)
 
 
 def mnist_dir(data):
