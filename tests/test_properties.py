@@ -48,7 +48,7 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "openblas.use_split", "_jit.kernel_threads", "_jit.jit",
                "layout.is_column_major", "layout.weight_layout", "layout.flat_view",
                "layout.flat_like", "layout.same_layout", "_math.fexp", "_math.flog1p",
-               "conv.forward_taps", "conv.transpose_taps", "conv.forward_weights",
+               "conv.forward_taps", "conv.transpose_taps", "conv.tap_runs", "conv.forward_weights",
                "conv.transpose_weights", "conv.new_rows", "conv.images", "conv.is_rows_view",
                "conv.rows_of", "conv.images_out", "buffers.empty", "optim.runs_compiled",
                "pool.planes", "upconv.parity_taps", "upconv.parity_weights", "upconv.parity_pixels",
@@ -457,6 +457,48 @@ def test_fast_conv_layers(data, dtype, c_in, c_out, k, s, p, H, W, act, transpos
 
 
 @SETTINGS
+@given(st.data(), st.sampled_from(["float32", "float64"]), st.integers(1, 4), st.integers(1, 5),
+       st.integers(1, 4), st.integers(1, 2), st.integers(0, 2), st.integers(3, 12),
+       st.integers(3, 12), st.integers(1, 3), st.booleans())
+def test_runs_of_pixels_change_no_number(data, dtype, C, O, k, s, p, H, W, parts, transposed):
+    """:func:`aenumpy.fast.conv.tap_sums_nb` summing runs of pixels as one (``run`` of
+    :func:`~aenumpy.fast.conv.tap_runs`) gives, bit for bit, what it gives one pixel at a time
+    (every run 1): the same products, added in the same order, for the forward and the
+    transposed tables, with a bias and a ReLU, over 1–3 parts. And a run never reaches the
+    zero row, nor a pixel with other weights."""
+    from aenumpy import layers as L
+    from aenumpy.fast.conv import forward_taps, new_rows, tap_sums_nb, transpose_taps
+
+    assume(k <= H + 2 * p and k <= W + 2 * p)
+    Ho, Wo = L.conv_output_size(H, k, s, p), L.conv_output_size(W, k, s, p)
+    r = np.random.default_rng(data.draw(st.integers(0, 2 ** 16)))
+    B = data.draw(st.integers(1, 20))
+    if transposed:      # the input gradient: from O·Ho·Wo rows to C·H·W outputs
+        taps, table, groups, run = transpose_taps(O, Ho, Wo, k, s, p, H, W)
+        n_in, n_out, zero = O * Ho * Wo, C, O * Ho * Wo
+        Wt = r.uniform(-1, 1, (C, O * k * k + 1)).astype(dtype)
+    else:
+        taps, table, groups, run = forward_taps(C, H, W, k, s, p)
+        n_in, n_out, zero = C * H * W, O, C * H * W
+        Wt = r.uniform(-1, 1, (O, taps.shape[1])).astype(dtype)
+    X = new_rows(n_in, B, np.dtype(dtype))
+    X[:-1] = r.uniform(-1, 1, (n_in, B))
+    bias = r.uniform(-1, 1, n_out).astype(dtype)
+    U = len(table)
+    out = []
+    for runs in (run, np.ones_like(run)):
+        A, Z = (np.full((n_out, U, B), np.nan, dtype) for _ in range(2))
+        tap_sums_nb(X, taps, table, groups, runs, Wt, bias, True, A, Z, parts, False)
+        out.append((A, Z))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    for u in np.flatnonzero(run > 1):
+        n = 9 * groups[u]
+        assert (table[u, :n] != zero).all() and (table[u + 1, :n] == table[u, :n] + 1).all()
+        assert (taps[u + 1] == taps[u]).all() and run[u + 1] == run[u] - 1
+
+
+@SETTINGS
 @given(st.data(), DTYPES, st.integers(1, 40), st.integers(1, 40))
 def test_transpose_and_rows(data, dtype, n, m):
     """``transpose_nb`` is ``Sᵀ`` exactly, wide or tall; images in rows and back are the
@@ -584,7 +626,7 @@ def test_fast_up_conv(data, dtype, Cu, Cs, O, h, w, B):
         return dX[:, :Cu].reshape(B, Cu, h, 2, w, 2).sum(axis=(3, 5))
 
     rows = lambda X: None if X is None else images(rows_of(X), X.shape)  # noqa: E731
-    Ar, Zr, shape = up_conv_forward(rows(U), rows(S), W, bias, True)
+    Ar, Zr, shape, Wp = up_conv_forward(rows(U), rows(S), W, bias, True)
     A, Z = images(Ar, shape), images(Zr, shape)
     np.testing.assert_array_equal(Z, np.maximum(A, 0))
     dA0 = G * (Z > 0)                                         # δ from the fast side's Z
@@ -593,7 +635,7 @@ def test_fast_up_conv(data, dtype, Cu, Cs, O, h, w, B):
     mA, mW, mX = sums(entry(np.abs(U).astype(np.float64), absS), np.abs(W).astype(np.float64),
                       np.abs(bias).astype(np.float64), np.abs(G).astype(np.float64))
     assert_sums_close(A, A0, 2 * mA, 9 * (Cu + Cs) + 4, dtype, "A")
-    dA, dW, db, dU, dS = up_conv_backward(rows(U), rows(S), W, rows(G), Zr, 3)
+    dA, dW, db, dU, dS = up_conv_backward(rows(U), rows(S), W, rows(G), Zr, 3, Wp=Wp)
     np.testing.assert_array_equal(dA, dA0)
     P = 4 * h * w
     assert_sums_close(dW, dW0, 2 * mW, P * B + 4, dtype, "dW")

@@ -108,12 +108,12 @@ class FastUNet(UNet):
         if not self._fused(i, h, *((S,) if S is not None else ())):
             return super()._up_entry(i, h, skip)
         conv = self.up[i][0]
-        Ar, Zr, shape = up_conv_forward(h, S, conv.params["W"], conv.params["b"], True)
+        Ar, Zr, shape, Wp = up_conv_forward(h, S, conv.params["W"], conv.params["b"], True)
         A, Z = images(Ar, shape), images(Zr, shape)
         self.upsamples[i].cache = {}
         if self.skips:
             self.concats[i].cache = {}
-        conv.cache = {"A": A, "Z": Z, "U": h, "S": S, "Z_rows": Zr}
+        conv.cache = {"A": A, "Z": Z, "U": h, "S": S, "Z_rows": Zr, "W_parity": Wp}
         conv._rows = conv._delta = None
         return Z
 
@@ -128,7 +128,7 @@ class FastUNet(UNet):
         check_upstream(conv, d)
         d = d if is_rows_view(d) else images(rows_of(np.asarray(d, c["Z"].dtype)), d.shape)
         dA, dW, db, dU, dS = up_conv_backward(c["U"], c["S"], conv.params["W"], d, c["Z_rows"],
-                                              CODES["relu"])
+                                              CODES["relu"], Wp=c["W_parity"])
         conv.grads = {"W": dW, "b": db}
         c.update(dZ=d, dA=dA)
         return dU, dS

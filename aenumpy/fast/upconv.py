@@ -41,6 +41,7 @@ from .conv import (
     forward_weights,
     images,
     new_rows,
+    tap_runs,
     tap_sums_nb,
     weight_grad_rows,
     weight_grad_rows_nb,
@@ -58,11 +59,14 @@ def _low_rows(y, parity):
 
 @functools.lru_cache(maxsize=64)
 def parity_taps(C, h, w):
-    """``(taps, table, groups)`` for :func:`.conv.tap_sums_nb` over the rows of U ``(C, h, w)``:
-    for output pixel ``u = (y, x)`` of the ``2h × 2w`` output, tap ``t = (c, a, b)`` reads U's row
+    """``(taps, table, groups, run)`` for :func:`.conv.tap_sums_nb` over the rows of U
+    ``(C, h, w)``: for output pixel ``u = (y, x)`` of the ``2h × 2w`` output, tap ``t = (c, a, b)``
+    reads U's row
     ``(c, Y_a, X_b)`` (the zero row off the image) with the weight in column
     ``k·4C + (c·2 + a)·2 + b`` of :func:`parity_weights`, ``k = 2·(y mod 2) + (x mod 2)``;
-    ``4C`` taps padded with zero-weight taps (column ``16C``) to whole groups of nine."""
+    ``4C`` taps padded with zero-weight taps (column ``16C``) to whole groups of nine. ``run``
+    (:func:`.conv.tap_runs`) is all ones: next to a pixel is one of another parity, whose
+    weights differ."""
     H, W, zero = 2 * h, 2 * w, C * h * w
     T = _pad_taps(4 * C)
     taps = np.full((H * W, T), 16 * C, np.int64)
@@ -77,20 +81,28 @@ def parity_taps(C, h, w):
             u, k = y * W + x, 2 * (y % 2) + x % 2
             table[u, :4 * C] = np.where(inside, (c * h + ys) * w + xs, zero)
             taps[u, :4 * C] = k * 4 * C + (c * 2 + a) * 2 + b
-    return taps, table, np.full(H * W, T // 9, np.int64)
+    return tap_runs(taps, table, np.full(H * W, T // 9, np.int64), zero)
+
+
+def _fold(W, parity, axis):
+    """W's three kernel entries along ``axis`` summed into two as :data:`FOLD` ``[parity]`` says:
+    ``(W₀, W₁ + W₂)`` for an even output index, ``(W₀ + W₁, W₂)`` for an odd one."""
+    w0, w1, w2 = (np.take(W, i, axis=axis) for i in range(3))
+    return np.stack((w0, w1 + w2) if parity == 0 else (w0 + w1, w2), axis=axis)
 
 
 def parity_weights(W):
     """The four 2×2 kernels of ``W`` ``(O, C, 3, 3)`` as the rows ``(O, 16C + 1)`` that
     :func:`parity_taps` index: column ``k·4C + (c·2 + a)·2 + b`` holds
-    ``Σ_(i,j) FOLD[py][a, i] · FOLD[px][b, j] · W[o, c, i, j]`` for parity ``k = 2·py + px``, and
-    the last column is zero."""
+    ``Σ_(i,j) FOLD[py][a, i] · FOLD[px][b, j] · W[o, c, i, j]`` for parity ``k = 2·py + px``
+    (the rows folded, then the columns: :func:`_fold`), and the last column is zero."""
     O, C = W.shape[:2]
     out = np.zeros((O, 16 * C + 1), W.dtype)
     for py in range(2):
+        rows = _fold(W, py, 2)
         for px in range(2):
             k = 2 * py + px     # W'_k = FOLD[py] W FOLD[px]ᵀ for every (o, c)
-            out[:, k * 4 * C:(k + 1) * 4 * C] = (FOLD[py] @ W @ FOLD[px].T).reshape(O, -1)
+            out[:, k * 4 * C:(k + 1) * 4 * C] = _fold(rows, px, 3).reshape(O, -1)
     return out
 
 
@@ -100,7 +112,7 @@ def parity_pixels(C, h, w):
     :func:`parity_taps`' table, keeping only that parity's ``4C`` taps (padded to groups of
     nine), so that the weight gradient of its 2×2 kernel is one call of
     :func:`.conv.weight_grad_rows_nb`."""
-    taps, table, _ = parity_taps(C, h, w)
+    taps, table = parity_taps(C, h, w)[:2]
     H, W = 2 * h, 2 * w
     y, x = np.divmod(np.arange(H * W), W)
     T = _pad_taps(4 * C)
@@ -115,12 +127,12 @@ def parity_pixels(C, h, w):
 
 @functools.lru_cache(maxsize=64)
 def parity_transpose_taps(O, C, h, w):
-    """``(taps, table, groups)`` for :func:`.conv.tap_sums_nb` computing the gradient for U
+    """``(taps, table, groups, run)`` for :func:`.conv.tap_sums_nb`, the gradient for U
     ``(C, h, w)`` from ``dA`` ``(O, 2h, 2w)``: low-resolution pixel v receives, for every output
     channel o, every output pixel u and 2×2 tap ``(a, b)`` of parity k that reads v, the term
     ``W'_k[o, c, a, b] · dA[o, u]``: row ``o·4hw + u`` of dA, column ``(o·4 + k)·4 + a·2 + b`` of
     :func:`parity_transpose_weights` (``16·O`` for padding, with the zero row ``O·4hw``)."""
-    taps, table, _ = parity_taps(1, h, w)          # the taps of one channel: (a, b) only
+    taps, table = parity_taps(1, h, w)[:2]         # the taps of one channel: (a, b) only
     P = 4 * h * w
     reach = [[] for _ in range(h * w)]
     for u in range(P):
@@ -137,15 +149,15 @@ def parity_transpose_taps(O, C, h, w):
         rows = [o * P + u for o in range(O) for u, _ in r]
         out_taps[v, :len(cols)], out_table[v, :len(rows)] = cols, rows
         counts[v] = len(cols)
-    return out_taps, out_table, -(-counts // 9)
+    return tap_runs(out_taps, out_table, -(-counts // 9), O * P)
 
 
-def parity_transpose_weights(W):
+def parity_transpose_weights(W, Wp=None):
     """The rows ``(C, 16·O + 1)`` that :func:`parity_transpose_taps` index: column
-    ``(o·4 + k)·4 + a·2 + b`` of row c holds ``W'_k[o, c, a, b]`` (:func:`parity_weights`), the
-    last column zero."""
+    ``(o·4 + k)·4 + a·2 + b`` of row c holds ``W'_k[o, c, a, b]`` (``Wp``, :func:`parity_weights`
+    of W, made here when not given), the last column zero."""
     O, C = W.shape[:2]
-    Wp = parity_weights(W)[:, :-1].reshape(O, 4, C, 4)     # (o, k, c, ab)
+    Wp = (parity_weights(W) if Wp is None else Wp)[:, :-1].reshape(O, 4, C, 4)  # (o, k, c, ab)
     out = np.zeros((C, 16 * O + 1), W.dtype)
     out[:, :-1] = Wp.transpose(2, 0, 1, 3).reshape(C, -1)
     return out
@@ -161,15 +173,24 @@ def fold_parity_grads(dWp, C):
     for py in range(2):
         for px in range(2):
             g = dWp[2 * py + px].reshape(O, C, 2, 2)
-            dW += FOLD[py].T @ g @ FOLD[px]         # FOLD[py]ᵀ g FOLD[px] for every (o, c)
+            dW += _unfold(_unfold(g, py, 2), px, 3)   # FOLD[py]ᵀ g FOLD[px] for every (o, c)
     return dW
+
+
+def _unfold(g, parity, axis):
+    """The transpose of :func:`_fold`: each of the three kernel entries along ``axis`` gets the
+    gradient of the entry it went into, ``(g₀, g₁, g₁)`` for an even output index and
+    ``(g₀, g₀, g₁)`` for an odd one."""
+    g0, g1 = np.take(g, 0, axis=axis), np.take(g, 1, axis=axis)
+    return np.stack((g0, g1, g1) if parity == 0 else (g0, g0, g1), axis=axis)
 
 
 def up_conv_forward(U, S, W, bias, relu):
     """``A = conv3×3([up(U), S]) + bias`` and ``Z = max(A, 0)`` (``relu``) or A, as rows: the
     upsampled block by the 2×2 kernels (:func:`parity_taps`), the skip S (None: no skip) by
     the convolution's own taps, added into the same rows. U, S are rows views
-    ``(B, C, h, w)`` and ``(B, C_s, 2h, 2w)``; returns ``(A rows, Z rows, out_shape)``."""
+    ``(B, C, h, w)`` and ``(B, C_s, 2h, 2w)``; returns ``(A rows, Z rows, out_shape, Wp)``, Wp the
+    2×2 kernels (:func:`parity_weights`), which the backward takes again."""
     B, Cu, h, w = U.shape
     O = W.shape[0]
     out_shape = (B, O, 2 * h, 2 * w)
@@ -178,18 +199,20 @@ def up_conv_forward(U, S, W, bias, relu):
     Z = new_rows(n, B, U.dtype) if relu else A
     A3, Z3 = A[:-1].reshape(O, -1, B), Z[:-1].reshape(O, -1, B)
     parts = kernel_threads()
-    tap_sums_nb(U.base, *parity_taps(Cu, h, w), parity_weights(W[:, :Cu]), bias,
-                relu and S is None, A3, Z3, parts, False)
+    Wp = parity_weights(W[:, :Cu])
+    tap_sums_nb(U.base, *parity_taps(Cu, h, w), Wp, bias, relu and S is None, A3, Z3, parts,
+                False)
     if S is not None:
         taps = forward_taps(S.shape[1], 2 * h, 2 * w, 3, 1, 1)
         tap_sums_nb(S.base, *taps, forward_weights(W[:, Cu:], taps[0].shape[1]), bias, relu,
                     A3, Z3, parts, True)
-    return A, Z, out_shape
+    return A, Z, out_shape, Wp
 
 
-def up_conv_backward(U, S, W, dZ, Zr, code, need_dU=True):
+def up_conv_backward(U, S, W, dZ, Zr, code, need_dU=True, Wp=None):
     """The backward of :func:`up_conv_forward` from ``dZ`` (rows view ``(B, O, 2h, 2w)``) and the
-    output's rows ``Zr``: ``δ = dZ ⊙ f'(A)`` and ``db`` (:func:`.conv.delta_rows`), then
+    output's rows ``Zr`` (``Wp``: the forward's 2×2 kernels, made again when not given):
+    ``δ = dZ ⊙ f'(A)`` and ``db`` (:func:`.conv.delta_rows`), then
     ``dW`` (the 2×2 kernels' gradients folded back, :func:`fold_parity_grads`, and the skip's
     part), ``dU`` on U's own ``h × w`` pixels and ``dS``, each as rows views. Returns
     ``(dA, dW, db, dU, dS)``."""
@@ -212,8 +235,9 @@ def up_conv_backward(U, S, W, dZ, Zr, code, need_dU=True):
     dU = None
     if need_dU:
         dUr = new_rows(Cu * h * w, B, U.dtype)
-        tap_sums_nb(dAr, *parity_transpose_taps(O, Cu, h, w), parity_transpose_weights(W[:, :Cu]),
-                    np.zeros(Cu, W.dtype), False, dUr[:-1].reshape(Cu, -1, B),
+        tap_sums_nb(dAr, *parity_transpose_taps(O, Cu, h, w),
+                    parity_transpose_weights(W[:, :Cu], Wp), np.zeros(Cu, W.dtype), False,
+                    dUr[:-1].reshape(Cu, -1, B),
                     dUr[:-1].reshape(Cu, -1, B), parts, False)
         dU = images(dUr, U.shape)
     return images(dAr, dZ.shape), np.concatenate(dW, axis=1), db, dU, dS
