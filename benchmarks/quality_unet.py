@@ -22,7 +22,16 @@ minute per epoch and seed on a quiet 2-core machine, both sides together::
     .venv/bin/python benchmarks/quality_unet.py --epochs 20 --seeds 0 1 2 --no-skips
 
 Threads default to 1 per side (BLAS, Numba, torch): on a shared 2-core machine more threads
-only fight each other; the comparison is about the IoU reached, not the speed.
+only fight each other; the comparison is about the IoU reached, not the speed. So the seeds
+can run in two processes at once, one per core, and their records join into one::
+
+    .venv/bin/python benchmarks/quality_unet.py --seeds 0 1 2 3 4 --json a.json &
+    .venv/bin/python benchmarks/quality_unet.py --seeds 5 6 7 8 9 --json b.json; wait
+    .venv/bin/python benchmarks/quality_unet.py --merge a.json b.json --json all.json
+
+The table ends with the mean difference and its standard error over the seeds: one seed's two
+runs leave the all-background start in different epochs (their sums round differently), so
+single seeds differ by several hundredths either way.
 """
 import argparse
 import json
@@ -47,6 +56,9 @@ def parse(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--no-skips", action="store_true", help="the network without skip connections")
+    p.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                   help="train nothing: join the records of earlier runs (their --json files, same "
+                        "settings, other seeds), print their table and write --json")
     add_peer_arguments(p, "its UNetSeg module is used", child="FILE")
     return p.parse_args(argv)
 
@@ -159,11 +171,32 @@ def run_aenumpy(a, data, path):
     return out
 
 
+def summary(ours, theirs):
+    """The mean test IoU of each side over the seeds, their difference and its standard error
+    (the spread of the per-seed differences over √seeds: the runs of one seed share data,
+    initial weights and batches, so their difference is what varies)."""
+    n = len(ours)
+    diffs = [o - t for o, t in zip(ours, theirs)]
+    md = sum(diffs) / n
+    sd = (sum((d - md) ** 2 for d in diffs) / (n - 1)) ** 0.5 if n > 1 else float("nan")
+    return {"aenumpy": sum(ours) / n, "torch": sum(theirs) / n, "difference": md,
+            "difference_se": sd / n ** 0.5}
+
+
 def main(argv=None):
     a = parse(argv)
     set_threads(a.threads)
     if a.torch_child:
         return run_torch(a)
+    res = merged(a.merge) if a.merge else train_both(a)
+    report(res)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+
+
+def train_both(a):
+    """The record of aenumpy's runs and the torch child's, one per seed."""
     sys.path.insert(0, ROOT)
     import aenumpy as ae
 
@@ -182,25 +215,54 @@ def main(argv=None):
             out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=os.environ)
             res["torch"] = {int(k): v for k, v in
                             json.loads(out.stdout.strip().splitlines()[-1])["runs"].items()}
-    print(f"\nU-Net {CHANNELS}{'' if res['skips'] else ' without skips'}, {a.n} images "
-          f"{CANVAS}×{CANVAS}, {a.epochs} epochs, batch {a.batch}, Adam {a.lr:g}: test mean IoU "
-          f"({N_TEST} images)")
+    return res
+
+
+#: what the joined records must share
+SETTINGS = ("epochs", "n", "batch", "lr", "skips", "threads")
+
+
+def merged(paths):
+    """One record from the records of earlier runs of other seeds with the same settings: each
+    seed's runs are the same whichever process trained it (data, weights and batches come from
+    the seeds; one thread a side), so seeds trained in parallel processes join into one run's
+    record."""
+    recs = []
+    for path in paths:
+        with open(path) as fh:
+            recs.append(json.load(fh))
+    res = {k: recs[0][k] for k in SETTINGS}
+    res["seeds"], res["aenumpy"], res["torch"] = [], {}, {}
+    for path, rec in zip(paths, recs):
+        if any(rec[k] != res[k] for k in SETTINGS):
+            sys.exit(f"{path}: other settings than {paths[0]} ({', '.join(SETTINGS)})")
+        if set(rec["seeds"]) & set(res["seeds"]):
+            sys.exit(f"{path}: seeds already in the other records")
+        res["seeds"] += rec["seeds"]
+        for side in ("aenumpy", "torch"):
+            res[side].update({int(k): v for k, v in rec[side].items()})
+    return res
+
+
+def report(res):
+    """The table of test mean IoUs, seed by seed, and the mean difference; sets ``res["mean"]``."""
+    print(f"\nU-Net {CHANNELS}{'' if res['skips'] else ' without skips'}, {res['n']} images "
+          f"{CANVAS}×{CANVAS}, {res['epochs']} epochs, batch {res['batch']}, Adam {res['lr']:g}: "
+          f"test mean IoU ({N_TEST} images)")
     print(f"{'seed':>6}{'aenumpy':>10}{'torch':>10}{'difference':>12}")
     ours, theirs = [], []
-    for seed in a.seeds:
+    for seed in res["seeds"]:
         o = res["aenumpy"][seed]["test_mean_iou"][-1]
         t = res["torch"][seed]["test_mean_iou"][-1] if "torch" in res else float("nan")
         ours.append(o)
         theirs.append(t)
         print(f"{seed:>6}{o:>10.4f}{t:>10.4f}{o - t:>+12.4f}")
-    mo, mt = sum(ours) / len(ours), sum(theirs) / len(theirs)
-    res["mean"] = {"aenumpy": mo, "torch": mt, "difference": mo - mt}
+    res["mean"] = summary(ours, theirs)
+    mo, mt, se = res["mean"]["aenumpy"], res["mean"]["torch"], res["mean"]["difference_se"]
     print(f"{'mean':>6}{mo:>10.4f}{mt:>10.4f}{mo - mt:>+12.4f}"
           + ("" if "torch" not in res else
-             f"  -> {'within' if abs(mo - mt) <= 0.02 else 'NOT within'} 0.02"))
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump(res, fh, indent=1)
+             f"  ± {se:.4f} (standard error over the seeds) -> "
+             f"{'within' if abs(mo - mt) <= 0.02 else 'NOT within'} 0.02"))
 
 
 if __name__ == "__main__":
