@@ -149,12 +149,12 @@ def tap_runs(taps, table, groups, zero):
 @functools.lru_cache(maxsize=256)
 def forward_taps(C, H, W, k, s, p):
     """The taps of the convolution from ``(C, H, W)``, as ``(taps, table, groups, run)`` for
-    :func:`tap_sums_nb` (``run``: :func:`tap_runs`): for output pixel ``u = (yo, xo)`` and tap ``t = (c, i, j)`` (the order
-    of ``W[o].ravel()``), ``taps[u, t] = t`` (its weight's column) and ``table[u, t]`` the row
-    of input pixel ``(c, yo·s + i − p, xo·s + j − p)``, or the zero row ``C·H·W`` on the
-    padding; ``C·k²`` taps padded with zero-row taps to ``groups[u]`` groups of
-    :data:`GROUP`. They depend on the shapes alone, so they are built once (the kernels
-    only read them)."""
+    :func:`tap_sums_nb` (``run``: :func:`tap_runs`): for output pixel ``u = (yo, xo)`` and tap
+    ``t = (c, i, j)`` (the order of ``W[o].ravel()``), ``taps[u, t] = t`` (its weight's column)
+    and ``table[u, t]`` the row of input pixel ``(c, yo·s + i − p, xo·s + j − p)``, or the zero
+    row ``C·H·W`` on the padding; ``C·k²`` taps padded with zero-row taps to ``groups[u]``
+    groups of :data:`GROUP`. They depend on the shapes alone, so they are built once (the
+    kernels only read them)."""
     Ho, Wo = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
     c, i, j = (a.ravel() for a in np.meshgrid(np.arange(C), np.arange(k), np.arange(k),
                                               indexing="ij"))
@@ -171,12 +171,12 @@ def forward_taps(C, H, W, k, s, p):
 @functools.lru_cache(maxsize=256)
 def transpose_taps(O, Ho, Wo, k, s, p, H, W):
     """The taps of the input gradient of a convolution from ``(C, H, W)`` to ``(O, Ho, Wo)``,
-    as ``(taps, table, groups, run)`` for :func:`tap_sums_nb` (``run``: :func:`tap_runs`): for input pixel ``u = (y, x)``, the
-    taps ``(o, i, j)`` with ``y + p − i = s·yo``, ``x + p − j = s·xo`` inside the output:
-    ``taps[u, t] = (o·k + i)·k + j`` (the column of :func:`transpose_weights`; ``O·k²``, a zero
-    weight, for padding) and ``table[u, t]`` the row ``(o·Ho + yo)·Wo + xo`` of dA (the zero
-    row ``O·Ho·Wo`` for padding), each pixel's taps padded to ``groups[u]`` groups of
-    :data:`GROUP`."""
+    as ``(taps, table, groups, run)`` for :func:`tap_sums_nb` (``run``: :func:`tap_runs`): for
+    input pixel ``u = (y, x)``, the taps ``(o, i, j)`` with ``y + p − i = s·yo``,
+    ``x + p − j = s·xo`` inside the output: ``taps[u, t] = (o·k + i)·k + j`` (the column of
+    :func:`transpose_weights`; ``O·k²``, a zero weight, for padding) and ``table[u, t]`` the row
+    ``(o·Ho + yo)·Wo + xo`` of dA (the zero row ``O·Ho·Wo`` for padding), each pixel's taps
+    padded to ``groups[u]`` groups of :data:`GROUP`."""
     def reach(n, n_out):  # (kernel offset, output index) pairs that reach input index n
         return [(i, (n + p - i) // s) for i in range(k)
                 if (n + p - i) % s == 0 and 0 <= (n + p - i) // s < n_out]
@@ -227,8 +227,8 @@ def _seg(F, r, B, n):
 
 @register_jitable(inline="always")
 def _segs9(F, table, g, B, n):
-    """:func:`_rows9` for a run of ``n`` pixels: the rows ``table[g + m] … table[g + m] + n − 1``
-    of the flattened rows ``F``, one segment per tap."""
+    """:func:`_rows9` for a run of ``n`` pixels: the rows ``table[g + m]`` to
+    ``table[g + m] + n − 1`` of the flattened rows ``F``, one segment per tap."""
     return (_seg(F, table[g], B, n), _seg(F, table[g + 1], B, n), _seg(F, table[g + 2], B, n),
             _seg(F, table[g + 3], B, n), _seg(F, table[g + 4], B, n), _seg(F, table[g + 5], B, n),
             _seg(F, table[g + 6], B, n), _seg(F, table[g + 7], B, n), _seg(F, table[g + 8], B, n))

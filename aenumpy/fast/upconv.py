@@ -60,10 +60,10 @@ def _low_rows(y, parity):
 @functools.lru_cache(maxsize=64)
 def parity_taps(C, h, w):
     """``(taps, table, groups, run)`` for :func:`.conv.tap_sums_nb` over the rows of U
-    ``(C, h, w)``: for output pixel ``u = (y, x)`` of the ``2h × 2w`` output, tap ``t = (c, a, b)``
-    reads U's row
-    ``(c, Y_a, X_b)`` (the zero row off the image) with the weight in column
-    ``k·4C + (c·2 + a)·2 + b`` of :func:`parity_weights`, ``k = 2·(y mod 2) + (x mod 2)``;
+    ``(C, h, w)``: for output pixel ``u = (y, x)`` of the ``2h × 2w`` output, tap
+    ``t = (c, a, b)`` reads U's row ``(c, Y_a, X_b)`` (the zero row off the image) with the
+    weight in column ``k·4C + (c·2 + a)·2 + b`` of :func:`parity_weights`,
+    ``k = 2·(y mod 2) + (x mod 2)``;
     ``4C`` taps padded with zero-weight taps (column ``16C``) to whole groups of nine. ``run``
     (:func:`.conv.tap_runs`) is all ones: next to a pixel is one of another parity, whose
     weights differ."""
