@@ -64,7 +64,6 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
-
 def orders(np, seed, n, epochs):
     """The permutations ``ae.fit(..., seed=seed)`` draws, one per epoch (its generator
     ``default_rng([seed, 0])``; a U-Net draws nothing else from it)."""
@@ -239,6 +238,8 @@ def merged(paths):
             sys.exit(f"{path}: other settings than {paths[0]} ({', '.join(SETTINGS)})")
         if set(rec["seeds"]) & set(res["seeds"]):
             sys.exit(f"{path}: seeds already in the other records")
+        if "torch" not in rec:
+            sys.exit(f"{path}: a run without the peer (--skip-torch) has no differences to join")
         res["seeds"] += rec["seeds"]
         for side in ("aenumpy", "torch"):
             res[side].update({int(k): v for k, v in rec[side].items()})

@@ -44,7 +44,6 @@ def parse(argv=None):
     return p.parse_args(argv)
 
 
-
 def mnist_dir(data):
     if not data:
         sys.exit("no MNIST: pass --data DIR or set AENUMPY_DATA (a folder holding mnist/)")

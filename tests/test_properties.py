@@ -589,6 +589,33 @@ def test_pixel_losses_on_rows(data, dtype, B, K, P):
     np.testing.assert_allclose(dA1, dA0, rtol=0, atol=16 * eps(dtype) / N)
 
 
+def test_parity_kernels_are_the_fold_matrices():
+    """The 2×2 kernels folded by slicing (:func:`~aenumpy.fast.upconv.parity_weights`, and
+    their transposed rows) are ``FOLD[py] W FOLD[px]ᵀ``, the matrix form of the rule, and
+    :func:`~aenumpy.fast.upconv.fold_parity_grads` is ``Σ_k FOLD[py]ᵀ g_k FOLD[px]``: float64,
+    to the rounding of sums of at most four terms."""
+    from aenumpy.fast.upconv import (FOLD, fold_parity_grads, parity_transpose_weights,
+                                     parity_weights)
+
+    r = np.random.default_rng(7)
+    O, C = 3, 5
+    W = r.uniform(-1, 1, (O, C, 3, 3))
+    F = [f.astype(np.float64) for f in FOLD]
+    Wp = parity_weights(W)
+    assert Wp.shape == (O, 16 * C + 1) and (Wp[:, -1] == 0).all()
+    cols = Wp[:, :-1].reshape(O, 4, C, 2, 2)
+    T = parity_transpose_weights(Wp, O, C)[:, :-1].reshape(C, O, 4, 2, 2)
+    g = r.uniform(-1, 1, (4, O, 4 * C))
+    dW = np.zeros((O, C, 3, 3))
+    for py in range(2):
+        for px in range(2):
+            k = 2 * py + px
+            np.testing.assert_allclose(cols[:, k], F[py] @ W @ F[px].T, rtol=0, atol=8 * 2e-16)
+            np.testing.assert_array_equal(T[:, :, k], cols[:, k].transpose(1, 0, 2, 3))
+            dW += F[py].T @ g[k].reshape(O, C, 2, 2) @ F[px]
+    np.testing.assert_allclose(fold_parity_grads(g, C), dW, rtol=0, atol=16 * 2e-16 * 4)
+
+
 @SETTINGS
 @given(st.data(), st.sampled_from(["float32", "float64"]), st.integers(1, 3), st.integers(0, 3),
        st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(1, 3))
@@ -635,7 +662,7 @@ def test_fast_up_conv(data, dtype, Cu, Cs, O, h, w, B):
     mA, mW, mX = sums(entry(np.abs(U).astype(np.float64), absS), np.abs(W).astype(np.float64),
                       np.abs(bias).astype(np.float64), np.abs(G).astype(np.float64))
     assert_sums_close(A, A0, 2 * mA, 9 * (Cu + Cs) + 4, dtype, "A")
-    dA, dW, db, dU, dS = up_conv_backward(rows(U), rows(S), W, rows(G), Zr, 3, Wp=Wp)
+    dA, dW, db, dU, dS = up_conv_backward(rows(U), rows(S), W, Wp, rows(G), Zr, 3)
     np.testing.assert_array_equal(dA, dA0)
     P = 4 * h * w
     assert_sums_close(dW, dW0, 2 * mW, P * B + 4, dtype, "dW")

@@ -102,7 +102,8 @@ class FastUNet(UNet):
 
     def _up_entry(self, i, h, skip):
         """``up{i}.conv0([up(h), skip])`` by :func:`.upconv.up_conv_forward` (NumPy reference:
-        ``UNet._up_entry``). ``up{i}.conv0``'s cache holds A and Z; the upsampling and the
+        ``UNet._up_entry``). ``up{i}.conv0``'s cache holds A and Z, and for the backward the
+        inputs U and S, Z's rows and the 2×2 kernels (``W_parity``); the upsampling and the
         concatenation, whose outputs are never made, hold nothing."""
         S = skip if self.skips else None
         if not self._fused(i, h, *((S,) if S is not None else ())):
@@ -127,8 +128,8 @@ class FastUNet(UNet):
             return super()._up_entry_backward(i, d)
         check_upstream(conv, d)
         d = d if is_rows_view(d) else images(rows_of(np.asarray(d, c["Z"].dtype)), d.shape)
-        dA, dW, db, dU, dS = up_conv_backward(c["U"], c["S"], conv.params["W"], d, c["Z_rows"],
-                                              CODES["relu"], Wp=c["W_parity"])
+        dA, dW, db, dU, dS = up_conv_backward(c["U"], c["S"], conv.params["W"], c["W_parity"], d,
+                                              c["Z_rows"], CODES["relu"])
         conv.grads = {"W": dW, "b": db}
         c.update(dZ=d, dA=dA)
         return dU, dS

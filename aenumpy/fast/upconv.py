@@ -152,13 +152,12 @@ def parity_transpose_taps(O, C, h, w):
     return tap_runs(out_taps, out_table, -(-counts // 9), O * P)
 
 
-def parity_transpose_weights(W, Wp=None):
+def parity_transpose_weights(Wp, O, C):
     """The rows ``(C, 16·O + 1)`` that :func:`parity_transpose_taps` index: column
-    ``(o·4 + k)·4 + a·2 + b`` of row c holds ``W'_k[o, c, a, b]`` (``Wp``, :func:`parity_weights`
-    of W, made here when not given), the last column zero."""
-    O, C = W.shape[:2]
-    Wp = (parity_weights(W) if Wp is None else Wp)[:, :-1].reshape(O, 4, C, 4)  # (o, k, c, ab)
-    out = np.zeros((C, 16 * O + 1), W.dtype)
+    ``(o·4 + k)·4 + a·2 + b`` of row c holds ``W'_k[o, c, a, b]``, from ``Wp``, the
+    :func:`parity_weights` of a ``(O, C, 3, 3)`` kernel; the last column zero."""
+    Wp = Wp[:, :-1].reshape(O, 4, C, 4)                     # (o, k, c, ab)
+    out = np.zeros((C, 16 * O + 1), Wp.dtype)
     out[:, :-1] = Wp.transpose(2, 0, 1, 3).reshape(C, -1)
     return out
 
@@ -209,9 +208,9 @@ def up_conv_forward(U, S, W, bias, relu):
     return A, Z, out_shape, Wp
 
 
-def up_conv_backward(U, S, W, dZ, Zr, code, need_dU=True, Wp=None):
-    """The backward of :func:`up_conv_forward` from ``dZ`` (rows view ``(B, O, 2h, 2w)``) and the
-    output's rows ``Zr`` (``Wp``: the forward's 2×2 kernels, made again when not given):
+def up_conv_backward(U, S, W, Wp, dZ, Zr, code, need_dU=True):
+    """The backward of :func:`up_conv_forward` from ``dZ`` (rows view ``(B, O, 2h, 2w)``), the
+    output's rows ``Zr`` and the forward's 2×2 kernels ``Wp`` (W has not changed since):
     ``δ = dZ ⊙ f'(A)`` and ``db`` (:func:`.conv.delta_rows`), then
     ``dW`` (the 2×2 kernels' gradients folded back, :func:`fold_parity_grads`, and the skip's
     part), ``dU`` on U's own ``h × w`` pixels and ``dS``, each as rows views. Returns
@@ -236,7 +235,7 @@ def up_conv_backward(U, S, W, dZ, Zr, code, need_dU=True, Wp=None):
     if need_dU:
         dUr = new_rows(Cu * h * w, B, U.dtype)
         tap_sums_nb(dAr, *parity_transpose_taps(O, Cu, h, w),
-                    parity_transpose_weights(W[:, :Cu], Wp), np.zeros(Cu, W.dtype), False,
+                    parity_transpose_weights(Wp, O, Cu), np.zeros(Cu, W.dtype), False,
                     dUr[:-1].reshape(Cu, -1, B),
                     dUr[:-1].reshape(Cu, -1, B), parts, False)
         dU = images(dUr, U.shape)
