@@ -118,3 +118,61 @@ def test_a_product_with_a_row_major_weight_worked_as_its_transpose(dtype, m, k, 
         assert np.all(np.abs(C - exact) <= bound(X, W.T))
     # the two routes sum in different orders: each within the bound, so within twice it
     assert np.all(np.abs(out[True] - out[False]) <= 2 * bound(X, W.T))
+
+
+@pytest.mark.skipif(openblas._blas_lib() is None, reason="NumPy's BLAS is not its OpenBLAS")
+def test_one_blas_thread_holds_the_count_and_puts_it_back():
+    """NumPy's OpenBLAS counts one thread inside the hold and its old count after; a count
+    the thread governor asks for meanwhile is applied when the hold ends, not inside it."""
+    get = openblas._blas["get"]
+    old = get()
+    try:
+        openblas.set_blas_threads(2)
+        start = get()
+        with openblas.one_blas_thread():
+            assert get() == 1
+            with openblas.one_blas_thread():      # nested: still one, and no early let-go
+                assert get() == 1
+            assert get() == 1
+            openblas.set_blas_threads(1)
+            assert get() == 1
+        assert get() == 1                         # the count asked for inside the hold
+        openblas.set_blas_threads(2)
+        with openblas.one_blas_thread():
+            pass
+        assert get() == start
+    finally:
+        openblas.set_blas_threads(old)
+
+
+@pytest.mark.skipif(not openblas.split_blas(), reason="the split path is off")
+def test_split_stripes_run_with_openblas_on_one_thread(monkeypatch):
+    """Every split product's stripes run while NumPy's OpenBLAS counts one thread (so no
+    stripe's gemm runs on OpenBLAS's own pool beside another), the count set and put back
+    by the calling thread, never from inside the stripes, and the product is right."""
+    get = openblas._blas["get"]
+    seen = []
+    kernel = blas._gemm_nb
+
+    def watched(*args):
+        seen.append(get())
+        out = kernel(*args)
+        seen.append(get())
+        return out
+
+    monkeypatch.setattr(blas, "_gemm_nb", watched)
+    r = np.random.default_rng(5)
+    A, B = r.random((128, 784), dtype=np.float32), r.random((784, 64), dtype=np.float32)
+    old = get()
+    openblas.set_blas_threads(2)
+    try:
+        before = get()
+        C = blas.matmul(A, B)
+        D, W = r.random((128, 64), dtype=np.float32), r.random((784, 64), dtype=np.float32)
+        C2 = blas.matmul(D, W.T)              # split by columns, worked as its transpose
+        assert seen == [1, 1, 1, 1]
+        assert get() == before
+        assert np.all(np.abs(C - A.astype(np.float64) @ B.astype(np.float64)) <= bound(A, B))
+        assert np.all(np.abs(C2 - D.astype(np.float64) @ W.T.astype(np.float64)) <= bound(D, W.T))
+    finally:
+        openblas.set_blas_threads(old)

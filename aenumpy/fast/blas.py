@@ -3,8 +3,9 @@
 Every matrix product of a fast training step (``X Wᵀ``, ``δᵀ X``, ``δ W``) goes
 through :func:`matmul`. Its NumPy reference is ``np.matmul``. It calls the *same*
 BLAS routine (NumPy's bundled OpenBLAS ``sgemm``/``dgemm``) but splits the product
-into one stripe of the output per kernel thread; each thread runs its stripe with a
-thread-local BLAS thread count of one.
+into one stripe of the output per kernel thread; each thread runs its stripe as a
+single-threaded BLAS call, OpenBLAS held at one thread meanwhile
+(:func:`.openblas.one_blas_thread`).
 
 Why: OpenBLAS runs a product on its own thread pool, whose threads then busy-wait
 on the other cores for a while, and a Numba kernel run on all threads right after a
@@ -27,7 +28,7 @@ from numba import prange, types
 from numba.extending import register_jitable
 
 from ._jit import jit, kernel_threads
-from .openblas import DGEMM, DOMAT, LOCAL, SGEMM, SOMAT, split_blas
+from .openblas import DGEMM, DOMAT, SGEMM, SOMAT, one_blas_thread, split_blas
 
 # CBLAS constants (row-major storage, no transpose / transpose)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -57,7 +58,9 @@ def matmul(A, B):
     # the thread count first: a scalar, so the jit wrapper gives the call all the threads
     # (its small-work rule measures the first argument, and a thin A, 128×20, would
     # otherwise run the stripes one after another on one thread)
-    if not _gemm_nb(kernel_threads(), A, B, C, NT_BY_TRANSPOSE):
+    with one_blas_thread():
+        done = _gemm_nb(kernel_threads(), A, B, C, NT_BY_TRANSPOSE)
+    if not done:
         np.matmul(A, B, out=C)
     return C
 
@@ -68,7 +71,6 @@ _I32, _I64, _P = types.int32, types.int64, types.uintp
 _sgemm, _dgemm = (types.ExternalFunction(name, types.void(_I32, _I32, _I32, _I64, _I64, _I64, t, _P,
                                                           _I64, _P, _I64, t, _P, _I64))
                   for name, t in ((SGEMM, types.float32), (DGEMM, types.float64)))
-_set_local = types.ExternalFunction(LOCAL, types.int32(types.int32))
 _somatcopy, _domatcopy = (types.ExternalFunction(name, types.void(_I32, _I32, _I64, _I64, t, _P, _I64,
                                                                  _P, _I64))
                           for name, t in ((SOMAT, types.float32), (DOMAT, types.float64)))
@@ -110,8 +112,8 @@ def _transpose_into(size, rows, cols, src, lds, dst, ldd):
 @jit(parallel=True)
 def _gemm_nb(parts, A, B, C, nt_by_transpose):
     """C = A B (C row-major) in `parts` stripes of C's rows (when it is tall) or columns,
-    each a multiple of 16 wide, one BLAS call each with the calling thread's BLAS thread
-    count set to one; False (nothing done) when an operand has strides the BLAS cannot
+    each a multiple of 16 wide, one BLAS call each (single-threaded: the caller holds
+    OpenBLAS at one thread, :func:`.openblas.one_blas_thread`); False (nothing done) when an operand has strides the BLAS cannot
     take or a size is zero. With `nt_by_transpose`, a product split by columns whose B
     is a transposed view and A row-major (the forward X Wᵀ of a row-major W, or δ W of a
     column-major one) is worked as its transpose: stripe t computes rows lo:hi of Cᵀ =
@@ -134,7 +136,6 @@ def _gemm_nb(parts, A, B, C, nt_by_transpose):
         lo = min(n, t * width)
         hi = min(n, lo + width)
         if hi > lo:
-            _set_local(1)
             if flip:
                 _gemm_call(size, _NO_TRANS, _TRANS, hi - lo, M, K, b + size * lo * ldb, ldb,
                            a, lda, s + size * lo * M, M)
@@ -147,5 +148,4 @@ def _gemm_nb(parts, A, B, C, nt_by_transpose):
                 offb = lo if tb == _NO_TRANS else lo * ldb
                 _gemm_call(size, ta, tb, M, hi - lo, K, a, lda, b + size * offb, ldb,
                            c + size * lo, N)
-            _set_local(0)
     return True

@@ -1,10 +1,20 @@
 """NumPy's bundled OpenBLAS, found once: whether the products can run split over the
 kernels' own threads (:mod:`.blas`).
 
-The split path needs an OpenBLAS with ``openblas_set_num_threads_local`` (0.3.27 or
-later, as in NumPy's wheels for Linux and Windows). When NumPy's BLAS is another one
-(Accelerate, MKL), or with ``AENUMPY_SPLIT_BLAS=0`` in the environment, products are
-``np.matmul`` and the kernels keep to one thread (:func:`._jit.kernel_threads`).
+The split path needs NumPy's own OpenBLAS (``scipy-openblas64``, as in NumPy's wheels for
+Linux and Windows): its ``gemm`` and ``omatcopy`` and its thread-count calls. When NumPy's
+BLAS is another one (Accelerate, MKL), or with ``AENUMPY_SPLIT_BLAS=0`` in the environment,
+products are ``np.matmul`` and the kernels keep to one thread (:func:`._jit.kernel_threads`).
+
+**One BLAS thread while the stripes run** (:func:`one_blas_thread`). Each kernel thread's
+stripe must be a single-threaded ``gemm``. OpenBLAS has ``openblas_set_num_threads_local``
+for that, but in this pthreads build it sets the *global* count (a thread that sets 1 and
+then 0 changes what every thread sees). Called from inside the parallel region, one
+stripe's "back to the default" can let the other stripe's ``gemm`` start threaded on
+OpenBLAS's own pool while a second product runs beside it, and the two can then wait for
+each other's threads forever, spinning. So the count is set once, to 1, by the calling
+thread before the stripes start, and put back after they end; nothing inside the parallel
+region touches it.
 """
 from __future__ import annotations
 
@@ -18,7 +28,7 @@ import numpy as np
 from ..backend import env_on
 
 # the symbols of NumPy's bundled OpenBLAS (scipy-openblas64: 64-bit integers, suffixed)
-SGEMM, DGEMM, LOCAL = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", "openblas_set_num_threads_local"
+SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
 SOMAT, DOMAT = "scipy_cblas_somatcopy64_", "scipy_cblas_domatcopy64_"
 GET_THREADS, SET_THREADS = "scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"
 _split: dict = {}
@@ -26,7 +36,7 @@ _blas: dict = {}
 
 
 def find_openblas():
-    """Path of NumPy's bundled OpenBLAS when it has the five symbols the split path
+    """Path of NumPy's bundled OpenBLAS when it has the six symbols the split path
     calls, else None (looked for next to NumPy: ``numpy.libs`` or ``numpy/.dylibs``)."""
     root = os.path.dirname(np.__file__)
     pats = [os.path.join(root, "..", "numpy.libs", "*openblas64*"),
@@ -34,7 +44,8 @@ def find_openblas():
     for path in sorted(p for pat in pats for p in glob.glob(pat)):
         try:
             lib = ctypes.CDLL(path)
-            if all(hasattr(lib, s) for s in (SGEMM, DGEMM, LOCAL, SOMAT, DOMAT)):
+            if all(hasattr(lib, s) for s in (SGEMM, DGEMM, SOMAT, DOMAT, GET_THREADS,
+                                             SET_THREADS)):
                 return os.path.realpath(path)
         except OSError:
             continue
@@ -75,16 +86,50 @@ def use_split(enabled: bool):
         _split["on"] = old
 
 
-def set_blas_threads(n: int):
-    """Run NumPy's OpenBLAS (when it is NumPy's BLAS) on ``n`` threads for the products
-    it threads itself, never more than it started with (``OPENBLAS_NUM_THREADS``, else
-    the CPUs): :mod:`.threads` calls it when its count changes."""
+def _blas_lib():
+    """NumPy's OpenBLAS as a ctypes library (None when NumPy's BLAS is another one), with
+    the thread count it started with (``OPENBLAS_NUM_THREADS``, else the CPUs)."""
     if "lib" not in _blas:
         path = find_openblas()
         lib = ctypes.CDLL(path) if path else None
-        if lib is not None and not all(hasattr(lib, s) for s in (GET_THREADS, SET_THREADS)):
-            lib = None
         _blas["lib"] = lib
-        _blas["most"] = getattr(lib, GET_THREADS)() if lib is not None else 0
-    if _blas["lib"] is not None:
-        getattr(_blas["lib"], SET_THREADS)(max(1, min(int(n), _blas["most"])))
+        if lib is not None:
+            _blas["get"], _blas["set"] = getattr(lib, GET_THREADS), getattr(lib, SET_THREADS)
+            _blas["most"] = _blas["get"]()
+        _blas["held"], _blas["after"] = False, None
+    return _blas["lib"]
+
+
+def set_blas_threads(n: int):
+    """Run NumPy's OpenBLAS (when it is NumPy's BLAS) on ``n`` threads for the products
+    it threads itself, never more than it started with: :mod:`.threads` calls it when its
+    count changes. While :func:`one_blas_thread` holds the count at one, the new count
+    waits until it lets go."""
+    if _blas_lib() is None:
+        return
+    n = max(1, min(int(n), _blas["most"]))
+    if _blas["held"]:
+        _blas["after"] = n
+    else:
+        _blas["set"](n)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Hold NumPy's OpenBLAS at one thread for the body (the split products' stripes,
+    module docstring), set and put back by the calling thread; a count asked for meanwhile
+    (:func:`set_blas_threads`) is applied when the body ends."""
+    if _blas_lib() is None or _blas["held"]:
+        yield
+        return
+    old = _blas["get"]()
+    if old != 1:
+        _blas["set"](1)
+    _blas["held"], _blas["after"] = True, None
+    try:
+        yield
+    finally:
+        new = old if _blas["after"] is None else _blas["after"]
+        _blas["held"], _blas["after"] = False, None
+        if new != 1:
+            _blas["set"](new)
