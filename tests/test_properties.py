@@ -58,7 +58,7 @@ NOT_KERNELS = {"activation.code_of", "models.make_fast", "models.work",
                "threads.idle_seconds", "threads.waiting_seconds", "threads.most",
                "threads.current", "threads.poll", "threads.limited", "threads.holding",
                "threads.reset", "threads.timing", "threads.record", "threads.faster",
-               "openblas.set_blas_threads", "_jit.running_threads",
+               "openblas.set_blas_threads", "openblas.one_blas_thread", "_jit.running_threads",
                "_math.flog1m", "_math.flog", "_math.fsincos_turns", "_math.fsigmoid", "_math.ftanh",
                "_math.one_like", "_math.cast_like"}
 COVERED = {"activation.bias_act", "activation.act_backward", "loss.output_loss",
